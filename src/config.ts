@@ -1,0 +1,151 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable Outdial reads, parsed and validated in one place.
+ * A bad or missing value stops the process with one line naming the variable (see `ConfigError`),
+ * never a stack trace: entry points call `loadConfig` inside `runMain`.
+ */
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+  ) {
+    super(`Configuration error: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const accountSid = z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be a Twilio account SID: "AC" followed by 32 hex digits');
+const port = z.coerce.number().int().min(1).max(65535);
+const hostPort = z.string().regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'must be host:port, for example 127.0.0.1:7233');
+const httpUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL');
+const postgresUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'postgres:' || u.protocol === 'postgresql:';
+  } catch {
+    return false;
+  }
+}, 'must be a postgres:// URL, for example postgres://user:pass@host:5432/outdial');
+
+/** One entry per variable: its schema and the hint printed when it is missing or malformed. */
+const variables = {
+  OUTDIAL_ENV: {
+    schema: z.enum(['development', 'test', 'production']).default('production'),
+    hint: 'set it to development, test or production',
+  },
+  DATABASE_URL: { schema: postgresUrl, hint: 'set it to the Postgres connection URL (npm start sets it for you)' },
+  TEMPORAL_ADDRESS: { schema: hostPort.default('127.0.0.1:7233'), hint: 'set it to the Temporal frontend, host:port' },
+  TEMPORAL_NAMESPACE: { schema: z.string().min(1).default('default'), hint: 'set it to a Temporal namespace' },
+  TEMPORAL_TASK_QUEUE: { schema: z.string().min(1).default('outdial'), hint: 'set it to the task queue name' },
+  TEMPORAL_API_KEY: { schema: z.string().min(1).optional(), hint: 'set it to a Temporal Cloud API key, or unset it' },
+  TEMPORAL_TLS: { schema: z.enum(['true', 'false']).default('false'), hint: 'set it to true or false' },
+  PORT: { schema: port.default(3000), hint: 'set it to the API port, 1-65535' },
+  PUBLIC_HOST: {
+    schema: z
+      .string()
+      .min(1)
+      .refine((v) => parsePublicHost(v) !== null, 'must be a host name or URL, for example https://calls.example.com')
+      .optional(),
+    hint: 'set it to the public base URL Twilio can reach, for example https://calls.example.com',
+  },
+  TWILIO_ACCOUNT_SID: { schema: accountSid, hint: 'set it to your Twilio account SID (npm start sets a sandbox one)' },
+  TWILIO_AUTH_TOKEN: { schema: z.string().min(8), hint: 'set it to your Twilio auth token (at least 8 characters)' },
+  TWILIO_API_BASE_URL: {
+    schema: httpUrl.optional(),
+    hint: 'set it to a Twilio-compatible base URL such as http://127.0.0.1:3100, or unset it for real Twilio',
+  },
+  LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    hint: 'set it to one of fatal, error, warn, info, debug, trace, silent',
+  },
+  RUN_WAKE_FALLBACK_SECONDS: {
+    schema: z.coerce.number().positive().max(86_400).default(30),
+    hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
+  },
+} as const;
+
+type Vars = typeof variables;
+type Parsed = { [K in keyof Vars]: z.output<Vars[K]['schema']> };
+
+/** Platform-provided public domains, in the order they are tried after PUBLIC_HOST. */
+export const PLATFORM_HOST_VARIABLES = [
+  'RENDER_EXTERNAL_HOSTNAME',
+  'RAILWAY_PUBLIC_DOMAIN',
+  'HEROKU_APP_DEFAULT_DOMAIN_NAME',
+  'VERCEL_URL',
+] as const;
+
+export interface Config {
+  env: Parsed['OUTDIAL_ENV'];
+  databaseUrl: string;
+  temporal: { address: string; namespace: string; taskQueue: string; apiKey?: string; tls: boolean };
+  port: number;
+  publicHost: { configured?: string; platform: Partial<Record<(typeof PLATFORM_HOST_VARIABLES)[number], string>> };
+  twilio: { accountSid: string; authToken: string; apiBaseUrl?: string };
+  logLevel: Parsed['LOG_LEVEL'];
+  runWakeFallbackSeconds: number;
+}
+
+function parseVariable<K extends keyof Vars>(name: K, env: NodeJS.ProcessEnv): Parsed[K] {
+  const raw = env[name];
+  const value = raw === '' ? undefined : raw;
+  const result = variables[name].schema.safeParse(value);
+  if (result.success) return result.data as Parsed[K];
+  if (value === undefined) throw new ConfigError(name, `is missing: ${variables[name].hint}`);
+  const reason = result.error.issues[0]?.message ?? 'is invalid';
+  throw new ConfigError(name, `is invalid (${JSON.stringify(value)}): ${reason}; ${variables[name].hint}`);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const v = <K extends keyof Vars>(name: K) => parseVariable(name, env);
+  const platform: Config['publicHost']['platform'] = {};
+  for (const name of PLATFORM_HOST_VARIABLES) if (env[name]) platform[name] = env[name];
+  const apiKey = v('TEMPORAL_API_KEY');
+  const apiBaseUrl = v('TWILIO_API_BASE_URL');
+  const configuredHost = v('PUBLIC_HOST');
+  return {
+    env: v('OUTDIAL_ENV'),
+    databaseUrl: v('DATABASE_URL'),
+    temporal: {
+      address: v('TEMPORAL_ADDRESS'),
+      namespace: v('TEMPORAL_NAMESPACE'),
+      taskQueue: v('TEMPORAL_TASK_QUEUE'),
+      ...(apiKey ? { apiKey } : {}),
+      tls: v('TEMPORAL_TLS') === 'true' || apiKey !== undefined,
+    },
+    port: v('PORT'),
+    publicHost: { ...(configuredHost ? { configured: configuredHost } : {}), platform },
+    twilio: {
+      accountSid: v('TWILIO_ACCOUNT_SID'),
+      authToken: v('TWILIO_AUTH_TOKEN'),
+      ...(apiBaseUrl ? { apiBaseUrl: apiBaseUrl.replace(/\/+$/, '') } : {}),
+    },
+    logLevel: v('LOG_LEVEL'),
+    runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
+  };
+}
+
+/**
+ * `PUBLIC_HOST` may be a bare host (`calls.example.com`, https is assumed) or a URL with scheme and
+ * port (`http://127.0.0.1:3000`). Returns the base URL without a trailing slash, or null.
+ */
+export function parsePublicHost(value: string): string | null {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`;
+  try {
+    const u = new URL(withScheme);
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname || u.hostname.includes('_')) return null;
+    if (u.search || u.hash || u.username) return null;
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return null;
+  }
+}

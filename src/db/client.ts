@@ -1,0 +1,39 @@
+import path from 'node:path';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { Pool } from 'pg';
+import * as schema from './schema';
+
+export type Db = NodePgDatabase<typeof schema> & { $client: Pool };
+
+export interface Database {
+  db: Db;
+  pool: Pool;
+  close(): Promise<void>;
+}
+
+export function createDatabase(databaseUrl: string, opts: { max?: number } = {}): Database {
+  const pool = new Pool({ connectionString: databaseUrl, max: opts.max ?? 10 });
+  // An idle client that errors (Postgres restarted) must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const db = drizzle(pool, { schema }) as Db;
+  return { db, pool, close: () => pool.end() };
+}
+
+export const MIGRATIONS_FOLDER = path.resolve(__dirname, '../../drizzle');
+
+/** Applies the committed drizzle-kit migrations; safe to run from several processes at once. */
+export async function migrateDatabase(database: Database): Promise<void> {
+  const client = await database.pool.connect();
+  try {
+    // drizzle's migrator is not safe against concurrent starts; serialise them with an advisory lock.
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', ['outdial:migrations']);
+    try {
+      await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', ['outdial:migrations']);
+    }
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,152 @@
+import { sql } from 'drizzle-orm';
+import { check, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  ACTIVE_CALL_STATUSES,
+  CALL_DIRECTIONS,
+  CALL_STATUSES,
+  E164_PATTERN,
+  JOB_STATUSES,
+  RUN_STATUSES,
+  sqlList,
+  type CallDirection,
+  type CallStatus,
+  type JobStatus,
+  type RunStatus,
+} from './statuses';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+const inList = (column: string, values: readonly string[]) => sql.raw(`${column} IN (${sqlList(values)})`);
+const isE164 = (column: string) => sql.raw(`${column} ~ '${E164_PATTERN}'`);
+
+export const businesses = pgTable(
+  'businesses',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    callerId: text('caller_id').notNull(),
+    maxConcurrentCalls: integer('max_concurrent_calls').notNull().default(3),
+    createdAt: createdAt(),
+  },
+  () => [
+    check('businesses_name_not_blank', sql`length(trim(name)) > 0`),
+    check('businesses_caller_id_e164', isE164('caller_id')),
+    check('businesses_max_concurrent_calls_range', sql`max_concurrent_calls BETWEEN 1 AND 1000`),
+  ],
+);
+
+export const leads = pgTable(
+  'leads',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    businessId: uuid('business_id')
+      .notNull()
+      .references(() => businesses.id),
+    phone: text('phone').notNull(),
+    name: text('name'),
+    createdAt: createdAt(),
+  },
+  (t) => [check('leads_phone_e164', isE164('phone')), index('leads_business_idx').on(t.businessId)],
+);
+
+export const bulkCallRuns = pgTable(
+  'bulk_call_runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    businessId: uuid('business_id')
+      .notNull()
+      .references(() => businesses.id),
+    status: text('status').$type<RunStatus>().notNull().default('pending'),
+    workflowId: text('workflow_id').notNull(),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    check('bulk_call_runs_status_valid', inList('status', RUN_STATUSES)),
+    uniqueIndex('bulk_call_runs_workflow_id_unique').on(t.workflowId),
+    index('bulk_call_runs_business_status_idx').on(t.businessId, t.status),
+  ],
+);
+
+export const outboundCallJobs = pgTable(
+  'outbound_call_jobs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => bulkCallRuns.id),
+    leadId: uuid('lead_id')
+      .notNull()
+      .references(() => leads.id),
+    /** The lead's place in the run: jobs are dialed in the order the leads were sent. */
+    position: integer('position').notNull(),
+    attempt: integer('attempt').notNull().default(1),
+    status: text('status').$type<JobStatus>().notNull().default('queued'),
+    dialStartedAt: timestamp('dial_started_at', { withTimezone: true }),
+    dialLockToken: uuid('dial_lock_token'),
+    twilioCallSid: text('twilio_call_sid'),
+    /** The call's terminal status (completed, busy, no-answer, failed, canceled) once it ended. */
+    outcome: text('outcome').$type<CallStatus>(),
+    errorCode: integer('error_code'),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    check('outbound_call_jobs_status_valid', inList('status', JOB_STATUSES)),
+    check('outbound_call_jobs_attempt_positive', sql`attempt >= 1`),
+    check(
+      'outbound_call_jobs_claim_consistent',
+      sql`status <> 'dialing' OR (dial_lock_token IS NOT NULL AND dial_started_at IS NOT NULL)`,
+    ),
+    uniqueIndex('outbound_call_jobs_run_lead_attempt_unique').on(t.runId, t.leadId, t.attempt),
+    // The hot path of every claim: the next queued jobs of a run, in order.
+    index('outbound_call_jobs_queued_idx').on(t.runId, t.position).where(sql`status = 'queued'`),
+    index('outbound_call_jobs_run_status_idx').on(t.runId, t.status),
+  ],
+);
+
+export const calls = pgTable(
+  'calls',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    businessId: uuid('business_id')
+      .notNull()
+      .references(() => businesses.id),
+    direction: text('direction').$type<CallDirection>().notNull(),
+    status: text('status').$type<CallStatus>().notNull().default('reserved'),
+    toNumber: text('to_number').notNull(),
+    fromNumber: text('from_number').notNull(),
+    twilioCallSid: text('twilio_call_sid'),
+    runId: uuid('run_id').references(() => bulkCallRuns.id),
+    jobId: uuid('job_id').references(() => outboundCallJobs.id),
+    /** Highest Twilio SequenceNumber applied; callbacks can arrive out of order. */
+    lastSequenceNumber: integer('last_sequence_number'),
+    errorCode: integer('error_code'),
+    lastError: text('last_error'),
+    durationSeconds: integer('duration_seconds'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    dialedAt: timestamp('dialed_at', { withTimezone: true }),
+    answeredAt: timestamp('answered_at', { withTimezone: true }),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+  },
+  (t) => [
+    check('calls_status_valid', inList('status', CALL_STATUSES)),
+    check('calls_direction_valid', inList('direction', CALL_DIRECTIONS)),
+    check('calls_to_e164', isE164('to_number')),
+    check('calls_bulk_has_job', sql`(direction = 'bulk') = (job_id IS NOT NULL AND run_id IS NOT NULL)`),
+    check('calls_sid_format', sql`twilio_call_sid IS NULL OR twilio_call_sid ~ '^CA[0-9a-fA-F]{32}$'`),
+    uniqueIndex('calls_twilio_call_sid_unique').on(t.twilioCallSid),
+    uniqueIndex('calls_job_unique').on(t.jobId),
+    // The slot count: active calls of one business. Partial, so it stays as small as the live calls.
+    index('calls_active_by_business_idx')
+      .on(t.businessId)
+      .where(inList('status', ACTIVE_CALL_STATUSES)),
+    index('calls_run_status_idx').on(t.runId, t.status),
+  ],
+);

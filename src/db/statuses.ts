@@ -1,0 +1,68 @@
+/**
+ * Status vocabularies shared by the schema's CHECK constraints, the slot queries and the API.
+ * One list per idea, so a status cannot be counted in one place and forgotten in another.
+ */
+
+export const RUN_STATUSES = ['pending', 'running', 'paused', 'canceling', 'canceled', 'completed', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+/** Runs whose workflow is alive and wants wake-ups when a slot of their business frees. */
+export const LIVE_RUN_STATUSES = ['pending', 'running', 'paused', 'canceling'] as const satisfies readonly RunStatus[];
+
+export const JOB_STATUSES = ['queued', 'dialing', 'completed', 'failed', 'canceled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Twilio's call states (REST and callbacks), plus `reserved`: our slot is taken, the carrier not yet asked. */
+export const CALL_STATUSES = [
+  'reserved',
+  'queued',
+  'initiated',
+  'ringing',
+  'in-progress',
+  'completed',
+  'busy',
+  'no-answer',
+  'failed',
+  'canceled',
+] as const;
+export type CallStatus = (typeof CALL_STATUSES)[number];
+
+/**
+ * A call holds a slot from the moment it is reserved until the carrier reports a terminal state.
+ * `queued` is Twilio's first status for every new call: the reviewed design forgot it and measured
+ * 4 live calls on a limit of 3 with a single run.
+ */
+export const ACTIVE_CALL_STATUSES = ['reserved', 'queued', 'initiated', 'ringing', 'in-progress'] as const satisfies readonly CallStatus[];
+export const TERMINAL_CALL_STATUSES = ['completed', 'busy', 'no-answer', 'failed', 'canceled'] as const satisfies readonly CallStatus[];
+export type TerminalCallStatus = (typeof TERMINAL_CALL_STATUSES)[number];
+
+export function isTerminalCallStatus(status: string): status is TerminalCallStatus {
+  return (TERMINAL_CALL_STATUSES as readonly string[]).includes(status);
+}
+
+/** Order of progress: a status update is applied only if it moves a call forward. Terminal is final. */
+export function callStatusRank(status: CallStatus): number {
+  switch (status) {
+    case 'reserved':
+      return 0;
+    case 'queued':
+      return 1;
+    case 'initiated':
+      return 2;
+    case 'ringing':
+      return 3;
+    case 'in-progress':
+      return 4;
+    default:
+      return 5;
+  }
+}
+
+export const CALL_DIRECTIONS = ['bulk', 'direct'] as const;
+export type CallDirection = (typeof CALL_DIRECTIONS)[number];
+
+/** E.164 as the database enforces it; the API validates numbers more strictly with libphonenumber. */
+export const E164_PATTERN = '^\\+[1-9][0-9]{6,14}$';
+
+export function sqlList(values: readonly string[]): string {
+  return values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ');
+}

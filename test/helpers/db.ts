@@ -1,0 +1,27 @@
+import { randomUUID } from 'node:crypto';
+import { createDatabase, type Database } from '../../src/db/client';
+
+export function testDatabaseUrl(): string {
+  const url = process.env.OUTDIAL_TEST_DATABASE_URL;
+  if (!url) throw new Error('OUTDIAL_TEST_DATABASE_URL is not set: run the tests through jest (test/global-setup.ts)');
+  return url;
+}
+
+/** The suite's shared, migrated database. Tests isolate themselves by creating their own businesses. */
+export function connectTestDatabase(): Database {
+  return createDatabase(testDatabaseUrl(), { max: 5 });
+}
+
+/** A brand-new empty database on the suite's Postgres, for tests that need one. */
+export async function createEmptyDatabase(admin: Database): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `outdial_empty_${randomUUID().replace(/-/g, '')}`;
+  await admin.pool.query(`CREATE DATABASE ${name}`);
+  const url = new URL(testDatabaseUrl());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
