@@ -1,0 +1,68 @@
+import express, { Router } from 'express';
+import twilio from 'twilio';
+import { z } from 'zod';
+import { applyCallStatus } from '../../calls/apply-status';
+import { STATUS_CALLBACK_PATH } from '../../calls/status-callback-url';
+import { CALL_STATUSES } from '../../db/statuses';
+import { resolvePublicHost } from '../../public-host';
+import type { ApiDeps } from '../app';
+import { HttpError } from '../errors';
+
+const optionalInt = z.preprocess((v) => (v === undefined || v === '' ? undefined : v), z.coerce.number().int().optional());
+
+const callbackParams = z.object({
+  CallSid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call SID'),
+  CallStatus: z.enum(CALL_STATUSES.filter((s) => s !== 'reserved') as [string, ...string[]]),
+  SequenceNumber: optionalInt,
+  CallDuration: optionalInt,
+  ErrorCode: optionalInt,
+  ErrorMessage: z.string().optional(),
+});
+
+/**
+ * Twilio's status callbacks. Signature first (verified against the configured public URL, never the
+ * Host header a proxy may rewrite), then the status goes to Postgres in one transaction, then every
+ * live run of the business is woken if a slot was freed.
+ */
+export function twilioStatusRoutes({ database, config, logger, wakeRuns }: ApiDeps) {
+  const router = Router();
+  router.post(STATUS_CALLBACK_PATH, express.urlencoded({ extended: false }), async (req, res) => {
+    const signature = req.header('X-Twilio-Signature');
+    if (!signature) throw new HttpError(400, 'missing_signature', 'X-Twilio-Signature header is required');
+    const host = resolvePublicHost(config);
+    // Fail closed: without the public URL no signature can be checked.
+    if (!host.ok) throw new HttpError(500, 'no_public_host', `${host.error}: cannot verify callback signatures`);
+    const params = (req.body ?? {}) as Record<string, string>;
+    if (!twilio.validateRequest(config.twilio.authToken, signature, host.baseUrl + req.originalUrl, params)) {
+      throw new HttpError(403, 'invalid_signature', 'X-Twilio-Signature does not match this request');
+    }
+    const parsed = callbackParams.safeParse(params);
+    if (!parsed.success) {
+      throw new HttpError(400, 'invalid_callback', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    }
+    const p = parsed.data;
+    const callId = typeof req.query.callId === 'string' && /^[0-9a-f-]{36}$/i.test(req.query.callId) ? req.query.callId : undefined;
+    const applied = await applyCallStatus(database, {
+      ...(callId ? { callId } : {}),
+      callSid: p.CallSid,
+      status: p.CallStatus as (typeof CALL_STATUSES)[number],
+      sequenceNumber: p.SequenceNumber ?? null,
+      durationSeconds: p.CallDuration ?? null,
+      errorCode: p.ErrorCode ?? null,
+      errorMessage: p.ErrorMessage ?? null,
+    });
+    if (applied.result === 'not-found' || applied.result === 'sid-mismatch') {
+      logger.warn({ callId, callSid: p.CallSid, result: applied.result }, 'status callback for an unknown call');
+      throw new HttpError(404, 'unknown_call', `no call matches callId ${callId ?? '(none)'} and CallSid ${p.CallSid}`);
+    }
+    if (applied.result === 'applied' && applied.freedSlot) {
+      logger.info(
+        { callId: applied.callId, callSid: p.CallSid, status: applied.status, runId: applied.runId, durationSeconds: p.CallDuration },
+        `call completed: ${applied.status}`,
+      );
+      await wakeRuns(applied.businessId);
+    }
+    res.status(204).end();
+  });
+  return router;
+}

@@ -1,0 +1,108 @@
+import type { Database } from '../db/client';
+import type { Logger } from '../logger';
+import type { TelephonyClient } from '../telephony/client';
+import { applyCallStatus, type AppliedStatus } from './apply-status';
+import { STATUS_CALLBACK_EVENTS, statusCallbackUrl } from './status-callback-url';
+
+export interface ReservedCall {
+  callId: string;
+  to: string;
+  from: string;
+}
+
+/**
+ * What became of a dial:
+ * - `placed`: the carrier accepted the call; the slot stays held until its terminal callback.
+ * - `rejected`: the carrier definitely refused it (invalid number and the like); the slot is freed.
+ * - `rate-limited`: the carrier answered 429 even after the SDK's retries; such requests are never
+ *   processed, so the reservation is withdrawn and the job can be claimed again.
+ * - `unknown`: timeout, 5xx or a broken connection: the carrier may have created the call, so the
+ *   slot stays held and nothing is re-dialed; its status callback (matched by our call ID) or a
+ *   reconciliation with the carrier settles it.
+ */
+export type DialOutcome =
+  | { kind: 'placed'; callSid: string }
+  | { kind: 'rejected'; errorCode: number | null; message: string; freed: AppliedStatus }
+  | { kind: 'rate-limited'; message: string }
+  | { kind: 'unknown'; message: string };
+
+export interface PlaceCallDeps {
+  database: Database;
+  telephony: TelephonyClient;
+  logger: Logger;
+}
+
+/** A short greeting until runs carry their own TwiML or voice URL. */
+const DEFAULT_TWIML = '<Response><Say>Hello, this is a call from Outdial.</Say></Response>';
+
+interface CarrierError {
+  status?: number;
+  code?: number;
+  message?: string;
+}
+
+export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall, publicBaseUrl: string): Promise<DialOutcome> {
+  let sid: string;
+  try {
+    const created = await deps.telephony.calls.create({
+      to: call.to,
+      from: call.from,
+      twiml: DEFAULT_TWIML,
+      statusCallback: statusCallbackUrl(publicBaseUrl, call.callId),
+      statusCallbackMethod: 'POST',
+      statusCallbackEvent: STATUS_CALLBACK_EVENTS,
+    });
+    sid = created.sid;
+  } catch (raw) {
+    const err = raw as CarrierError;
+    const message = err.message ?? String(raw);
+    if (err.status === 429) {
+      await withdrawReservation(deps.database, call.callId);
+      return { kind: 'rate-limited', message };
+    }
+    if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+      const freed = await applyCallStatus(deps.database, {
+        callId: call.callId,
+        status: 'failed',
+        errorCode: err.code ?? null,
+        errorMessage: message,
+      });
+      return { kind: 'rejected', errorCode: err.code ?? null, message, freed };
+    }
+    await deps.database.pool.query(
+      "UPDATE calls SET last_error = $2, dialed_at = COALESCE(dialed_at, now()), updated_at = now() WHERE id = $1",
+      [call.callId, `dial outcome unknown: ${message}`],
+    );
+    return { kind: 'unknown', message };
+  }
+  await recordPlaced(deps.database, call.callId, sid);
+  return { kind: 'placed', callSid: sid };
+}
+
+/** The carrier accepted the call: keep its SID; a callback may already have moved the status past `queued`. */
+async function recordPlaced(database: Database, callId: string, sid: string): Promise<void> {
+  await database.pool.query(
+    `WITH c AS (
+       UPDATE calls
+          SET twilio_call_sid = COALESCE(twilio_call_sid, $2),
+              status = CASE WHEN status = 'reserved' THEN 'queued' ELSE status END,
+              dialed_at = COALESCE(dialed_at, now()), updated_at = now()
+        WHERE id = $1
+       RETURNING job_id
+     )
+     UPDATE outbound_call_jobs j SET twilio_call_sid = COALESCE(j.twilio_call_sid, $2), updated_at = now()
+       FROM c WHERE j.id = c.job_id`,
+    [callId, sid],
+  );
+}
+
+/** A request the carrier never processed: delete the reservation and put its job back in the queue. */
+async function withdrawReservation(database: Database, callId: string): Promise<void> {
+  await database.pool.query(
+    `WITH c AS (DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL RETURNING job_id)
+     UPDATE outbound_call_jobs j
+        SET status = 'queued', dial_lock_token = NULL, dial_started_at = NULL, updated_at = now()
+       FROM c WHERE j.id = c.job_id AND j.status = 'dialing'`,
+    [callId],
+  );
+}

@@ -1,0 +1,13 @@
+/**
+ * The status callback URL carries Outdial's own call ID: Twilio may POST `initiated` before
+ * `calls.create()` has returned the SID, and matching on our ID means no early callback is dropped.
+ * (No `'` or `+` in it: twilio-node's validator mishandles them, twilio-node#1183.)
+ */
+export const STATUS_CALLBACK_PATH = '/v1/twilio/status';
+
+export function statusCallbackUrl(publicBaseUrl: string, callId: string): string {
+  return `${publicBaseUrl}${STATUS_CALLBACK_PATH}?callId=${encodeURIComponent(callId)}`;
+}
+
+/** The events we subscribe to: progress for operators, `completed` (any terminal status) to free the slot. */
+export const STATUS_CALLBACK_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];

@@ -1,0 +1,42 @@
+import { createApp } from './api/app';
+import { createWakeRuns } from './calls/wake-runs';
+import { loadConfig } from './config';
+import { createDatabase, migrateDatabase } from './db/client';
+import { createLogger } from './logger';
+import { runMain } from './main';
+import { resolvePublicHost } from './public-host';
+import { createTelephonyClient } from './telephony/client';
+import { connectTemporalClient } from './temporal/connection';
+
+runMain('api', async () => {
+  const config = loadConfig();
+  const logger = createLogger('api', config.logLevel);
+  const database = createDatabase(config.databaseUrl);
+  await migrateDatabase(database);
+  const temporal = await connectTemporalClient(config.temporal);
+  const app = createApp({
+    database,
+    temporal,
+    telephony: createTelephonyClient({ ...config.twilio, timeoutMs: 15_000 }),
+    logger,
+    wakeRuns: createWakeRuns({ database, temporal, logger }),
+    config,
+  });
+  const host = resolvePublicHost(config);
+  if (!host.ok) logger.warn(`${host.error}: runs will fail and status callbacks cannot be verified until PUBLIC_HOST is set`);
+  else if (host.warning) logger.warn(host.warning);
+  const server = app.listen(config.port, () => logger.info({ port: config.port, publicHost: host.ok ? host.baseUrl : null }, `API listening on :${config.port}`));
+  server.on('error', (err) => {
+    process.stderr.write(`outdial api: cannot listen on port ${config.port}: ${err.message}\n`);
+    process.exit(1);
+  });
+  const shutdown = () => {
+    logger.info('API stopping');
+    server.close(() => {
+      void Promise.allSettled([database.close(), temporal.connection.close()]).then(() => process.exit(0));
+    });
+    server.closeAllConnections();
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+});

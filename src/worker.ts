@@ -1,0 +1,40 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createWakeRuns } from './calls/wake-runs';
+import { loadConfig } from './config';
+import { createDatabase, migrateDatabase } from './db/client';
+import { createLogger } from './logger';
+import { runMain } from './main';
+import { createTelephonyClient } from './telephony/client';
+import { connectTemporalClient, connectWorkerConnection } from './temporal/connection';
+import { ensureSearchAttributes } from './temporal/search-attributes';
+import { createOutdialWorker } from './temporal/create-worker';
+
+runMain('worker', async () => {
+  const config = loadConfig();
+  const logger = createLogger('worker', config.logLevel);
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => logger.warn({ sdk: entry.meta }, entry.message)),
+  });
+  const database = createDatabase(config.databaseUrl);
+  await migrateDatabase(database);
+  const temporal = await connectTemporalClient(config.temporal);
+  await ensureSearchAttributes(temporal, config.temporal.namespace, logger);
+  const worker = await createOutdialWorker({
+    connection: await connectWorkerConnection(config.temporal),
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    deps: {
+      database,
+      telephony: createTelephonyClient({ ...config.twilio, timeoutMs: 15_000 }),
+      logger,
+      wakeRuns: createWakeRuns({ database, temporal, logger }),
+      config,
+    },
+  });
+  logger.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address }, 'worker started');
+  // Runtime handles SIGINT/SIGTERM: the worker drains, then run() resolves.
+  await worker.run();
+  await database.close();
+  await temporal.connection.close();
+  logger.info('worker stopped');
+});

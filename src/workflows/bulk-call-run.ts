@@ -1,0 +1,144 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { BUSINESS_ID_SEARCH_ATTRIBUTE, RUN_ID_SEARCH_ATTRIBUTE } from '../search-attributes';
+import {
+  cancelRunUpdate,
+  DEFAULT_CONTINUE_AS_NEW_LIMITS,
+  pauseRunUpdate,
+  progressQuery,
+  resumeRunUpdate,
+  slotFreedSignal,
+  type BulkCallRunInput,
+  type CarriedRunState,
+  type DialPassSummary,
+  type RunPhase,
+  type RunTransition,
+} from './messages';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const { startRun } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['NoPublicHost', 'RunNotFound'] },
+});
+
+// Retried without a cap (backing off to 30 s): a Postgres or carrier outage pauses a run, never loses it.
+const { dialAvailableSlots, transitionRun, finishRun } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['RunNotFound', 'InvalidTransition'] },
+});
+
+/** After a 429 the carrier is shedding load: retry the dial pass after this instead of the full fallback. */
+const RATE_LIMITED_RETRY_MS = 2_000;
+
+/**
+ * One bulk call run: dial as many queued jobs as the business has free slots, wait to be woken
+ * (a call of the business ended) or for the fallback timer, and again, until every job is terminal.
+ * All counting and claiming happens in Postgres inside the activities; this loop only decides when.
+ */
+export async function bulkCallRun(input: BulkCallRunInput): Promise<{ status: 'completed' | 'canceled'; dialed: number }> {
+  const limits = input.limits ?? DEFAULT_CONTINUE_AS_NEW_LIMITS;
+  const carried: CarriedRunState | undefined = input.carried;
+  let phase: RunPhase = carried?.phase ?? 'running';
+  let publicBaseUrl: string | null = carried?.publicBaseUrl ?? null;
+  let dialedTotal = carried?.dialedTotal ?? 0;
+  const executions = (carried?.executions ?? 0) + 1;
+  let finished = false;
+  let woken = false;
+  let wakeSignals = 0;
+  let passes = 0;
+  let lastPass: DialPassSummary | null = null;
+
+  setHandler(slotFreedSignal, () => {
+    woken = true;
+    wakeSignals += 1;
+  });
+  setHandler(progressQuery, () => ({
+    runId: input.runId,
+    phase: finished ? 'finished' : publicBaseUrl === null ? 'starting' : phase,
+    publicBaseUrl,
+    dialedTotal,
+    lastPass,
+    executions,
+    wakeSignalsThisExecution: wakeSignals,
+    passesThisExecution: passes,
+  }));
+
+  const transitionHandler = (action: RunTransition, allowedFrom: RunPhase[], to: RunPhase) => ({
+    handler: async () => {
+      const result = await transitionRun({ runId: input.runId, action });
+      phase = to;
+      woken = true;
+      return result;
+    },
+    validator: () => {
+      if (finished || !allowedFrom.includes(phase)) {
+        throw ApplicationFailure.nonRetryable(`cannot ${action} a run that is ${finished ? 'finished' : phase}`, 'InvalidTransition');
+      }
+    },
+  });
+  for (const [update, action, from, to] of [
+    [pauseRunUpdate, 'pause', ['running'], 'paused'],
+    [resumeRunUpdate, 'resume', ['paused'], 'running'],
+    [cancelRunUpdate, 'cancel', ['running', 'paused'], 'canceling'],
+  ] as const) {
+    const { handler, validator } = transitionHandler(action, [...from], to);
+    setHandler(update, handler, { validator });
+  }
+
+  const shouldContinueAsNew = () =>
+    workflowInfo().continueAsNewSuggested ||
+    wakeSignals >= limits.maxSignalsPerExecution ||
+    passes >= limits.maxIterationsPerExecution;
+
+  if (publicBaseUrl === null) {
+    upsertSearchAttributes([
+      { key: BUSINESS_ID_SEARCH_ATTRIBUTE, value: input.businessId },
+      { key: RUN_ID_SEARCH_ATTRIBUTE, value: input.runId },
+    ]);
+    // Fails the workflow (non-retryable) with the run marked failed when no public host is configured.
+    publicBaseUrl = (await startRun({ runId: input.runId })).publicBaseUrl;
+  }
+  const baseUrl = publicBaseUrl;
+
+  while (!shouldContinueAsNew()) {
+    if (phase === 'paused') {
+      await condition(() => phase !== 'paused' || shouldContinueAsNew());
+      continue;
+    }
+    woken = false;
+    const pass = await dialAvailableSlots({ runId: input.runId, publicBaseUrl: baseUrl });
+    passes += 1;
+    lastPass = pass;
+    dialedTotal += pass.dialed;
+    if (pass.runStatus === 'paused' && phase === 'running') phase = 'paused';
+
+    if (pass.queued === 0 && pass.dialing === 0 && phase !== 'paused') {
+      const status = phase === 'canceling' ? 'canceled' : 'completed';
+      await condition(allHandlersFinished);
+      await finishRun({ runId: input.runId, status });
+      finished = true;
+      log.info('run finished', { runId: input.runId, status, dialed: dialedTotal });
+      return { status, dialed: dialedTotal };
+    }
+    if (woken) continue;
+    const waitMs = pass.rateLimited > 0 ? RATE_LIMITED_RETRY_MS : input.wakeFallbackSeconds * 1000;
+    await condition(() => woken || shouldContinueAsNew(), waitMs);
+  }
+
+  await condition(allHandlersFinished);
+  return await continueAsNew<typeof bulkCallRun>({
+    ...input,
+    carried: { publicBaseUrl: baseUrl, phase, dialedTotal, executions },
+  });
+}

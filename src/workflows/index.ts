@@ -1,0 +1,1 @@
+export { bulkCallRun } from './bulk-call-run';

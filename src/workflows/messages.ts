@@ -1,0 +1,82 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/**
+ * Every signal, query and update of BulkCallRun, shared by the workflow, the API and the activities.
+ * Signals are wake-ups, not data: the status of record is in Postgres.
+ */
+
+export const BULK_CALL_RUN_WORKFLOW = 'bulkCallRun';
+
+export function bulkCallRunWorkflowId(runId: string): string {
+  return `bulk-call-run-${runId}`;
+}
+
+export interface ContinueAsNewLimits {
+  /** Continue-as-new after this many wake-up signals: Temporal caps an execution at 10,000. */
+  maxSignalsPerExecution: number;
+  /** Continue-as-new after this many dial passes, to keep history small whatever the server suggests. */
+  maxIterationsPerExecution: number;
+}
+
+export const DEFAULT_CONTINUE_AS_NEW_LIMITS: ContinueAsNewLimits = {
+  maxSignalsPerExecution: 2_000,
+  maxIterationsPerExecution: 400,
+};
+
+export type RunPhase = 'running' | 'paused' | 'canceling';
+
+/** What one execution hands the next on continue-as-new: small, whatever the run's size. */
+export interface CarriedRunState {
+  publicBaseUrl: string;
+  phase: RunPhase;
+  dialedTotal: number;
+  executions: number;
+}
+
+export interface BulkCallRunInput {
+  runId: string;
+  businessId: string;
+  /** How long to wait for a wake-up signal before re-checking on its own (a lost signal costs at most this). */
+  wakeFallbackSeconds: number;
+  limits?: ContinueAsNewLimits;
+  carried?: CarriedRunState;
+}
+
+export interface RunProgress {
+  runId: string;
+  phase: RunPhase | 'starting' | 'finished';
+  publicBaseUrl: string | null;
+  dialedTotal: number;
+  lastPass: DialPassSummary | null;
+  /** Executions so far, counting continue-as-new. */
+  executions: number;
+  wakeSignalsThisExecution: number;
+  passesThisExecution: number;
+}
+
+export interface DialPassSummary {
+  runStatus: string | null;
+  dialed: number;
+  rejected: number;
+  rateLimited: number;
+  unknown: number;
+  queued: number;
+  dialing: number;
+  active: number;
+  limit: number;
+}
+
+export type RunTransition = 'pause' | 'resume' | 'cancel';
+
+export interface RunTransitionResult {
+  runId: string;
+  status: string;
+}
+
+/** A call of the business ended somewhere (this run, another run, a direct call): a slot may be free. */
+export const slotFreedSignal = defineSignal('slotFreed');
+export const progressQuery = defineQuery<RunProgress>('progress');
+export const pauseRunUpdate = defineUpdate<RunTransitionResult>('pauseRun');
+export const resumeRunUpdate = defineUpdate<RunTransitionResult>('resumeRun');
+/** Ends queued jobs as canceled; calls already live finish on their own. */
+export const cancelRunUpdate = defineUpdate<RunTransitionResult>('cancelRun');
