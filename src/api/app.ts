@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
 import type { TelephonyClient } from '../telephony/client';
+import type { ContinueAsNewLimits } from '../workflows/messages';
 import { errorHandler, unknownRoute } from './errors';
 import { businessRoutes } from './routes/businesses';
 import { callRoutes } from './routes/calls';
@@ -18,7 +19,10 @@ export interface ApiDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: Pick<Config, 'publicHost' | 'env' | 'port' | 'twilio' | 'temporal' | 'runWakeFallbackSeconds'>;
+  config: Pick<Config, 'publicHost' | 'env' | 'port' | 'twilio' | 'temporal' | 'runWakeFallbackSeconds'> & {
+    /** Overrides when runs continue-as-new (tests use small values to see it happen). */
+    runContinueAsNew?: ContinueAsNewLimits;
+  };
 }
 
 /** The Express app: stateless, so any number of API processes can serve it. */

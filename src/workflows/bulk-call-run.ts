@@ -19,6 +19,7 @@ import {
   resumeRunUpdate,
   slotFreedSignal,
   type BulkCallRunInput,
+  type BulkCallRunResult,
   type CarriedRunState,
   type DialPassSummary,
   type RunPhase,
@@ -46,7 +47,7 @@ const RATE_LIMITED_RETRY_MS = 2_000;
  * (a call of the business ended) or for the fallback timer, and again, until every job is terminal.
  * All counting and claiming happens in Postgres inside the activities; this loop only decides when.
  */
-export async function bulkCallRun(input: BulkCallRunInput): Promise<{ status: 'completed' | 'canceled'; dialed: number }> {
+export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunResult> {
   const limits = input.limits ?? DEFAULT_CONTINUE_AS_NEW_LIMITS;
   const carried: CarriedRunState | undefined = input.carried;
   let phase: RunPhase = carried?.phase ?? 'running';
@@ -129,7 +130,7 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<{ status: 'c
       await finishRun({ runId: input.runId, status });
       finished = true;
       log.info('run finished', { runId: input.runId, status, dialed: dialedTotal });
-      return { status, dialed: dialedTotal };
+      return { status, dialed: dialedTotal, executions };
     }
     if (woken) continue;
     const waitMs = pass.rateLimited > 0 ? RATE_LIMITED_RETRY_MS : input.wakeFallbackSeconds * 1000;

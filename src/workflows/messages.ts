@@ -42,6 +42,13 @@ export interface BulkCallRunInput {
   carried?: CarriedRunState;
 }
 
+export interface BulkCallRunResult {
+  status: 'completed' | 'canceled';
+  dialed: number;
+  /** Executions the run took, counting each continue-as-new. */
+  executions: number;
+}
+
 export interface RunProgress {
   runId: string;
   phase: RunPhase | 'starting' | 'finished';

@@ -8,20 +8,26 @@ export function testTemporalAddress(): string {
   return address;
 }
 
-let runtimeInstalled = false;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Quiet SDK logs in tests; the Runtime is a process singleton, installed before any connection. */
+function installRuntime() {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // Already installed by an earlier test file in this process.
+  }
+}
 
 /** Bundling the workflows takes seconds: once per test process, shared by every worker it creates. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
-  }
+  installRuntime();
   bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
   return bundle;
 }
 
 export async function connectTestTemporal(): Promise<{ client: Client; nativeConnection: NativeConnection; close(): Promise<void> }> {
+  installRuntime();
   const address = testTemporalAddress();
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });

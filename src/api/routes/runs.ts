@@ -66,7 +66,12 @@ export function runRoutes({ database, temporal, config, logger }: ApiDeps) {
         [runId, leadIds],
       );
     });
-    const input: BulkCallRunInput = { runId, businessId, wakeFallbackSeconds: config.runWakeFallbackSeconds };
+    const input: BulkCallRunInput = {
+      runId,
+      businessId,
+      wakeFallbackSeconds: config.runWakeFallbackSeconds,
+      ...(config.runContinueAsNew ? { limits: config.runContinueAsNew } : {}),
+    };
     try {
       await temporal.workflow.start(BULK_CALL_RUN_WORKFLOW, {
         taskQueue: config.temporal.taskQueue,

@@ -1,0 +1,77 @@
+import twilio from 'twilio';
+import { OutdialTestStack } from '../helpers/outdial';
+
+const sid = (n: number) => `CA${n.toString(16).padStart(32, '0')}`;
+
+describe('POST /v1/twilio/status', () => {
+  let stack: OutdialTestStack;
+  let businessId: string;
+
+  beforeAll(async () => {
+    stack = await OutdialTestStack.start();
+    businessId = (await stack.createBusiness()).id;
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  /** A reserved direct call whose create response has not come back yet (no SID known). */
+  async function reservedCall(): Promise<string> {
+    const r = await stack.database.pool.query(
+      "INSERT INTO calls (business_id, direction, status, to_number, from_number) VALUES ($1, 'direct', 'reserved', '+14155550100', '+15005550006') RETURNING id",
+      [businessId],
+    );
+    return r.rows[0].id;
+  }
+
+  async function callback(callId: string, params: Record<string, string>, opts: { signature?: string | null } = {}) {
+    const path = `/v1/twilio/status?callId=${callId}`;
+    const signature = opts.signature === undefined ? twilio.getExpectedTwilioSignature(stack.carrier.authToken, stack.apiUrl + path, params) : opts.signature;
+    const res = await fetch(stack.apiUrl + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(signature ? { 'x-twilio-signature': signature } : {}) },
+      body: new URLSearchParams(params).toString(),
+    });
+    return res.status;
+  }
+
+  const row = async (callId: string) =>
+    (await stack.database.pool.query('SELECT status, twilio_call_sid, last_sequence_number FROM calls WHERE id = $1', [callId])).rows[0];
+
+  test('a missing signature is 400, a bad one 403, and neither changes the call', async () => {
+    const callId = await reservedCall();
+    const params = { CallSid: sid(1), CallStatus: 'completed', SequenceNumber: '3' };
+    expect(await callback(callId, params, { signature: null })).toBe(400);
+    expect(await callback(callId, params, { signature: 'bm90IGEgc2lnbmF0dXJl' })).toBe(403);
+    // Signed for other parameters (tampered in transit).
+    const forged = twilio.getExpectedTwilioSignature(stack.carrier.authToken, `${stack.apiUrl}/v1/twilio/status?callId=${callId}`, { ...params, CallStatus: 'ringing' });
+    expect(await callback(callId, params, { signature: forged })).toBe(403);
+    expect(await row(callId)).toEqual({ status: 'reserved', twilio_call_sid: null, last_sequence_number: null });
+  });
+
+  test('a callback that beats the create response is matched by our call ID and teaches us the SID', async () => {
+    const callId = await reservedCall();
+    expect(await callback(callId, { CallSid: sid(2), CallStatus: 'initiated', SequenceNumber: '0' })).toBe(204);
+    expect(await row(callId)).toEqual({ status: 'initiated', twilio_call_sid: sid(2), last_sequence_number: 0 });
+  });
+
+  test('duplicates and out-of-order callbacks never move a call backwards or out of a terminal state', async () => {
+    const callId = await reservedCall();
+    const at = (status: string, seq: number) => ({ CallSid: sid(3), CallStatus: status, SequenceNumber: String(seq) });
+    expect(await callback(callId, at('ringing', 1))).toBe(204);
+    expect(await callback(callId, at('initiated', 0))).toBe(204);
+    expect((await row(callId)).status).toBe('ringing');
+    expect(await callback(callId, { ...at('completed', 3), CallDuration: '12' })).toBe(204);
+    expect(await callback(callId, at('in-progress', 2))).toBe(204);
+    expect(await callback(callId, { ...at('completed', 3), CallDuration: '12' })).toBe(204);
+    const final = await stack.database.pool.query('SELECT status, duration_seconds, ended_at IS NOT NULL AS ended FROM calls WHERE id = $1', [callId]);
+    expect(final.rows[0]).toEqual({ status: 'completed', duration_seconds: 12, ended: true });
+  });
+
+  test('a callback for an unknown call is 404; one with a bad status is 400', async () => {
+    expect(await callback('00000000-0000-4000-8000-000000000000', { CallSid: sid(4), CallStatus: 'completed' })).toBe(404);
+    const callId = await reservedCall();
+    expect(await callback(callId, { CallSid: sid(5), CallStatus: 'answered' })).toBe(400);
+    expect((await row(callId)).status).toBe('reserved');
+  });
+});

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createApp, type ApiDeps } from '../../src/api/app';
+import { createWakeRuns } from '../../src/calls/wake-runs';
+import type { Config } from '../../src/config';
+import type { Database } from '../../src/db/client';
+import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
+import { createTelephonyClient } from '../../src/telephony/client';
+import { createOutdialWorker } from '../../src/temporal/create-worker';
+import type { BulkCallRunResult } from '../../src/workflows/messages';
+import { connectTestDatabase, testDatabaseUrl } from './db';
+import { connectTestTemporal, testTemporalAddress, workflowBundle } from './temporal';
+
+export type CarrierOptions = NonNullable<Parameters<typeof startSandboxCarrier>[0]>;
+
+export interface OutdialTestStackOptions {
+  carrier?: CarrierOptions;
+  /** Fallback timer of each run; tests that prove signal-driven refill set it far beyond the test. */
+  wakeFallbackSeconds?: number;
+  runContinueAsNew?: ApiDeps['config']['runContinueAsNew'];
+}
+
+/**
+ * Outdial in one test process on the suite's real Temporal and Postgres: the API on a random port
+ * (which is also the public host callbacks come to), a sandbox carrier, and workers on a task queue
+ * of this stack's own.
+ */
+export class OutdialTestStack {
+  /** Every log line the API and in-process workers wrote, parsed: tests assert what operators see. */
+  readonly logs: { msg: string; [key: string]: unknown }[] = [];
+  readonly logger = pino(
+    { level: 'info' },
+    {
+      write: (line: string) => {
+        this.logs.push(JSON.parse(line) as { msg: string });
+        if (process.env.TEST_LOG) process.stdout.write(line);
+      },
+    },
+  );
+  readonly taskQueue = `test-${randomUUID()}`;
+  private workers: { worker: Worker; running: Promise<void> }[] = [];
+
+  private constructor(
+    readonly database: Database,
+    readonly temporal: Awaited<ReturnType<typeof connectTestTemporal>>,
+    readonly carrier: SandboxCarrier,
+    readonly server: http.Server,
+    readonly apiUrl: string,
+    readonly config: ApiDeps['config'],
+  ) {}
+
+  static async start(opts: OutdialTestStackOptions = {}): Promise<OutdialTestStack> {
+    const database = connectTestDatabase();
+    const temporal = await connectTestTemporal();
+    const carrier = await startSandboxCarrier({ port: 0, ...opts.carrier });
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const apiUrl = `http://127.0.0.1:${port}`;
+    const config: ApiDeps['config'] = {
+      env: 'test',
+      port,
+      publicHost: { configured: apiUrl, platform: {} },
+      twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url },
+      temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
+      runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
+      ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
+    };
+    const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config);
+    config.temporal.taskQueue = stack.taskQueue;
+    server.on('request', createApp(stack.deps()));
+    return stack;
+  }
+
+  deps(): ApiDeps {
+    return {
+      database: this.database,
+      temporal: this.temporal.client,
+      telephony: createTelephonyClient({ ...this.config.twilio, timeoutMs: 10_000 }),
+      logger: this.logger,
+      wakeRuns: createWakeRuns({ database: this.database, temporal: this.temporal.client, logger: this.logger }),
+      config: this.config,
+    };
+  }
+
+  /** Starts an in-process worker; `config` overrides what its activities see (e.g. no public host). */
+  async startWorker(config: Partial<Pick<Config, 'publicHost' | 'env'>> = {}): Promise<Worker> {
+    const deps = this.deps();
+    const worker = await createOutdialWorker({
+      connection: this.temporal.nativeConnection,
+      namespace: 'default',
+      taskQueue: this.taskQueue,
+      workflowBundle: await workflowBundle(),
+      deps: { ...deps, config: { ...deps.config, ...config } },
+    });
+    this.workers.push({ worker, running: worker.run() });
+    return worker;
+  }
+
+  async api<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
+    const res = await fetch(this.apiUrl + path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers };
+  }
+
+  async createBusiness(opts: { maxConcurrentCalls?: number; callerId?: string } = {}): Promise<{ id: string; callerId: string }> {
+    // A distinct caller ID per business, so the carrier's per-number peak is this business's alone.
+    const callerId = opts.callerId ?? `+1650555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+    const res = await this.api<{ business: { id: string; callerId: string } }>('POST', '/v1/businesses', {
+      name: 'Test business',
+      callerId,
+      ...(opts.maxConcurrentCalls ? { maxConcurrentCalls: opts.maxConcurrentCalls } : {}),
+    });
+    if (res.status !== 201) throw new Error(`createBusiness: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.business;
+  }
+
+  async createRun(businessId: string, phones: string[]): Promise<{ id: string; workflowId: string }> {
+    const res = await this.api<{ run: { id: string; workflowId: string } }>('POST', `/v1/businesses/${businessId}/runs`, {
+      leads: phones.map((phone, i) => ({ phone, name: `Lead ${i + 1}` })),
+    });
+    if (res.status !== 201) throw new Error(`createRun: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.run;
+  }
+
+  /** Waits for the run's workflow to end (an event, not a poll) and returns the run as the API shows it. */
+  async runResult(run: { id: string; workflowId: string }) {
+    const result = (await this.temporal.client.workflow.getHandle(run.workflowId).result()) as BulkCallRunResult;
+    return { ...(await this.getRun(run.id)), result };
+  }
+
+  async getRun(runId: string): Promise<RunView> {
+    return (await this.api<{ run: RunView }>('GET', `/v1/runs/${runId}`)).body.run;
+  }
+
+  /** Environment for a worker in another OS process (`src/worker.ts`), pointed at this stack. */
+  workerProcessEnv(): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      OUTDIAL_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: testDatabaseUrl(),
+      TEMPORAL_ADDRESS: testTemporalAddress(),
+      TEMPORAL_TASK_QUEUE: this.taskQueue,
+      PUBLIC_HOST: this.apiUrl,
+      TWILIO_ACCOUNT_SID: this.carrier.accountSid,
+      TWILIO_AUTH_TOKEN: this.carrier.authToken,
+      TWILIO_API_BASE_URL: this.carrier.url,
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.workers) w.worker.shutdown();
+    await Promise.allSettled(this.workers.map((w) => w.running));
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    await this.carrier.stop();
+    await this.temporal.close();
+    await this.database.close();
+  }
+}
+
+export interface RunView {
+  id: string;
+  status: string;
+  lastError: string | null;
+  jobs: Record<string, number>;
+  outcomes: Record<string, number>;
+  business: { activeCalls: number; maxConcurrentCalls: number };
+}
+
+/** n distinct valid US numbers (555-01xx is reserved for fiction; the carrier scripts them by pattern). */
+export function leadPhones(n: number, prefix = '+1415555'): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(1000 + i).slice(-4)}`);
+}

@@ -1,0 +1,307 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import path from 'node:path';
+import { forEachLine } from '../../src/dev/log-lines';
+import { spawnManaged, type ManagedProcess } from '../../src/dev/processes';
+import { progressQuery } from '../../src/workflows/messages';
+import { leadPhones, OutdialTestStack } from '../helpers/outdial';
+
+/**
+ * BulkCallRun end to end: the real Temporal server, real Postgres, the sandbox carrier.
+ * Concurrency is measured where it matters, at the carrier: its peak of simultaneous calls per
+ * From number (each business has its own caller ID).
+ */
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function calledOnce(stack: OutdialTestStack, callerId: string, phones: string[]) {
+  const calls = stack.carrier.calls({ from: callerId });
+  const perNumber = new Map<string, number>();
+  for (const c of calls) perNumber.set(c.to, (perNumber.get(c.to) ?? 0) + 1);
+  expect([...perNumber.keys()].sort()).toEqual([...phones].sort());
+  expect([...perNumber.values()].every((n) => n === 1)).toBe(true);
+}
+
+const peak = (stack: OutdialTestStack, callerId: string) => stack.carrier.stats().perFrom[callerId]?.peak ?? 0;
+
+/** The review's own duplicate check: any lead with more than one job of a run. */
+async function duplicateLeads(stack: OutdialTestStack, runId: string) {
+  const r = await stack.database.pool.query(
+    `SELECT lead_id, COUNT(*) FROM outbound_call_jobs j JOIN calls c ON c.job_id = j.id
+      WHERE j.run_id = $1 GROUP BY lead_id HAVING COUNT(*) > 1`,
+    [runId],
+  );
+  return r.rows;
+}
+
+/** Starts `src/worker.ts` as its own OS process and resolves once it polls. */
+async function startWorkerProcess(stack: OutdialTestStack): Promise<ManagedProcess> {
+  const proc = spawnManaged(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')], {
+    cwd: ROOT,
+    env: { ...stack.workerProcessEnv(), LOG_LEVEL: 'info' },
+  });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    forEachLine(proc.child.stdout, (line) => {
+      if (line.includes('worker started')) resolve();
+    });
+    forEachLine(proc.child.stderr, (line) => (output += `${line}\n`));
+    void proc.exited.then((code) => reject(new Error(`worker process exited (${code}): ${output}`)));
+  });
+  return proc;
+}
+
+describe('BulkCallRun', () => {
+  let stack: OutdialTestStack;
+
+  beforeAll(async () => {
+    // The fallback timer is far longer than any test here: every refill below is signal-driven.
+    stack = await OutdialTestStack.start({
+      wakeFallbackSeconds: 3600,
+      carrier: { defaultScript: { outcome: 'completed', dialMs: 5, ringMs: 20, talkMs: 60 } },
+    });
+    await stack.startWorker();
+  });
+
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  test('one business, 20 leads: every lead called exactly once, peak concurrency 3, the run completes (slots refilled by signals)', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(20, '+1415555');
+    const run = await stack.createRun(business.id, phones);
+    const done = await stack.runResult(run);
+
+    expect(done.status).toBe('completed');
+    expect(done.jobs).toMatchObject({ total: 20, completed: 20, queued: 0, dialing: 0, failed: 0 });
+    expect(done.outcomes.completed).toBe(20);
+    expect(done.business.activeCalls).toBe(0);
+    calledOnce(stack, business.callerId, phones);
+    expect(peak(stack, business.callerId)).toBe(3);
+    expect(await duplicateLeads(stack, run.id)).toEqual([]);
+
+    const messages = stack.logs.filter((l) => l.runId === run.id).map((l) => l.msg);
+    expect(messages).toContain(`run started with public_host=${stack.apiUrl}`);
+    expect(messages).toContain('call started for lead 1');
+    expect(messages).toContain('call started for lead 20');
+    expect(messages).toContain('business at its limit (3/3), waiting');
+    expect(messages.filter((m) => m === 'call completed: completed')).toHaveLength(20);
+    expect(messages).toContain('run completed');
+  });
+
+  test('a definite carrier error fails the job with its Twilio code, frees the slot, and the run goes on', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(6, '+1415556');
+    const blocked = phones[2]!;
+    stack.carrier.blockNumbers([blocked]);
+    const run = await stack.createRun(business.id, phones);
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(done.jobs).toMatchObject({ total: 6, completed: 5, failed: 1, queued: 0, dialing: 0 });
+    const failed = await stack.database.pool.query(
+      `SELECT j.error_code, j.last_error, c.status FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id JOIN calls c ON c.job_id = j.id
+        WHERE j.run_id = $1 AND j.status = 'failed'`,
+      [run.id],
+    );
+    expect(failed.rows).toEqual([{ error_code: 21216, last_error: expect.stringContaining(''), status: 'failed' }]);
+    expect(done.business.activeCalls).toBe(0);
+  });
+
+  test('mixed: a run of 50 leads plus direct calls during it never exceeds 3 at the carrier; direct calls over the limit get 429', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(50, '+1415557');
+    const run = await stack.createRun(business.id, phones);
+    const direct = { placed: 0, refused: 0, retryAfter: new Set<string | null>() };
+    // Each time the carrier has seen 5 more calls of this business, two direct calls try to get in.
+    for (let seen = 5; seen <= 45; seen += 5) {
+      await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId }).length >= seen);
+      const attempts = await Promise.all(
+        [0, 1].map(() => stack.api<{ error?: { code: string } }>('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155559999' })),
+      );
+      for (const a of attempts) {
+        if (a.status === 201) direct.placed += 1;
+        else {
+          expect(a.status).toBe(429);
+          expect(a.body.error?.code).toBe('concurrency_limit');
+          direct.refused += 1;
+          direct.retryAfter.add(a.headers.get('retry-after'));
+        }
+      }
+    }
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(done.jobs.completed).toBe(50);
+    expect(direct.refused).toBeGreaterThan(0);
+    expect([...direct.retryAfter]).toEqual(['5']);
+    expect(peak(stack, business.callerId)).toBeLessThanOrEqual(3);
+    const bulk = stack.carrier.calls({ from: business.callerId }).filter((c) => c.to !== '+14155559999');
+    expect(new Set(bulk.map((c) => c.to)).size).toBe(50);
+    expect(bulk).toHaveLength(50);
+    expect(stack.carrier.calls({ from: business.callerId, to: '+14155559999' })).toHaveLength(direct.placed);
+  });
+
+  test('three runs of one business started together, with direct calls arriving, never exceed its limit at the carrier', async () => {
+    const business = await stack.createBusiness();
+    const lists = [leadPhones(15, '+1415558'), leadPhones(15, '+1415559'), leadPhones(15, '+1415550')];
+    const runs = await Promise.all(lists.map((phones) => stack.createRun(business.id, phones)));
+    const directResults: number[] = [];
+    for (let seen = 4; seen <= 40; seen += 6) {
+      await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId }).length >= seen);
+      directResults.push((await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155559998' })).status);
+    }
+    const done = await Promise.all(runs.map((r) => stack.runResult(r)));
+    expect(done.map((d) => d.status)).toEqual(['completed', 'completed', 'completed']);
+    expect(directResults.every((s) => s === 201 || s === 429)).toBe(true);
+    expect(peak(stack, business.callerId)).toBeLessThanOrEqual(3);
+    for (const [i, phones] of lists.entries()) {
+      expect(new Set(stack.carrier.calls({ from: business.callerId }).filter((c) => phones.includes(c.to)).map((c) => c.to)).size).toBe(phones.length);
+      expect(await duplicateLeads(stack, runs[i]!.id)).toEqual([]);
+    }
+    expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(45 + directResults.filter((s) => s === 201).length);
+  });
+
+  test('the count is shared: an active call recorded by one process holds a slot for another', async () => {
+    const business = await stack.createBusiness();
+    // This process holds a direct call of the business open...
+    stack.carrier.setScripts([{ to: '+14155559997', outcome: 'hold' }]);
+    const held = await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155559997' });
+    expect(held.status).toBe(201);
+    await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId, status: 'in-progress' }).length === 1);
+    // ...and a run dialed by a worker in another OS process, on a carrier of its own, gets 2 slots, not 3.
+    const other = await OutdialTestStack.start({ wakeFallbackSeconds: 3600, carrier: { defaultScript: { talkMs: 60 } } });
+    const worker = await startWorkerProcess(other);
+    try {
+      const phones = leadPhones(8, '+1415551');
+      const run = await other.createRun(business.id, phones);
+      const done = await other.runResult(run);
+      expect(done.status).toBe('completed');
+      calledOnce(other, business.callerId, phones);
+      expect(peak(other, business.callerId)).toBe(2);
+      expect(stack.carrier.calls({ from: business.callerId })[0]?.status).toBe('in-progress');
+    } finally {
+      await worker.stop();
+      await other.stop();
+      stack.carrier.releaseAll();
+      stack.carrier.setScripts([]);
+    }
+  });
+
+  test('pause stops new dials and resume continues', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(9, '+1415552');
+    stack.carrier.setScripts([{ to: '+1415552*', outcome: 'hold' }]);
+    const run = await stack.createRun(business.id, phones);
+    await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId, status: 'in-progress' }).length === 3);
+
+    const paused = await stack.api<{ run: { status: string } }>('POST', `/v1/runs/${run.id}/pause`);
+    expect(paused.status).toBe(200);
+    expect(paused.body.run.status).toBe('paused');
+    expect((await stack.api('POST', `/v1/runs/${run.id}/pause`)).status).toBe(409);
+
+    // Free all three slots; the run is woken three times but must not dial.
+    const handle = stack.temporal.client.workflow.getHandle(run.workflowId);
+    const before = (await handle.query(progressQuery)).wakeSignalsThisExecution;
+    stack.carrier.releaseAll();
+    await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId, status: 'completed' }).length === 3);
+    await waitFor(async () => (await handle.query(progressQuery)).wakeSignalsThisExecution >= before + 3);
+    expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(3);
+    expect((await stack.getRun(run.id)).jobs).toMatchObject({ completed: 3, queued: 6, dialing: 0 });
+
+    stack.carrier.setScripts([]);
+    const resumed = await stack.api<{ run: { status: string } }>('POST', `/v1/runs/${run.id}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.run.status).toBe('running');
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    calledOnce(stack, business.callerId, phones);
+  });
+
+  test('cancel ends queued jobs as canceled, leaves no job queued, and lets live calls finish', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(10, '+1415553');
+    stack.carrier.setScripts([{ to: '+1415553*', outcome: 'hold' }]);
+    const run = await stack.createRun(business.id, phones);
+    await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId, status: 'in-progress' }).length === 3);
+
+    const canceled = await stack.api<{ run: { status: string; jobs: Record<string, number> } }>('POST', `/v1/runs/${run.id}/cancel`);
+    expect(canceled.status).toBe(200);
+    expect(canceled.body.run.status).toBe('canceling');
+    expect(canceled.body.run.jobs).toMatchObject({ queued: 0, canceled: 7, dialing: 3 });
+
+    stack.carrier.releaseAll();
+    stack.carrier.setScripts([]);
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('canceled');
+    expect(done.result.status).toBe('canceled');
+    expect(done.jobs).toMatchObject({ queued: 0, dialing: 0, completed: 3, canceled: 7 });
+    expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(3);
+    expect((await stack.api('POST', `/v1/runs/${run.id}/resume`)).status).toBe(409);
+  });
+});
+
+describe('BulkCallRun on two worker processes', () => {
+  let stack: OutdialTestStack;
+  let workers: ManagedProcess[] = [];
+  beforeAll(async () => {
+    stack = await OutdialTestStack.start({ carrier: { defaultScript: { dialMs: 2, ringMs: 5, talkMs: 20 } } });
+    workers = await Promise.all([startWorkerProcess(stack), startWorkerProcess(stack)]);
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await stack.stop();
+  });
+
+  test('one run of 100 leads: no lead has two calls, the carrier saw 100 distinct calls', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(100, '+1415560');
+    const run = await stack.createRun(business.id, phones);
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(await duplicateLeads(stack, run.id)).toEqual([]);
+    const calls = stack.carrier.calls({ from: business.callerId });
+    expect(calls).toHaveLength(100);
+    expect(new Set(calls.map((c) => c.to)).size).toBe(100);
+    expect(peak(stack, business.callerId)).toBe(3);
+  });
+});
+
+describe('BulkCallRun without a public host', () => {
+  let stack: OutdialTestStack;
+  beforeAll(async () => {
+    stack = await OutdialTestStack.start();
+    await stack.startWorker({ env: 'production', publicHost: { platform: {} } });
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  test('fails at once: run failed with "No public host configured", zero calls at the carrier', async () => {
+    const business = await stack.createBusiness();
+    const run = await stack.createRun(business.id, leadPhones(5, '+1415554'));
+    const handle = stack.temporal.client.workflow.getHandle(run.workflowId);
+    const failure = await handle.result().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(JSON.stringify((failure as WorkflowFailedError).cause?.cause)).toContain('NoPublicHost');
+    const view = await stack.getRun(run.id);
+    expect(view.status).toBe('failed');
+    expect(view.lastError).toBe('No public host configured');
+    expect(view.jobs).toMatchObject({ queued: 5, dialing: 0 });
+    expect(stack.carrier.calls()).toHaveLength(0);
+    const describe = await handle.describe();
+    expect(describe.status.name).toBe('FAILED');
+    expect(stack.logs.some((l) => l.level === 50 && l.runId === run.id && l.msg === 'run failed: No public host configured')).toBe(true);
+  });
+});
+
+/** Re-checks an async condition until it holds (bounded); for state that emits no event we can await. */
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
