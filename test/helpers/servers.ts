@@ -24,7 +24,7 @@ export async function startTestServers(): Promise<TestServers> {
   const [pgPort, temporalPort] = [await freePort(), await freePort()];
   const [temporalCli, postgres] = await Promise.all([
     ensureTemporalCli(),
-    startEmbeddedPostgres({ dataDir: path.join(tmp, 'postgres'), port: pgPort, persistent: false }),
+    startEmbeddedPostgres({ dataDir: path.join(tmp, 'postgres'), port: pgPort }),
   ]);
   const temporal = await startTemporalDevServer({ cliPath: temporalCli, port: temporalPort });
   const database = createDatabase(postgres.databaseUrl, { max: 1 });
