@@ -12,7 +12,10 @@ import { CallbackReceiver, FROM, TWIML_URL } from './helpers';
  * description of the Calls endpoints, read from the shared reference at test time.
  */
 
-const SPEC_PATH = path.resolve(__dirname, '../../../shared/reference/twilio-openapi-calls.json');
+/** The team's reference copy beside the checkout, else the identical copy kept in test/fixtures. */
+const SHARED_SPEC_PATH = path.resolve(__dirname, '../../../shared/reference/twilio-openapi-calls.json');
+const VENDORED_SPEC_PATH = path.resolve(__dirname, '../fixtures/twilio-openapi-calls.json');
+const SPEC_PATH = existsSync(SHARED_SPEC_PATH) ? SHARED_SPEC_PATH : VENDORED_SPEC_PATH;
 
 interface Operation {
   parameters?: Array<{ name: string; in: string; schema: object; required?: boolean }>;
@@ -27,7 +30,7 @@ interface Spec {
 function loadSpec(): Spec {
   if (!existsSync(SPEC_PATH)) {
     throw new Error(
-      `Twilio's OpenAPI description is missing: expected ${SPEC_PATH} (the repository must be checked out as <x>/main with shared/ beside it)`,
+      `Twilio's OpenAPI description is missing: expected ${SHARED_SPEC_PATH} or ${VENDORED_SPEC_PATH}`,
     );
   }
   return JSON.parse(readFileSync(SPEC_PATH, 'utf8')) as Spec;
@@ -227,4 +230,10 @@ test('create, fetch, update, list and delete through the SDK: every response and
   }
   const createForm = carrier.requests()[0]?.form;
   expect(createForm?.StatusCallbackEvent).toEqual(['initiated', 'ringing', 'answered', 'completed']);
+});
+
+test('the spec copy in test/fixtures is the reference copy, unchanged', () => {
+  const vendored = readFileSync(VENDORED_SPEC_PATH, 'utf8');
+  expect(JSON.parse(vendored)).toHaveProperty(['paths', '/2010-04-01/Accounts/{AccountSid}/Calls.json']);
+  if (existsSync(SHARED_SPEC_PATH)) expect(vendored).toBe(readFileSync(SHARED_SPEC_PATH, 'utf8'));
 });
