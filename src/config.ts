@@ -95,18 +95,28 @@ export interface Config {
   runWakeFallbackSeconds: number;
 }
 
-function parseVariable<K extends keyof Vars>(name: K, env: NodeJS.ProcessEnv): Parsed[K] {
+export interface EnvVariable {
+  schema: z.ZodType;
+  /** What to set, printed after the problem: "set it to …". */
+  hint: string;
+}
+
+/**
+ * Parses one environment variable (empty counts as unset). The one parser every process's
+ * configuration uses, so a bad value always reads the same way and names its variable.
+ */
+export function parseEnvVariable(name: string, variable: EnvVariable, env: NodeJS.ProcessEnv): unknown {
   const raw = env[name];
   const value = raw === '' ? undefined : raw;
-  const result = variables[name].schema.safeParse(value);
-  if (result.success) return result.data as Parsed[K];
-  if (value === undefined) throw new ConfigError(name, `is missing: ${variables[name].hint}`);
+  const result = variable.schema.safeParse(value);
+  if (result.success) return result.data;
+  if (value === undefined) throw new ConfigError(name, `is missing: ${variable.hint}`);
   const reason = result.error.issues[0]?.message ?? 'is invalid';
-  throw new ConfigError(name, `is invalid (${JSON.stringify(value)}): ${reason}; ${variables[name].hint}`);
+  throw new ConfigError(name, `is invalid (${JSON.stringify(value)}): ${reason}; ${variable.hint}`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const v = <K extends keyof Vars>(name: K) => parseVariable(name, env);
+  const v = <K extends keyof Vars>(name: K): Parsed[K] => parseEnvVariable(name, variables[name], env) as Parsed[K];
   const platform: Config['publicHost']['platform'] = {};
   for (const name of PLATFORM_HOST_VARIABLES) if (env[name]) platform[name] = env[name];
   const apiKey = v('TEMPORAL_API_KEY');

@@ -1,14 +1,7 @@
 import { z } from 'zod';
+import { parseEnvVariable } from '../config';
 import { DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN } from './sids';
 import { isE164 } from './validation';
-
-/** A bad variable stops the process with this one line; main prints `message` and nothing else. */
-export class SandboxEnvError extends Error {
-  constructor(variable: string, problem: string) {
-    super(`Configuration error: ${variable} ${problem}`);
-    this.name = 'SandboxEnvError';
-  }
-}
 
 const variables = {
   SANDBOX_CARRIER_PORT: {
@@ -45,12 +38,7 @@ type Vars = typeof variables;
 export type SandboxEnv = { [K in keyof Vars]: z.output<Vars[K]['schema']> };
 
 function parse<K extends keyof Vars>(name: K, env: NodeJS.ProcessEnv): SandboxEnv[K] {
-  const raw = env[name];
-  const value = raw === '' ? undefined : raw;
-  const result = variables[name].schema.safeParse(value);
-  if (result.success) return result.data as SandboxEnv[K];
-  const reason = result.error.issues[0]?.message ?? 'is invalid';
-  throw new SandboxEnvError(name, `is invalid (${JSON.stringify(value)}): ${reason}; ${variables[name].hint}`);
+  return parseEnvVariable(name, variables[name], env) as SandboxEnv[K];
 }
 
 export function loadSandboxEnv(env: NodeJS.ProcessEnv = process.env): SandboxEnv {

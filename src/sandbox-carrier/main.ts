@@ -1,6 +1,7 @@
+import { ConfigError } from '../config';
 import { createLogger } from '../logger';
 import { startSandboxCarrier } from './carrier';
-import { loadSandboxEnv, SandboxEnvError } from './env';
+import { loadSandboxEnv } from './env';
 
 /** `npm run sandbox-carrier`: the carrier as its own process, configured by SANDBOX_* variables. */
 async function main(): Promise<void> {
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof SandboxEnvError) process.stderr.write(`${err.message}\n`);
+  if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
   else process.stderr.write(`Sandbox carrier failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
