@@ -21,6 +21,8 @@ export interface OutdialTestStackOptions {
   /** Fallback timer of each run; tests that prove signal-driven refill set it far beyond the test. */
   wakeFallbackSeconds?: number;
   runContinueAsNew?: ApiDeps['config']['runContinueAsNew'];
+  /** How long a request to the carrier may take before its outcome counts as unknown. */
+  telephonyTimeoutMs?: number;
 }
 
 /**
@@ -50,6 +52,7 @@ export class OutdialTestStack {
     readonly server: http.Server,
     readonly apiUrl: string,
     readonly config: ApiDeps['config'],
+    private readonly telephonyTimeoutMs: number,
   ) {}
 
   static async start(opts: OutdialTestStackOptions = {}): Promise<OutdialTestStack> {
@@ -69,7 +72,7 @@ export class OutdialTestStack {
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
-    const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config);
+    const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000);
     config.temporal.taskQueue = stack.taskQueue;
     server.on('request', createApp(stack.deps()));
     return stack;
@@ -79,7 +82,7 @@ export class OutdialTestStack {
     return {
       database: this.database,
       temporal: this.temporal.client,
-      telephony: createTelephonyClient({ ...this.config.twilio, timeoutMs: 10_000 }),
+      telephony: createTelephonyClient({ ...this.config.twilio, timeoutMs: this.telephonyTimeoutMs }),
       logger: this.logger,
       wakeRuns: createWakeRuns({ database: this.database, temporal: this.temporal.client, logger: this.logger }),
       config: this.config,

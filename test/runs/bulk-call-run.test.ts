@@ -1,4 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import path from 'node:path';
 import { forEachLine } from '../../src/dev/log-lines';
 import { spawnManaged, type ManagedProcess } from '../../src/dev/processes';
@@ -87,6 +88,34 @@ describe('BulkCallRun', () => {
     expect(messages).toContain('business at its limit (3/3), waiting');
     expect(messages.filter((m) => m === 'call completed: completed')).toHaveLength(20);
     expect(messages).toContain('run completed');
+
+    // Refilled by signals alone: the fallback timer (an hour) never fired.
+    const history = await stack.temporal.client.workflow.getHandle(run.workflowId).fetchHistory();
+    const eventTypes = (history.events ?? []).map((e) => String(e.eventType));
+    const count = (type: number) => eventTypes.filter((t) => t === String(type)).length;
+    expect(count(temporal.api.enums.v1.EventType.EVENT_TYPE_TIMER_FIRED)).toBe(0);
+    expect(count(temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)).toBeGreaterThanOrEqual(17);
+  });
+
+  test('callbacks that beat the create response are matched by call ID: none is lost, the run completes', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(6, '+1415562');
+    // The carrier sends initiated, ringing, answered and completed before the create response comes back.
+    stack.carrier.setScripts([{ to: '+1415562*', responseDelayMs: 300, talkMs: 10 }]);
+    try {
+      const run = await stack.createRun(business.id, phones);
+      const done = await stack.runResult(run);
+      expect(done.status).toBe('completed');
+      expect(done.jobs.completed).toBe(6);
+      const sids = new Set(stack.carrier.calls({ from: business.callerId }).map((c) => c.sid));
+      const callbacks = stack.carrier.callbacks().filter((c) => sids.has(c.callSid));
+      expect(callbacks.length).toBe(24);
+      const completedFirst = callbacks.filter((c) => c.event === 'completed' && c.finishedAt < (stack.carrier.call(c.callSid)?.createdAt ?? 0) + 300);
+      expect(completedFirst.length).toBe(6);
+      expect(callbacks.every((c) => c.responseStatus === 204)).toBe(true);
+    } finally {
+      stack.carrier.setScripts([]);
+    }
   });
 
   test('a definite carrier error fails the job with its Twilio code, frees the slot, and the run goes on', async () => {
@@ -262,6 +291,34 @@ describe('BulkCallRun on two worker processes', () => {
     expect(calls).toHaveLength(100);
     expect(new Set(calls.map((c) => c.to)).size).toBe(100);
     expect(peak(stack, business.callerId)).toBe(3);
+  });
+});
+
+describe('BulkCallRun when the carrier accepts a call but its answer times out', () => {
+  let stack: OutdialTestStack;
+  beforeAll(async () => {
+    stack = await OutdialTestStack.start({ wakeFallbackSeconds: 3600, telephonyTimeoutMs: 400, carrier: { defaultScript: { talkMs: 20 } } });
+    await stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  test('the slot stays held, nothing is re-dialed, and the call settles from its callbacks', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(4, '+1415563');
+    stack.carrier.setScripts([{ to: phones[1]!, responseDelayMs: 1_500, talkMs: 20 }]);
+    const run = await stack.createRun(business.id, phones);
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(done.jobs).toMatchObject({ completed: 4, failed: 0 });
+    calledOnce(stack, business.callerId, phones);
+    const slow = await stack.database.pool.query(
+      "SELECT c.status, c.twilio_call_sid, c.last_error FROM calls c WHERE c.run_id = $1 AND c.to_number = $2",
+      [run.id, phones[1]],
+    );
+    expect(slow.rows).toEqual([{ status: 'completed', twilio_call_sid: expect.stringMatching(/^CA/), last_error: expect.stringContaining('dial outcome unknown') }]);
+    expect(stack.logs.some((l) => l.runId === run.id && l.msg === 'call not placed for lead 2: unknown')).toBe(true);
   });
 });
 
