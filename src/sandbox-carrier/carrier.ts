@@ -26,24 +26,11 @@ import { Instrumentation } from './instrumentation';
 import { ScriptBook } from './scripts';
 import { ACCOUNT_SID, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN } from './sids';
 import type { AccountLimits, CallbackFilter, SandboxCarrier, SandboxCarrierOptions, WaitOptions } from './carrier-api';
-import type {
-  AccountConfig,
-  ApiRequestRecord,
-  CallbackRecord,
-  CallFilter,
-  CallScript,
-  CallView,
-  FaultInjection,
-  LifecycleStatus,
-  Outcome,
-  ReleaseOutcome,
-  SandboxStats,
-  ScriptRule,
-} from './types';
+import type * as types from './types';
 import { DEFAULT_GEO_BLOCKED_PREFIXES } from './validation';
 import { ChangeSignal } from './waiters';
 
-function callMatches(call: CallRecord, f: CallFilter): boolean {
+function callMatches(call: CallRecord, f: types.CallFilter): boolean {
   if (f.sid !== undefined && call.sid !== f.sid) return false;
   if (f.accountSid !== undefined && call.accountSid !== f.accountSid) return false;
   if (f.from !== undefined && call.from !== f.from) return false;
@@ -56,7 +43,7 @@ function callMatches(call: CallRecord, f: CallFilter): boolean {
   return true;
 }
 
-function callbackMatches(r: CallbackRecord, f: CallbackFilter): boolean {
+function callbackMatches(r: types.CallbackRecord, f: CallbackFilter): boolean {
   return (f.callSid === undefined || r.callSid === f.callSid) && (f.event === undefined || r.event === f.event) && (f.result === undefined || r.result === f.result);
 }
 
@@ -85,7 +72,7 @@ class Carrier implements SandboxCarrier {
     this.accountSid = opts.accountSid ?? DEFAULT_ACCOUNT_SID;
     this.authToken = opts.authToken ?? DEFAULT_AUTH_TOKEN;
     this.waitTimeoutMs = opts.waitTimeoutMs ?? 30_000;
-    const accounts: AccountConfig[] = [
+    const accounts: types.AccountConfig[] = [
       {
         accountSid: this.accountSid,
         authToken: this.authToken,
@@ -181,30 +168,30 @@ class Carrier implements SandboxCarrier {
     return account;
   }
 
-  private records(filter: CallFilter): CallRecord[] {
+  private records(filter: types.CallFilter): CallRecord[] {
     const out: CallRecord[] = [];
     for (const call of this.engine.calls.values()) if (callMatches(call, filter)) out.push(call);
     return out;
   }
 
-  calls(filter: CallFilter = {}): CallView[] {
+  calls(filter: types.CallFilter = {}): types.CallView[] {
     return this.records(filter).map(toView);
   }
 
-  call(sid: string): CallView | undefined {
+  call(sid: string): types.CallView | undefined {
     const call = this.engine.calls.get(sid);
     return call ? toView(call) : undefined;
   }
 
-  callbacks(filter: CallbackFilter = {}): CallbackRecord[] {
+  callbacks(filter: CallbackFilter = {}): types.CallbackRecord[] {
     return this.instrumentation.callbacks().filter((r) => callbackMatches(r, filter));
   }
 
-  requests(): ApiRequestRecord[] {
+  requests(): types.ApiRequestRecord[] {
     return [...this.instrumentation.requests()];
   }
 
-  stats(): SandboxStats {
+  stats(): types.SandboxStats {
     return this.instrumentation.stats();
   }
 
@@ -236,7 +223,7 @@ class Carrier implements SandboxCarrier {
     return { numbers: [...this.blockedNumbers], geoPrefixes: [...this.geoBlockedPrefixes] };
   }
 
-  setScripts(rules: ScriptRule[], defaultScript?: CallScript): void {
+  setScripts(rules: types.ScriptRule[], defaultScript?: types.CallScript): void {
     this.scripts.setRules(
       parseAdmin(scriptRuleSchema.array(), rules, 'script rules'),
       defaultScript === undefined ? undefined : parseAdmin(callScriptSchema, defaultScript, 'default script'),
@@ -247,11 +234,11 @@ class Carrier implements SandboxCarrier {
     return this.scripts.currentRules();
   }
 
-  queueOutcomes(outcomes: Array<Outcome | CallScript>): void {
+  queueOutcomes(outcomes: Array<types.Outcome | types.CallScript>): void {
     this.scripts.queueOutcomes(parseAdmin(outcomesBodySchema, { outcomes }, 'outcomes').outcomes);
   }
 
-  injectFaults(faults: FaultInjection): void {
+  injectFaults(faults: types.FaultInjection): void {
     this.faults.inject(parseAdmin(faultInjectionSchema, faults, 'faults'));
   }
 
@@ -263,13 +250,13 @@ class Carrier implements SandboxCarrier {
     this.engine.setAccountLimits(this.account(accountSid), parseAdmin(limitsBodySchema, limits, 'limits'));
   }
 
-  releaseCall(sid: string, outcome?: ReleaseOutcome): boolean {
+  releaseCall(sid: string, outcome?: types.ReleaseOutcome): boolean {
     const parsed = parseAdmin(releaseBodySchema, outcome === undefined ? {} : { outcome }, 'release outcome');
     const call = this.engine.calls.get(sid);
     return call ? this.engine.release(call, parsed.outcome) : false;
   }
 
-  releaseAll(outcome?: ReleaseOutcome): number {
+  releaseAll(outcome?: types.ReleaseOutcome): number {
     const parsed = parseAdmin(releaseBodySchema, outcome === undefined ? {} : { outcome }, 'release outcome');
     let released = 0;
     // An answered call cannot end busy or no-answer: those are released as completed.
@@ -287,12 +274,12 @@ class Carrier implements SandboxCarrier {
     return this.signal.waitFor(predicate, opts.timeoutMs ?? this.waitTimeoutMs, opts.description ?? 'a condition');
   }
 
-  async waitForCalls(count: number, filter: CallFilter = {}, opts: WaitOptions = {}): Promise<CallView[]> {
+  async waitForCalls(count: number, filter: types.CallFilter = {}, opts: WaitOptions = {}): Promise<types.CallView[]> {
     await this.waitFor(() => this.records(filter).length >= count, { ...opts, description: `${count} calls matching ${JSON.stringify(filter)}` });
     return this.calls(filter);
   }
 
-  async waitForCall(sid: string, status: LifecycleStatus | LifecycleStatus[], opts: WaitOptions = {}): Promise<CallView> {
+  async waitForCall(sid: string, status: types.LifecycleStatus | types.LifecycleStatus[], opts: WaitOptions = {}): Promise<types.CallView> {
     const statuses = Array.isArray(status) ? status : [status];
     await this.waitFor(
       () => {
@@ -304,7 +291,7 @@ class Carrier implements SandboxCarrier {
     return toView(this.engine.calls.get(sid) as CallRecord);
   }
 
-  async waitForCallbacks(count: number, filter: CallbackFilter = {}, opts: WaitOptions = {}): Promise<CallbackRecord[]> {
+  async waitForCallbacks(count: number, filter: CallbackFilter = {}, opts: WaitOptions = {}): Promise<types.CallbackRecord[]> {
     const matching = () => this.instrumentation.callbacks().filter((r) => callbackMatches(r, filter));
     await this.waitFor(() => matching().length >= count, { ...opts, description: `${count} callbacks matching ${JSON.stringify(filter)}` });
     return matching();

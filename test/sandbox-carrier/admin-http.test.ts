@@ -1,37 +1,23 @@
-import { startSandboxCarrier, type CallbackRecord, type CallView, type SandboxCarrier, type SandboxStats } from '../../src/sandbox-carrier';
+import type { CallbackRecord, CallView, SandboxStats } from '../../src/sandbox-carrier';
 import { isLoopback } from '../../src/sandbox-carrier/http-util';
-import type { TelephonyClient } from '../../src/telephony/client';
-import { CallbackReceiver, FROM, rejection, sdkFor, TWIML_URL } from './helpers';
+import { FROM, rejection, TWIML_URL, useCarrierFixture } from './helpers';
 
 /** The admin API as a test whose carrier runs in another process uses it: HTTP only. */
 
-let carrier: SandboxCarrier;
-let receiver: CallbackReceiver;
-let client: TelephonyClient;
-
-beforeAll(async () => {
-  carrier = await startSandboxCarrier({ port: 0 });
-  receiver = await CallbackReceiver.start(carrier.authToken);
-  client = sdkFor(carrier);
-});
-
-afterAll(async () => {
-  await carrier.stop();
-  await receiver.stop();
-});
+const fx = useCarrierFixture({ resetEachTest: false });
 
 async function admin<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${carrier.url}/__sandbox${path}`, {
+  const res = await fetch(`${fx.carrier.url}/__sandbox${path}`, {
     method,
     ...(body === undefined ? {} : { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
   });
   return { status: res.status, body: (await res.json()) as T };
 }
 
-const dial = (to: string) => client.calls.create({ to, from: FROM, url: TWIML_URL, statusCallback: `${receiver.url}/status` });
+const dial = (to: string) => fx.client.calls.create({ to, from: FROM, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status` });
 
 test('scripts, waits, stats, release, callbacks, requests and reset over HTTP', async () => {
-  expect((await admin('GET', '/health')).body).toEqual({ ok: true, url: carrier.url, accountSid: carrier.accountSid });
+  expect((await admin('GET', '/health')).body).toEqual({ ok: true, url: fx.carrier.url, accountSid: fx.carrier.accountSid });
 
   const scripts = await admin<{ rules: Array<{ to: string; outcome: string }> }>('PUT', '/scripts', {
     rules: [
@@ -84,8 +70,8 @@ test('outcomes, faults, limits and blocked numbers over HTTP', async () => {
   const failed = await dial('+14155562002');
   const busy = await dial('+14155562003');
   await admin('GET', '/wait/idle');
-  expect([carrier.call(failed.sid)?.status, carrier.call(busy.sid)?.status]).toEqual(['failed', 'busy']);
-  expect(receiver.forCall(failed.sid).map((c) => c.valid)).toEqual([false]);
+  expect([fx.carrier.call(failed.sid)?.status, fx.carrier.call(busy.sid)?.status]).toEqual(['failed', 'busy']);
+  expect(fx.receiver.forCall(failed.sid).map((c) => c.valid)).toEqual([false]);
 
   expect((await admin('PUT', '/limits', { callsPerSecond: 1, queueLimit: 0 })).status).toBe(200);
   const full = await rejection(dial('+14155562004'));
@@ -110,7 +96,7 @@ test('bad admin input is a 400 naming the problem; a wait that cannot be met is 
   expect(timeout.status).toBe(408);
   expect(timeout.body.error).toMatch(/timed out after 20 ms/);
   expect((await admin('GET', '/nope')).status).toBe(404);
-  expect(() => carrier.setScripts([{ to: '+1', outcome: 'explode' as 'busy' }])).toThrow(/invalid script rules at 0\.outcome/);
+  expect(() => fx.carrier.setScripts([{ to: '+1', outcome: 'explode' as 'busy' }])).toThrow(/invalid script rules at 0\.outcome/);
 });
 
 test('the admin API is for loopback peers only', () => {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
 import twilio from 'twilio';
-import type { SandboxCarrier } from '../../src/sandbox-carrier';
+import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
 import { createTelephonyClient, type TelephonyClient } from '../../src/telephony/client';
 
 export interface ReceivedCallback {
@@ -121,6 +121,59 @@ export function sdkFor(carrier: SandboxCarrier, opts: { timeoutMs?: number; auth
     apiBaseUrl: carrier.url,
     ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
   });
+}
+
+export interface CarrierFixture {
+  readonly carrier: SandboxCarrier;
+  readonly receiver: CallbackReceiver;
+  readonly client: TelephonyClient;
+}
+
+/**
+ * One carrier, callback receiver and SDK client for the whole file, since starting servers per test
+ * would dominate the suite's time. The getters throw outside a test because the servers only exist
+ * between beforeAll and afterAll. `resetEachTest: false` is for a file that drives reset itself
+ * (the admin API over HTTP) and whose tests therefore share state on purpose.
+ */
+export function useCarrierFixture(opts: { resetEachTest?: boolean } = {}): CarrierFixture {
+  let carrier: SandboxCarrier | undefined;
+  let receiver: CallbackReceiver | undefined;
+  let client: TelephonyClient | undefined;
+
+  beforeAll(async () => {
+    carrier = await startSandboxCarrier({ port: 0 });
+    receiver = await CallbackReceiver.start(carrier.authToken);
+    client = sdkFor(carrier);
+  });
+
+  afterAll(async () => {
+    await carrier?.stop();
+    await receiver?.stop();
+  });
+
+  if (opts.resetEachTest ?? true) {
+    beforeEach(() => {
+      started(carrier).reset();
+      started(receiver).clear();
+    });
+  }
+
+  return {
+    get carrier() {
+      return started(carrier);
+    },
+    get receiver() {
+      return started(receiver);
+    },
+    get client() {
+      return started(client);
+    },
+  };
+}
+
+function started<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('carrier fixture used outside a test: it starts in beforeAll');
+  return value;
 }
 
 export interface RawResponse {

@@ -1,63 +1,43 @@
 import twilio from 'twilio';
-import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
 import { buildCallbackRequest } from '../../src/sandbox-carrier/signing';
-import type { TelephonyClient } from '../../src/telephony/client';
-import { CallbackReceiver, callsPath, FROM, rawRequest, sdkFor, TWIML_URL } from './helpers';
+import { CallbackReceiver, callsPath, FROM, rawRequest, TWIML_URL, useCarrierFixture } from './helpers';
 
 const RFC2822 = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} \+0000$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ALL_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
 
-let carrier: SandboxCarrier;
-let receiver: CallbackReceiver;
-let client: TelephonyClient;
-
-beforeAll(async () => {
-  carrier = await startSandboxCarrier({ port: 0 });
-  receiver = await CallbackReceiver.start(carrier.authToken);
-  client = sdkFor(carrier);
-});
-
-afterAll(async () => {
-  await carrier.stop();
-  await receiver.stop();
-});
-
-beforeEach(() => {
-  carrier.reset();
-  receiver.clear();
-});
+const fx = useCarrierFixture();
 
 describe('a call placed with the twilio SDK', () => {
   test('is created queued, and every subscribed callback arrives signed, in order, with Twilio’s parameter set', async () => {
     const to = '+14155551234';
-    const call = await client.calls.create({
+    const call = await fx.client.calls.create({
       to,
       from: FROM,
       url: TWIML_URL,
-      statusCallback: `${receiver.url}/status?callId=job-1`,
+      statusCallback: `${fx.receiver.url}/status?callId=job-1`,
       statusCallbackEvent: ALL_EVENTS,
     });
     expect(call.sid).toMatch(/^CA[0-9a-f]{32}$/);
     expect(call.status).toBe('queued');
     expect(call.direction).toBe('outbound-api');
-    expect(call.accountSid).toBe(carrier.accountSid);
+    expect(call.accountSid).toBe(fx.carrier.accountSid);
     expect(call.dateCreated).toBeInstanceOf(Date);
 
-    const got = await receiver.waitForCall(call.sid, 4);
+    const got = await fx.receiver.waitForCall(call.sid, 4);
     expect(got.map((c) => c.params.CallStatus)).toEqual(['initiated', 'ringing', 'in-progress', 'completed']);
     expect(got.map((c) => c.params.SequenceNumber)).toEqual(['0', '1', '2', '3']);
     for (const cb of got) {
       expect(cb.valid).toBe(true);
       expect(cb.status).toBe(204);
       expect(cb.method).toBe('POST');
-      expect(cb.url).toBe(`${receiver.url}/status?callId=job-1`);
+      expect(cb.url).toBe(`${fx.receiver.url}/status?callId=job-1`);
       expect(cb.userAgent).toBe('TwilioProxy/1.1');
       expect(cb.contentType).toBe('application/x-www-form-urlencoded');
       expect(cb.idempotencyToken).toMatch(UUID);
       expect(cb.params).toMatchObject({
         CallSid: call.sid,
-        AccountSid: carrier.accountSid,
+        AccountSid: fx.carrier.accountSid,
         From: FROM,
         To: to,
         Caller: FROM,
@@ -73,8 +53,8 @@ describe('a call placed with the twilio SDK', () => {
     expect(got.slice(0, 3).some((c) => 'CallDuration' in c.params || 'SipResponseCode' in c.params)).toBe(false);
     expect(got[3]?.params).toMatchObject({ CallDuration: '1', Duration: '1', SipResponseCode: '200' });
 
-    await carrier.whenIdle();
-    const records = carrier.callbacks({ callSid: call.sid });
+    await fx.carrier.whenIdle();
+    const records = fx.carrier.callbacks({ callSid: call.sid });
     expect(records.map((r) => [r.event, r.result, r.responseStatus, r.attempt])).toEqual([
       ['initiated', 'response', 204, 1],
       ['ringing', 'response', 204, 1],
@@ -86,9 +66,9 @@ describe('a call placed with the twilio SDK', () => {
   });
 
   test('without StatusCallbackEvent only `completed` is sent, and its SequenceNumber counts the unsent events', async () => {
-    const call = await client.calls.create({ to: '+14155551235', from: FROM, url: TWIML_URL, statusCallback: `${receiver.url}/status` });
-    await carrier.whenIdle();
-    const got = receiver.forCall(call.sid);
+    const call = await fx.client.calls.create({ to: '+14155551235', from: FROM, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status` });
+    await fx.carrier.whenIdle();
+    const got = fx.receiver.forCall(call.sid);
     expect(got).toHaveLength(1);
     expect(got[0]?.params).toMatchObject({ CallStatus: 'completed', SequenceNumber: '3' });
   });
@@ -98,44 +78,44 @@ describe('a call placed with the twilio SDK', () => {
       To: '+14155551236',
       From: FROM,
       Url: TWIML_URL,
-      StatusCallback: `${receiver.url}/status`,
+      StatusCallback: `${fx.receiver.url}/status`,
       StatusCallbackEvent: 'ringing answered',
     });
-    const res = await rawRequest(carrier, 'POST', callsPath(carrier), { form });
+    const res = await rawRequest(fx.carrier, 'POST', callsPath(fx.carrier), { form });
     expect(res.status).toBe(201);
     const sid = String(res.body?.sid);
-    await carrier.whenIdle();
-    expect(receiver.forCall(sid).map((c) => [c.params.CallStatus, c.params.SequenceNumber])).toEqual([
+    await fx.carrier.whenIdle();
+    expect(fx.receiver.forCall(sid).map((c) => [c.params.CallStatus, c.params.SequenceNumber])).toEqual([
       ['ringing', '1'],
       ['in-progress', '2'],
     ]);
   });
 
   test('StatusCallbackMethod=GET puts the parameters in the query, and the signature still validates', async () => {
-    const call = await client.calls.create({
+    const call = await fx.client.calls.create({
       to: '+14155551237',
       from: FROM,
       url: TWIML_URL,
-      statusCallback: `${receiver.url}/status?callId=get-1`,
+      statusCallback: `${fx.receiver.url}/status?callId=get-1`,
       statusCallbackMethod: 'GET',
     });
-    const [cb] = await receiver.waitForCall(call.sid, 1);
+    const [cb] = await fx.receiver.waitForCall(call.sid, 1);
     expect(cb?.method).toBe('GET');
-    expect(cb?.url.startsWith(`${receiver.url}/status?callId=get-1&`)).toBe(true);
+    expect(cb?.url.startsWith(`${fx.receiver.url}/status?callId=get-1&`)).toBe(true);
     expect(cb?.params).toMatchObject({ CallSid: call.sid, CallStatus: 'completed', callId: 'get-1' });
     expect(cb?.valid).toBe(true);
   });
 
   test('credentials in the StatusCallback are sent as Basic auth and left out of the signed URL; the #fragment is never sent', async () => {
-    const host = receiver.url.replace('http://', '');
-    const call = await client.calls.create({
+    const host = fx.receiver.url.replace('http://', '');
+    const call = await fx.client.calls.create({
       to: '+14155551238',
       from: FROM,
       url: TWIML_URL,
       statusCallback: `http://alice:s3cret@${host}/status?x=1#rc=0`,
     });
-    const [cb] = await receiver.waitForCall(call.sid, 1);
-    expect(cb?.url).toBe(`${receiver.url}/status?x=1`);
+    const [cb] = await fx.receiver.waitForCall(call.sid, 1);
+    expect(cb?.url).toBe(`${fx.receiver.url}/status?x=1`);
     expect(cb?.valid).toBe(true);
     expect(cb?.authorization).toBe(`Basic ${Buffer.from('alice:s3cret').toString('base64')}`);
   });
@@ -143,26 +123,26 @@ describe('a call placed with the twilio SDK', () => {
 
 describe('tampered callbacks', () => {
   test('a callback with a bad signature is rejected by twilio.validateRequest', async () => {
-    carrier.injectFaults({ callbacks: { faults: [{ kind: 'bad-signature' }] } });
-    const call = await client.calls.create({ to: '+14155551240', from: FROM, url: TWIML_URL, statusCallback: `${receiver.url}/status` });
-    const [cb] = await receiver.waitForCall(call.sid, 1);
+    fx.carrier.injectFaults({ callbacks: { faults: [{ kind: 'bad-signature' }] } });
+    const call = await fx.client.calls.create({ to: '+14155551240', from: FROM, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status` });
+    const [cb] = await fx.receiver.waitForCall(call.sid, 1);
     expect(cb?.params.CallStatus).toBe('completed');
     expect(cb?.valid).toBe(false);
     expect(cb?.status).toBe(403);
-    await carrier.whenIdle();
-    expect(carrier.callbacks({ callSid: call.sid })).toMatchObject([{ faults: ['bad-signature'], responseStatus: 403 }]);
+    await fx.carrier.whenIdle();
+    expect(fx.carrier.callbacks({ callSid: call.sid })).toMatchObject([{ faults: ['bad-signature'], responseStatus: 403 }]);
   });
 
   test('a body altered in transit (signed, then changed) is rejected, while the genuine one validates', async () => {
-    carrier.injectFaults({ callbacks: { faults: [{ kind: 'tamper', events: ['ringing'] }] } });
-    const call = await client.calls.create({
+    fx.carrier.injectFaults({ callbacks: { faults: [{ kind: 'tamper', events: ['ringing'] }] } });
+    const call = await fx.client.calls.create({
       to: '+14155551241',
       from: FROM,
       url: TWIML_URL,
-      statusCallback: `${receiver.url}/status`,
+      statusCallback: `${fx.receiver.url}/status`,
       statusCallbackEvent: ['ringing', 'completed'],
     });
-    const [ringing, completed] = await receiver.waitForCall(call.sid, 2);
+    const [ringing, completed] = await fx.receiver.waitForCall(call.sid, 2);
     // The tampering proxy turned "ringing" into "completed": the signature no longer matches.
     expect(ringing?.params.CallStatus).toBe('completed');
     expect(ringing?.params.SequenceNumber).toBe('1');
@@ -171,8 +151,8 @@ describe('tampered callbacks', () => {
 
     // The same check by hand on the genuine callback: one changed value and it fails.
     const genuine = completed!;
-    expect(twilio.validateRequest(carrier.authToken, genuine.signature, genuine.url, genuine.params)).toBe(true);
-    expect(twilio.validateRequest(carrier.authToken, genuine.signature, genuine.url, { ...genuine.params, CallDuration: '999' })).toBe(false);
+    expect(twilio.validateRequest(fx.carrier.authToken, genuine.signature, genuine.url, genuine.params)).toBe(true);
+    expect(twilio.validateRequest(fx.carrier.authToken, genuine.signature, genuine.url, { ...genuine.params, CallDuration: '999' })).toBe(false);
     expect(twilio.validateRequest('another-token', genuine.signature, genuine.url, genuine.params)).toBe(false);
   });
 });
@@ -180,55 +160,55 @@ describe('tampered callbacks', () => {
 describe('delivery and retries', () => {
   test('a dropped connection is retried once with the same idempotency token', async () => {
     const seen = new Set<string>();
-    receiver.hook = (cb, req) => {
+    fx.receiver.hook = (cb, req) => {
       if (seen.has(cb.idempotencyToken)) return false;
       seen.add(cb.idempotencyToken);
       req.socket.destroy();
       return true;
     };
-    const call = await client.calls.create({ to: '+14155551250', from: FROM, url: TWIML_URL, statusCallback: `${receiver.url}/status` });
-    const got = await receiver.waitForCall(call.sid, 2);
+    const call = await fx.client.calls.create({ to: '+14155551250', from: FROM, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status` });
+    const got = await fx.receiver.waitForCall(call.sid, 2);
     expect(got[0]?.idempotencyToken).toBe(got[1]?.idempotencyToken);
     expect(got[0]?.signature).toBe(got[1]?.signature);
     expect(got[1]?.status).toBe(204);
-    await carrier.whenIdle();
-    expect(carrier.callbacks({ callSid: call.sid }).map((r) => [r.attempt, r.result, r.responseStatus])).toEqual([
+    await fx.carrier.whenIdle();
+    expect(fx.carrier.callbacks({ callSid: call.sid }).map((r) => [r.attempt, r.result, r.responseStatus])).toEqual([
       [1, 'connection-error', null],
       [2, 'response', 204],
     ]);
   });
 
   test('an HTTP 500 from the receiver is not retried (Twilio retries connection failures only), nor is anything with #rc=0', async () => {
-    receiver.hook = (_cb, _req, res) => {
+    fx.receiver.hook = (_cb, _req, res) => {
       res.status(500).end();
       return true;
     };
-    const a = await client.calls.create({ to: '+14155551251', from: FROM, url: TWIML_URL, statusCallback: `${receiver.url}/status` });
-    await carrier.whenIdle();
-    expect(carrier.callbacks({ callSid: a.sid }).map((r) => [r.attempt, r.responseStatus])).toEqual([[1, 500]]);
+    const a = await fx.client.calls.create({ to: '+14155551251', from: FROM, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status` });
+    await fx.carrier.whenIdle();
+    expect(fx.carrier.callbacks({ callSid: a.sid }).map((r) => [r.attempt, r.responseStatus])).toEqual([[1, 500]]);
 
-    receiver.hook = (_cb, req) => {
+    fx.receiver.hook = (_cb, req) => {
       req.socket.destroy();
       return true;
     };
-    const b = await client.calls.create({ to: '+14155551252', from: FROM, url: TWIML_URL, statusCallback: `${receiver.url}/status#rc=0` });
-    await carrier.whenIdle();
-    expect(carrier.callbacks({ callSid: b.sid }).map((r) => [r.attempt, r.result])).toEqual([[1, 'connection-error']]);
+    const b = await fx.client.calls.create({ to: '+14155551252', from: FROM, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status#rc=0` });
+    await fx.carrier.whenIdle();
+    expect(fx.carrier.callbacks({ callSid: b.sid }).map((r) => [r.attempt, r.result])).toEqual([[1, 'connection-error']]);
   });
 
   test('a receiver that is down gets the original attempt and one retry, both recorded', async () => {
-    const down = await CallbackReceiver.start(carrier.authToken);
+    const down = await CallbackReceiver.start(fx.carrier.authToken);
     const deadUrl = `${down.url}/status`;
     await down.stop();
-    const call = await client.calls.create({ to: '+14155551253', from: FROM, url: TWIML_URL, statusCallback: deadUrl });
-    await carrier.whenIdle();
-    const records = carrier.callbacks({ callSid: call.sid });
+    const call = await fx.client.calls.create({ to: '+14155551253', from: FROM, url: TWIML_URL, statusCallback: deadUrl });
+    await fx.carrier.whenIdle();
+    const records = fx.carrier.callbacks({ callSid: call.sid });
     expect(records.map((r) => [r.attempt, r.result])).toEqual([
       [1, 'connection-error'],
       [2, 'connection-error'],
     ]);
     expect(records[0]?.idempotencyToken).toBe(records[1]?.idempotencyToken);
-    expect(carrier.call(call.sid)?.status).toBe('completed');
+    expect(fx.carrier.call(call.sid)?.status).toBe('completed');
   });
 });
 
