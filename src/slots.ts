@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { Database } from './db/client';
+import { inTransaction, type Database } from './db/client';
 import { ACTIVE_CALL_STATUSES, sqlList } from './db/statuses';
 
 /**
@@ -27,21 +27,6 @@ export interface BusinessSlots {
   limit: number;
   active: number;
   callerId: string;
-}
-
-export async function inTransaction<T>(database: Database, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await database.pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /** Takes the business's slot lock for the rest of the transaction and reads its limit and active count. */

@@ -50,11 +50,11 @@ export function createDialActivities(deps: DialDeps) {
         runStatus: claim.runStatus,
         dialed: count('placed'),
         rejected: count('rejected'),
-        rateLimited: count('rate-limited'),
+        notSent: count('not-sent'),
         unknown: count('unknown'),
         queued: byStatus.queued ?? 0,
         dialing: byStatus.dialing ?? 0,
-        active: active - count('rejected') - count('rate-limited'),
+        active: active - count('rejected') - count('not-sent'),
         limit,
       };
     },

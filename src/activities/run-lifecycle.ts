@@ -1,9 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Config } from '../config';
-import type { Database } from '../db/client';
+import { inTransaction, type Database } from '../db/client';
 import type { Logger } from '../logger';
 import { resolvePublicHost } from '../public-host';
-import { inTransaction } from '../slots';
 import type { RunTransition, RunTransitionResult } from '../workflows/messages';
 
 export interface RunLifecycleDeps {

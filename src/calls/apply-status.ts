@@ -1,6 +1,5 @@
-import type { Database } from '../db/client';
+import { inTransaction, type Database } from '../db/client';
 import { callStatusRank, isTerminalCallStatus, type CallStatus, type JobStatus } from '../db/statuses';
-import { inTransaction } from '../slots';
 
 export interface CallStatusUpdate {
   /** Outdial's call ID (from the callback URL); preferred, because it exists before the SID is known. */

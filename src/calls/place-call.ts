@@ -14,8 +14,9 @@ export interface ReservedCall {
  * What became of a dial:
  * - `placed`: the carrier accepted the call; the slot stays held until its terminal callback.
  * - `rejected`: the carrier definitely refused it (invalid number and the like); the slot is freed.
- * - `rate-limited`: the carrier answered 429 even after the SDK's retries; such requests are never
- *   processed, so the reservation is withdrawn and the job can be claimed again.
+ * - `not-sent`: the request certainly created nothing: a 429 that outlasted the SDK's retries (Twilio
+ *   never processes those) or a connection that was refused or never resolved. The reservation
+ *   is withdrawn and the job can be claimed again.
  * - `unknown`: timeout, 5xx or a broken connection: the carrier may have created the call, so the
  *   slot stays held and nothing is re-dialed; its status callback (matched by our call ID) or a
  *   reconciliation with the carrier settles it.
@@ -23,7 +24,7 @@ export interface ReservedCall {
 export type DialOutcome =
   | { kind: 'placed'; callSid: string }
   | { kind: 'rejected'; errorCode: number | null; message: string; freed: AppliedStatus }
-  | { kind: 'rate-limited'; message: string }
+  | { kind: 'not-sent'; message: string }
   | { kind: 'unknown'; message: string };
 
 export interface PlaceCallDeps {
@@ -37,9 +38,13 @@ const DEFAULT_TWIML = '<Response><Say>Hello, this is a call from Outdial.</Say><
 
 interface CarrierError {
   status?: number;
-  code?: number;
+  /** Twilio's error code on a RestException; a Node error code (ECONNREFUSED…) on a network failure. */
+  code?: number | string;
   message?: string;
 }
+
+/** Failures that happen before a request can reach the carrier: nothing can have been created. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall, publicBaseUrl: string): Promise<DialOutcome> {
   let sid: string;
@@ -56,18 +61,19 @@ export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall,
   } catch (raw) {
     const err = raw as CarrierError;
     const message = err.message ?? String(raw);
-    if (err.status === 429) {
+    if (err.status === 429 || (typeof err.code === 'string' && NOT_CONNECTED.has(err.code))) {
       await withdrawReservation(deps.database, call.callId);
-      return { kind: 'rate-limited', message };
+      return { kind: 'not-sent', message };
     }
     if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+      const errorCode = typeof err.code === 'number' ? err.code : null;
       const freed = await applyCallStatus(deps.database, {
         callId: call.callId,
         status: 'failed',
-        errorCode: err.code ?? null,
+        errorCode,
         errorMessage: message,
       });
-      return { kind: 'rejected', errorCode: err.code ?? null, message, freed };
+      return { kind: 'rejected', errorCode, message, freed };
     }
     await deps.database.pool.query(
       "UPDATE calls SET last_error = $2, dialed_at = COALESCE(dialed_at, now()), updated_at = now() WHERE id = $1",

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import * as schema from './schema';
 
 export type Db = NodePgDatabase<typeof schema> & { $client: Pool };
@@ -18,6 +18,22 @@ export function createDatabase(databaseUrl: string, opts: { max?: number } = {})
   pool.on('error', () => undefined);
   const db = drizzle(pool, { schema }) as Db;
   return { db, pool, close: () => pool.end() };
+}
+
+/** Runs `fn` in one transaction on one pooled connection; rolls back if it throws. */
+export async function inTransaction<T>(database: Database, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await database.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 export const MIGRATIONS_FOLDER = path.resolve(__dirname, '../../drizzle');

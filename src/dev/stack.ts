@@ -71,7 +71,8 @@ async function main() {
     }
     let carrier: SandboxCarrier | undefined;
     if (!stack.external.twilio) {
-      carrier = await startSandboxCarrier({ port: stack.carrierPort });
+      // Calls that ring for a second and talk for three, so a demo run can be watched as it goes.
+      carrier = await startSandboxCarrier({ port: stack.carrierPort, defaultScript: { ringMs: 1_000, talkMs: 3_000 } });
       stoppers.push({ name: 'sandbox carrier', stop: () => carrier!.stop() });
       env.TWILIO_ACCOUNT_SID = carrier.accountSid;
       env.TWILIO_AUTH_TOKEN = carrier.authToken;

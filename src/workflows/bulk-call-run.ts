@@ -39,8 +39,8 @@ const { dialAvailableSlots, transitionRun, finishRun } = proxyActivities<Activit
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['RunNotFound', 'InvalidTransition'] },
 });
 
-/** After a 429 the carrier is shedding load: retry the dial pass after this instead of the full fallback. */
-const RATE_LIMITED_RETRY_MS = 2_000;
+/** When the carrier shed load or could not be reached, the next dial pass comes after this, not the full fallback. */
+const NOT_SENT_RETRY_MS = 2_000;
 
 /**
  * One bulk call run: dial as many queued jobs as the business has free slots, wait to be woken
@@ -133,7 +133,7 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       return { status, dialed: dialedTotal, executions };
     }
     if (woken) continue;
-    const waitMs = pass.rateLimited > 0 ? RATE_LIMITED_RETRY_MS : input.wakeFallbackSeconds * 1000;
+    const waitMs = pass.notSent > 0 ? NOT_SENT_RETRY_MS : input.wakeFallbackSeconds * 1000;
     await condition(() => woken || shouldContinueAsNew(), waitMs);
   }
 

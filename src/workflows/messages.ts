@@ -65,7 +65,8 @@ export interface DialPassSummary {
   runStatus: string | null;
   dialed: number;
   rejected: number;
-  rateLimited: number;
+  /** Calls the carrier certainly did not take (429, unreachable): their jobs went back to the queue. */
+  notSent: number;
   unknown: number;
   queued: number;
   dialing: number;

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app';
 import { createDatabase } from '../../src/db/client';
+import { createTelephonyClient } from '../../src/telephony/client';
 import { OutdialTestStack } from '../helpers/outdial';
 
 describe('API routes', () => {
@@ -100,5 +101,38 @@ describe('API routes', () => {
     expect(got.status).toBe(200);
     expect(got.body.call.id).toBe(res.body.call.id);
     expect((await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to: 'nope' })).status).toBe(400);
+  });
+
+  test('a direct call the carrier certainly did not take (429 after retries, or unreachable) frees its slot at once', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    const rowsOf = async () => Number((await stack.database.pool.query('SELECT count(*) FROM calls WHERE business_id = $1', [business.id])).rows[0].count);
+
+    stack.carrier.injectFaults({ create429: 10 });
+    const shed = await stack.api<{ error: { code: string } }>('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155550160' });
+    expect(shed.status).toBe(503);
+    expect(shed.body.error.code).toBe('carrier_unavailable');
+    expect(shed.headers.get('retry-after')).toBe('5');
+    expect(stack.carrier.requests().filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(4);
+    expect(await rowsOf()).toBe(0);
+    stack.carrier.reset();
+
+    const deps = stack.deps();
+    const unreachable = http.createServer(
+      createApp({ ...deps, telephony: createTelephonyClient({ ...stack.config.twilio, apiBaseUrl: 'http://127.0.0.1:1' }) }),
+    );
+    await new Promise<void>((r) => unreachable.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(unreachable.address() as AddressInfo).port}/v1/businesses/${business.id}/calls`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ to: '+14155550161' }),
+      });
+      expect(res.status).toBe(503);
+      expect(await rowsOf()).toBe(0);
+    } finally {
+      unreachable.close();
+    }
+    // The one slot is free: a call now goes through.
+    expect((await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155550162' })).status).toBe(201);
   });
 });

@@ -78,8 +78,8 @@ export function callRoutes(deps: ApiDeps) {
           callId: reservation.callId,
           twilioErrorCode: outcome.errorCode,
         });
-      case 'rate-limited':
-        throw new HttpError(503, 'carrier_busy', `the carrier is rate limiting: ${outcome.message}`, undefined, {
+      case 'not-sent':
+        throw new HttpError(503, 'carrier_unavailable', `the carrier did not take the call (nothing was placed): ${outcome.message}`, undefined, {
           'Retry-After': String(AT_LIMIT_RETRY_AFTER_SECONDS),
         });
       case 'unknown':

@@ -5,7 +5,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { bulkCallRuns, businesses } from '../../db/schema';
 import { JOB_STATUSES, TERMINAL_CALL_STATUSES } from '../../db/statuses';
-import { countActiveCalls, inTransaction } from '../../slots';
+import { inTransaction } from '../../db/client';
+import { countActiveCalls } from '../../slots';
 import {
   BULK_CALL_RUN_WORKFLOW,
   bulkCallRunWorkflowId,
