@@ -30,12 +30,15 @@ runMain('api', async () => {
     process.stderr.write(`outdial api: cannot listen on port ${config.port}: ${err.message}\n`);
     process.exit(1);
   });
+  // Requests in flight (status callbacks above all: Twilio does not retry them) finish first;
+  // idle keep-alive connections close at once, and stragglers are cut after a grace period.
   const shutdown = () => {
     logger.info('API stopping');
     server.close(() => {
       void Promise.allSettled([database.close(), temporal.connection.close()]).then(() => process.exit(0));
     });
-    server.closeAllConnections();
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 10_000).unref();
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

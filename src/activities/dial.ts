@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { WakeRuns } from '../calls/wake-runs';
-import { placeReservedCall } from '../calls/place-call';
+import { ApplicationFailure } from '@temporalio/activity';
+import { placeReservedCall, type DialOutcome } from '../calls/place-call';
+import { LIVE_RUN_STATUSES } from '../db/statuses';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
 import { reserveAndClaimJobs } from '../slots';
@@ -16,6 +18,17 @@ export interface DialDeps {
 
 export function createDialActivities(deps: DialDeps) {
   const { database, logger } = deps;
+
+  /** The carrier refused the account or caller ID: every lead would fail alike, so the run waits for an operator. */
+  async function pauseForAccountRefusal(runId: string, reason: string) {
+    const lastError = `Paused: the carrier refused the account or caller ID (${reason}); fix the configuration, then resume`;
+    const r = await database.pool.query(
+      `UPDATE bulk_call_runs SET status = 'paused', last_error = $2, updated_at = now() WHERE id = $1 AND status = 'running'`,
+      [runId, lastError],
+    );
+    if (r.rowCount) logger.error({ runId, lastError }, 'run paused: the carrier refused the account or caller ID');
+  }
+
   return {
     /**
      * One dial pass: reserve-and-claim as many queued jobs as the business has free slots (atomic,
@@ -23,6 +36,10 @@ export function createDialActivities(deps: DialDeps) {
      */
     async dialAvailableSlots({ runId, publicBaseUrl }: { runId: string; publicBaseUrl: string }): Promise<DialPassSummary> {
       const claim = await reserveAndClaimJobs(database, runId, randomUUID());
+      if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
+        // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.
+        throw ApplicationFailure.nonRetryable(`run ${runId} is ${claim.runStatus ?? 'gone'} in Postgres; it dials no more`, 'RunNotLive');
+      }
       const { limit, active } = claim.slots;
       if (claim.claimed.length === 0 && claim.runStatus === 'running' && active >= limit) {
         logger.info({ runId, active, limit }, `business at its limit (${active}/${limit}), waiting`);
@@ -36,25 +53,37 @@ export function createDialActivities(deps: DialDeps) {
           return outcome;
         }),
       );
-      const count = (kind: string) => outcomes.filter((o) => o.kind === kind).length;
+      const count = (kind: DialOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
       // A refused call freed its slot at once: every live run of the business may use it.
       const freedBusinessId = outcomes.flatMap((o) => (o.kind === 'rejected' && o.freed.result === 'applied' ? [o.freed.businessId] : []))[0];
       if (freedBusinessId) await deps.wakeRuns(freedBusinessId);
+      const accountRefusal = outcomes.find((o) => o.kind === 'account-refused');
+      if (accountRefusal) await pauseForAccountRefusal(runId, accountRefusal.message);
 
-      const counts = await database.pool.query<{ status: string; n: string }>(
-        `SELECT status, count(*) AS n FROM outbound_call_jobs WHERE run_id = $1 AND status IN ('queued', 'dialing') GROUP BY status`,
+      // Where the run stands now. A canceling run ends jobs a refused request put back in the queue.
+      const now = await database.pool.query<{ status: string; queued: string; dialing: string }>(
+        `WITH leftovers AS (
+           UPDATE outbound_call_jobs j SET status = 'canceled', finished_at = now(), updated_at = now()
+             FROM bulk_call_runs r
+            WHERE r.id = $1 AND j.run_id = r.id AND r.status = 'canceling' AND j.status = 'queued'
+           RETURNING j.id
+         )
+         SELECT r.status,
+                (SELECT count(*) FROM outbound_call_jobs WHERE run_id = $1 AND status = 'queued') - (SELECT count(*) FROM leftovers) AS queued,
+                (SELECT count(*) FROM outbound_call_jobs WHERE run_id = $1 AND status = 'dialing') AS dialing
+           FROM bulk_call_runs r WHERE r.id = $1`,
         [runId],
       );
-      const byStatus = Object.fromEntries(counts.rows.map((r) => [r.status, Number(r.n)]));
+      const row = now.rows[0];
       return {
-        runStatus: claim.runStatus,
+        runStatus: row?.status ?? null,
         dialed: count('placed'),
         rejected: count('rejected'),
-        notSent: count('not-sent'),
+        notSent: count('not-sent') + count('account-refused'),
         unknown: count('unknown'),
-        queued: byStatus.queued ?? 0,
-        dialing: byStatus.dialing ?? 0,
-        active: active - count('rejected') - count('not-sent'),
+        queued: Number(row?.queued ?? 0),
+        dialing: Number(row?.dialing ?? 0),
+        active: active - count('rejected') - count('not-sent') - count('account-refused'),
         limit,
       };
     },

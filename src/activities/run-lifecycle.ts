@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Config } from '../config';
 import { inTransaction, type Database } from '../db/client';
 import type { Logger } from '../logger';
+import { LIVE_RUN_STATUSES } from '../db/statuses';
 import { resolvePublicHost } from '../public-host';
 import type { RunTransition, RunTransitionResult } from '../workflows/messages';
 
@@ -39,6 +40,10 @@ export function createRunLifecycleActivities({ database, logger, config }: RunLi
         [runId],
       );
       if (r.rowCount === 0) throw runNotFound(runId);
+      const status = (r.rows[0] as { status: string }).status;
+      if (!(LIVE_RUN_STATUSES as readonly string[]).includes(status)) {
+        throw ApplicationFailure.nonRetryable(`run ${runId} is ${status} in Postgres; it will not start`, 'RunNotLive');
+      }
       logger.info({ runId, public_host: host.baseUrl, source: host.source }, `run started with public_host=${host.baseUrl}`);
       return { publicBaseUrl: host.baseUrl };
     },
@@ -52,7 +57,9 @@ export function createRunLifecycleActivities({ database, logger, config }: RunLi
       }[action] as [string[], string];
       return inTransaction(database, async (client) => {
         const r = await client.query<{ status: string }>(
-          `UPDATE bulk_call_runs SET status = $3, updated_at = now() WHERE id = $1 AND status = ANY($2) RETURNING status`,
+          // Resuming clears the reason a run was paused for (e.g. a carrier refusal).
+          `UPDATE bulk_call_runs SET status = $3, last_error = CASE WHEN $3 = 'running' THEN NULL ELSE last_error END, updated_at = now()
+            WHERE id = $1 AND status = ANY($2) RETURNING status`,
           [runId, from, to],
         );
         if (r.rowCount === 0) {

@@ -17,6 +17,10 @@ export interface ReservedCall {
  * - `not-sent`: the request certainly created nothing: a 429 that outlasted the SDK's retries (Twilio
  *   never processes those) or a connection that was refused or never resolved. The reservation
  *   is withdrawn and the job can be claimed again.
+ * - `account-refused`: the carrier refused the request for a reason of the account or the caller ID
+ *   (bad credentials, suspended account, a From it does not own), which every other lead would hit
+ *   too. Nothing was created; the reservation is withdrawn and the job stays queued, so a run can
+ *   pause with the reason instead of failing its whole list.
  * - `unknown`: timeout, 5xx or a broken connection: the carrier may have created the call, so the
  *   slot stays held and nothing is re-dialed; its status callback (matched by our call ID) or a
  *   reconciliation with the carrier settles it.
@@ -25,6 +29,7 @@ export type DialOutcome =
   | { kind: 'placed'; callSid: string }
   | { kind: 'rejected'; errorCode: number | null; message: string; freed: AppliedStatus }
   | { kind: 'not-sent'; message: string }
+  | { kind: 'account-refused'; errorCode: number | null; message: string }
   | { kind: 'unknown'; message: string };
 
 export interface PlaceCallDeps {
@@ -46,6 +51,13 @@ interface CarrierError {
 /** Failures that happen before a request can reach the carrier: nothing can have been created. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/**
+ * Twilio codes that describe the account or the caller ID, not the number dialed: 20003/20005
+ * authentication or suspended account, 10001 inactive account, 21210 From not owned or verified,
+ * 21212 invalid From, 21213 From missing.
+ */
+const ACCOUNT_LEVEL_CODES = new Set([10001, 20003, 20005, 21210, 21212, 21213]);
+
 export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall, publicBaseUrl: string): Promise<DialOutcome> {
   let sid: string;
   try {
@@ -65,8 +77,12 @@ export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall,
       await withdrawReservation(deps.database, call.callId);
       return { kind: 'not-sent', message };
     }
+    const errorCode = typeof err.code === 'number' ? err.code : null;
+    if (err.status === 401 || err.status === 403 || (errorCode !== null && ACCOUNT_LEVEL_CODES.has(errorCode))) {
+      await withdrawReservation(deps.database, call.callId);
+      return { kind: 'account-refused', errorCode, message };
+    }
     if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-      const errorCode = typeof err.code === 'number' ? err.code : null;
       const freed = await applyCallStatus(deps.database, {
         callId: call.callId,
         status: 'failed',
@@ -102,13 +118,18 @@ async function recordPlaced(database: Database, callId: string, sid: string): Pr
   );
 }
 
-/** A request the carrier never processed: delete the reservation and put its job back in the queue. */
+/**
+ * A request the carrier never processed: delete the reservation and put its job back in the queue
+ * (or end it as canceled if its run was canceled meanwhile: a canceling run claims nothing more).
+ */
 async function withdrawReservation(database: Database, callId: string): Promise<void> {
   await database.pool.query(
     `WITH c AS (DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL RETURNING job_id)
      UPDATE outbound_call_jobs j
-        SET status = 'queued', dial_lock_token = NULL, dial_started_at = NULL, updated_at = now()
-       FROM c WHERE j.id = c.job_id AND j.status = 'dialing'`,
+        SET status = CASE WHEN r.status = 'canceling' THEN 'canceled' ELSE 'queued' END,
+            finished_at = CASE WHEN r.status = 'canceling' THEN now() END,
+            dial_lock_token = NULL, dial_started_at = NULL, updated_at = now()
+       FROM c, bulk_call_runs r WHERE j.id = c.job_id AND r.id = j.run_id AND j.status = 'dialing'`,
     [callId],
   );
 }

@@ -30,13 +30,13 @@ type Activities = ReturnType<typeof createActivities>;
 
 const { startRun } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['NoPublicHost', 'RunNotFound'] },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['NoPublicHost', 'RunNotFound', 'RunNotLive'] },
 });
 
 // Retried without a cap (backing off to 30 s): a Postgres or carrier outage pauses a run, never loses it.
 const { dialAvailableSlots, transitionRun, finishRun } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['RunNotFound', 'InvalidTransition'] },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['RunNotFound', 'RunNotLive', 'InvalidTransition'] },
 });
 
 /** When the carrier shed load or could not be reached, the next dial pass comes after this, not the full fallback. */
@@ -125,8 +125,9 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
     if (pass.runStatus === 'paused' && phase === 'running') phase = 'paused';
 
     if (pass.queued === 0 && pass.dialing === 0 && phase !== 'paused') {
-      const status = phase === 'canceling' ? 'canceled' : 'completed';
+      // A cancel accepted while the pass ran must decide the outcome: let its handler finish first.
       await condition(allHandlersFinished);
+      const status = phase === 'canceling' ? 'canceled' : 'completed';
       await finishRun({ runId: input.runId, status });
       finished = true;
       log.info('run finished', { runId: input.runId, status, dialed: dialedTotal });

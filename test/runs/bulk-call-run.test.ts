@@ -85,7 +85,6 @@ describe('BulkCallRun', () => {
     expect(messages).toContain(`run started with public_host=${stack.apiUrl}`);
     expect(messages).toContain('call started for lead 1');
     expect(messages).toContain('call started for lead 20');
-    expect(messages).toContain('business at its limit (3/3), waiting');
     expect(messages.filter((m) => m === 'call completed: completed')).toHaveLength(20);
     expect(messages).toContain('run completed');
 
@@ -100,19 +99,24 @@ describe('BulkCallRun', () => {
   test('callbacks that beat the create response are matched by call ID: none is lost, the run completes', async () => {
     const business = await stack.createBusiness();
     const phones = leadPhones(6, '+1415562');
-    // The carrier sends initiated, ringing, answered and completed before the create response comes back.
-    stack.carrier.setScripts([{ to: '+1415562*', responseDelayMs: 300, talkMs: 10 }]);
+    // The carrier holds each create response for a second, while the call proceeds and calls back.
+    const responseDelayMs = 1_000;
+    stack.carrier.setScripts([{ to: '+1415562*', responseDelayMs, talkMs: 10 }]);
     try {
       const run = await stack.createRun(business.id, phones);
       const done = await stack.runResult(run);
       expect(done.status).toBe('completed');
       expect(done.jobs.completed).toBe(6);
-      const sids = new Set(stack.carrier.calls({ from: business.callerId }).map((c) => c.sid));
+      const calls = stack.carrier.calls({ from: business.callerId });
+      const sids = new Set(calls.map((c) => c.sid));
       const callbacks = stack.carrier.callbacks().filter((c) => sids.has(c.callSid));
       expect(callbacks.length).toBe(24);
-      const completedFirst = callbacks.filter((c) => c.event === 'completed' && c.finishedAt < (stack.carrier.call(c.callSid)?.createdAt ?? 0) + 300);
-      expect(completedFirst.length).toBe(6);
       expect(callbacks.every((c) => c.responseStatus === 204)).toBe(true);
+      // Every call's `initiated` callback was answered before its create response was even sent.
+      for (const call of calls) {
+        const initiated = callbacks.find((c) => c.callSid === call.sid && c.event === 'initiated');
+        expect(initiated!.finishedAt).toBeLessThan(call.createdAt + responseDelayMs);
+      }
     } finally {
       stack.carrier.setScripts([]);
     }
@@ -134,6 +138,42 @@ describe('BulkCallRun', () => {
     );
     expect(failed.rows).toEqual([{ error_code: 21216, last_error: expect.stringContaining(''), status: 'failed' }]);
     expect(done.business.activeCalls).toBe(0);
+  });
+
+  test('a caller ID the carrier refuses pauses the run with the reason instead of failing every lead', async () => {
+    // +15005550007 is the sandbox's "From not owned by the account" number (Twilio 21210).
+    const business = await stack.createBusiness({ callerId: '+15005550007' });
+    const run = await stack.createRun(business.id, leadPhones(5, '+1415564'));
+    await waitFor(async () => (await stack.getRun(run.id)).status === 'paused');
+    const view = await stack.getRun(run.id);
+    expect(view.lastError).toMatch(/^Paused: the carrier refused the account or caller ID/);
+    expect(view.jobs).toMatchObject({ queued: 5, dialing: 0, failed: 0 });
+    expect(view.business.activeCalls).toBe(0);
+    expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(0);
+    const direct = await stack.api<{ error: { code: string; details: { twilioErrorCode: number } } }>('POST', `/v1/businesses/${business.id}/calls`, {
+      to: '+14155550170',
+    });
+    expect(direct.status).toBe(422);
+    expect(direct.body.error).toMatchObject({ code: 'carrier_refused_account', details: { twilioErrorCode: 21210 } });
+    expect((await stack.api('POST', `/v1/runs/${run.id}/cancel`)).status).toBe(200);
+    expect((await stack.runResult(run)).status).toBe('canceled');
+  });
+
+  test('cancel while the carrier sheds load (429) ends the run: jobs put back by refused requests are canceled', async () => {
+    const business = await stack.createBusiness();
+    stack.carrier.injectFaults({ create429: 10_000 });
+    try {
+      const run = await stack.createRun(business.id, leadPhones(3, '+1415565'));
+      await waitFor(async () => stack.carrier.requests().some((r) => r.status === 429));
+      expect((await stack.api('POST', `/v1/runs/${run.id}/cancel`)).status).toBe(200);
+      const done = await stack.runResult(run);
+      expect(done.status).toBe('canceled');
+      expect(done.jobs).toMatchObject({ queued: 0, dialing: 0, canceled: 3 });
+      expect(done.business.activeCalls).toBe(0);
+      expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(0);
+    } finally {
+      stack.carrier.reset();
+    }
   });
 
   test('mixed: a run of 50 leads plus direct calls during it never exceeds 3 at the carrier; direct calls over the limit get 429', async () => {
@@ -211,6 +251,27 @@ describe('BulkCallRun', () => {
       await worker.stop();
       await other.stop();
       stack.carrier.releaseAll();
+      stack.carrier.setScripts([]);
+    }
+  });
+
+  test('a run of a business already at its limit waits (and says so) until a slot frees', async () => {
+    const business = await stack.createBusiness();
+    stack.carrier.setScripts([{ to: '+1415566*', outcome: 'hold' }]);
+    try {
+      for (const to of ['+14155660001', '+14155660002', '+14155660003']) {
+        expect((await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to })).status).toBe(201);
+      }
+      const phones = leadPhones(2, '+1415567');
+      const run = await stack.createRun(business.id, phones);
+      await waitFor(async () => stack.logs.some((l) => l.runId === run.id && l.msg === 'business at its limit (3/3), waiting'));
+      expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(3);
+      stack.carrier.releaseAll();
+      const done = await stack.runResult(run);
+      expect(done.status).toBe('completed');
+      expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(5);
+      expect(peak(stack, business.callerId)).toBe(3);
+    } finally {
       stack.carrier.setScripts([]);
     }
   });
@@ -353,12 +414,12 @@ describe('BulkCallRun without a public host', () => {
   });
 });
 
-/** Re-checks an async condition until it holds (bounded); for state that emits no event we can await. */
+/** Re-checks an async condition every 20 ms until it holds (bounded): for state that emits no event to await. */
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

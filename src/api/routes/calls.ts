@@ -78,6 +78,10 @@ export function callRoutes(deps: ApiDeps) {
           callId: reservation.callId,
           twilioErrorCode: outcome.errorCode,
         });
+      case 'account-refused':
+        throw new HttpError(422, 'carrier_refused_account', `the carrier refused the business's account or caller ID: ${outcome.message}`, {
+          twilioErrorCode: outcome.errorCode,
+        });
       case 'not-sent':
         throw new HttpError(503, 'carrier_unavailable', `the carrier did not take the call (nothing was placed): ${outcome.message}`, undefined, {
           'Retry-After': String(AT_LIMIT_RETRY_AFTER_SECONDS),

@@ -81,6 +81,15 @@ export function runRoutes({ database, temporal, config, logger }: ApiDeps) {
         workflowIdConflictPolicy: 'FAIL',
       });
     } catch (err) {
+      // An answer lost in transit does not mean the start failed: believe the server, not the error.
+      const started = await temporal.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then(() => true, () => false);
+      if (started) {
+        res.status(201).json({ run: await runView(runId) });
+        return;
+      }
       const message = `could not start the run's workflow: ${(err as Error).message}`;
       await database.pool.query("UPDATE bulk_call_runs SET status = 'failed', last_error = $2, finished_at = now() WHERE id = $1", [runId, message]);
       logger.error({ runId, err: (err as Error).message }, 'run not started');
