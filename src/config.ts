@@ -67,6 +67,10 @@ const variables = {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     hint: 'set it to one of fatal, error, warn, info, debug, trace, silent',
   },
+  RECONCILE_AFTER_SECONDS: {
+    schema: z.coerce.number().positive().max(86_400).default(120),
+    hint: 'set it to the seconds an active call may go without news before Outdial asks the carrier about it (0 < n <= 86400)',
+  },
   RUN_WAKE_FALLBACK_SECONDS: {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
@@ -93,6 +97,7 @@ export interface Config {
   twilio: { accountSid: string; authToken: string; apiBaseUrl?: string };
   logLevel: Parsed['LOG_LEVEL'];
   runWakeFallbackSeconds: number;
+  reconcileAfterSeconds: number;
 }
 
 export interface EnvVariable {
@@ -141,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: v('LOG_LEVEL'),
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
+    reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
   };
 }
 

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { WakeRuns } from '../calls/wake-runs';
 import { ApplicationFailure } from '@temporalio/activity';
 import { placeReservedCall, type DialOutcome } from '../calls/place-call';
+import { reconcileStaleCalls } from '../calls/reconcile';
+import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
 import type { Database } from '../db/client';
 import type { Logger } from '../logger';
@@ -14,6 +16,7 @@ export interface DialDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
+  config: Pick<Config, 'reconcileAfterSeconds'>;
 }
 
 export function createDialActivities(deps: DialDeps) {
@@ -29,12 +32,22 @@ export function createDialActivities(deps: DialDeps) {
     if (r.rowCount) logger.error({ runId, lastError }, 'run paused: the carrier refused the account or caller ID');
   }
 
+  /** Calls of the business with no news for a while are checked with the carrier before slots are counted. */
+  async function reconcileBusinessOf(runId: string) {
+    const run = await database.pool.query<{ business_id: string }>('SELECT business_id FROM bulk_call_runs WHERE id = $1', [runId]);
+    const businessId = run.rows[0]?.business_id;
+    if (!businessId) return;
+    const reconciled = await reconcileStaleCalls(deps, businessId, deps.config.reconcileAfterSeconds);
+    if (reconciled.freed > 0) await deps.wakeRuns(businessId);
+  }
+
   return {
     /**
      * One dial pass: reserve-and-claim as many queued jobs as the business has free slots (atomic,
      * see src/slots.ts), then dial exactly those, in parallel, and report where the run stands.
      */
     async dialAvailableSlots({ runId, publicBaseUrl }: { runId: string; publicBaseUrl: string }): Promise<DialPassSummary> {
+      await reconcileBusinessOf(runId);
       const claim = await reserveAndClaimJobs(database, runId, randomUUID());
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.

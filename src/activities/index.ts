@@ -11,7 +11,7 @@ export interface ActivityDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: Pick<Config, 'publicHost' | 'env' | 'port'>;
+  config: Pick<Config, 'publicHost' | 'env' | 'port' | 'reconcileAfterSeconds'>;
 }
 
 /** Every activity of BulkCallRun, built from its dependencies so tests can hand in real servers. */

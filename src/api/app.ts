@@ -19,7 +19,7 @@ export interface ApiDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: Pick<Config, 'publicHost' | 'env' | 'port' | 'twilio' | 'temporal' | 'runWakeFallbackSeconds'> & {
+  config: Pick<Config, 'publicHost' | 'env' | 'port' | 'twilio' | 'temporal' | 'runWakeFallbackSeconds' | 'reconcileAfterSeconds'> & {
     /** Overrides when runs continue-as-new (tests use small values to see it happen). */
     runContinueAsNew?: ContinueAsNewLimits;
   };

@@ -122,7 +122,7 @@ async function recordPlaced(database: Database, callId: string, sid: string): Pr
  * A request the carrier never processed: delete the reservation and put its job back in the queue
  * (or end it as canceled if its run was canceled meanwhile: a canceling run claims nothing more).
  */
-async function withdrawReservation(database: Database, callId: string): Promise<void> {
+export async function withdrawReservation(database: Database, callId: string): Promise<void> {
   await database.pool.query(
     `WITH c AS (DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL RETURNING job_id)
      UPDATE outbound_call_jobs j

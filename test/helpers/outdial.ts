@@ -23,6 +23,8 @@ export interface OutdialTestStackOptions {
   runContinueAsNew?: ApiDeps['config']['runContinueAsNew'];
   /** How long a request to the carrier may take before its outcome counts as unknown. */
   telephonyTimeoutMs?: number;
+  /** Seconds without news after which an active call is checked with the carrier. */
+  reconcileAfterSeconds?: number;
 }
 
 /**
@@ -70,6 +72,7 @@ export class OutdialTestStack {
       twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url },
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
+      reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
     const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000);
@@ -90,7 +93,7 @@ export class OutdialTestStack {
   }
 
   /** Starts an in-process worker; `config` overrides what its activities see (e.g. no public host). */
-  async startWorker(config: Partial<Pick<Config, 'publicHost' | 'env'>> = {}): Promise<Worker> {
+  async startWorker(config: Partial<Pick<Config, 'publicHost' | 'env' | 'reconcileAfterSeconds'>> = {}): Promise<Worker> {
     const deps = this.deps();
     const worker = await createOutdialWorker({
       connection: this.temporal.nativeConnection,
@@ -157,6 +160,7 @@ export class OutdialTestStack {
       TWILIO_ACCOUNT_SID: this.carrier.accountSid,
       TWILIO_AUTH_TOKEN: this.carrier.authToken,
       TWILIO_API_BASE_URL: this.carrier.url,
+      RECONCILE_AFTER_SECONDS: String(this.config.reconcileAfterSeconds),
     };
   }
 

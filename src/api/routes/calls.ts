@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import { Router } from 'express';
 import { z } from 'zod';
 import { placeReservedCall } from '../../calls/place-call';
+import { reconcileStaleCalls } from '../../calls/reconcile';
 import { calls } from '../../db/schema';
 import { resolvePublicHost } from '../../public-host';
 import { reserveDirectCall } from '../../slots';
@@ -52,7 +53,15 @@ export function callRoutes(deps: ApiDeps) {
     const host = resolvePublicHost(config);
     if (!host.ok) throw new HttpError(503, 'no_public_host', `${host.error}: set PUBLIC_HOST so the carrier can reach the status callback`);
 
-    const reservation = await reserveDirectCall(database, businessId, to);
+    let reservation = await reserveDirectCall(database, businessId, to);
+    if (!reservation.ok && reservation.reason === 'at-limit') {
+      // A slot held only by a call whose end we never heard of is not a reason to refuse: ask the carrier.
+      const reconciled = await reconcileStaleCalls(deps, businessId, config.reconcileAfterSeconds);
+      if (reconciled.freed > 0) {
+        await wakeRuns(businessId);
+        reservation = await reserveDirectCall(database, businessId, to);
+      }
+    }
     if (!reservation.ok && reservation.reason === 'business-not-found') throw notFound('business', businessId);
     if (!reservation.ok) {
       const { active, limit } = reservation.slots;

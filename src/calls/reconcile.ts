@@ -1,0 +1,122 @@
+import type { Database } from '../db/client';
+import { ACTIVE_CALL_STATUSES, CALL_STATUSES, sqlList, type CallStatus } from '../db/statuses';
+import type { Logger } from '../logger';
+import type { TelephonyClient } from '../telephony/client';
+import { applyCallStatus } from './apply-status';
+import { withdrawReservation } from './place-call';
+
+export interface ReconcileDeps {
+  database: Database;
+  telephony: TelephonyClient;
+  logger: Logger;
+}
+
+export interface ReconcileResult {
+  /** Calls whose status the carrier moved forward (slots freed when that status is terminal). */
+  settled: number;
+  /** Reservations the carrier never turned into a call: withdrawn, their jobs queued again. */
+  withdrawn: number;
+  /** Slots freed by this reconciliation. */
+  freed: number;
+}
+
+/** How far before our reservation a carrier's call may be dated and still be ours (clock skew). */
+const CLOCK_SKEW_MS = 60_000;
+/** Calls looked at per pass: reconciliation must never make a dial pass slow. */
+const BATCH = 20;
+
+const ACTIVE = sqlList(ACTIVE_CALL_STATUSES);
+
+interface StaleCall {
+  id: string;
+  status: CallStatus;
+  twilio_call_sid: string | null;
+  to_number: string;
+  from_number: string;
+  direction: 'bulk' | 'direct';
+  created_at: Date;
+}
+
+/**
+ * Asks the carrier about a business's active calls that have had no news for `staleAfterSeconds`:
+ * a lost final callback, a dial whose answer timed out, a reservation left by a worker that died
+ * between claim and dial. Their truth comes from the carrier, never from a guess: a call the
+ * carrier has is settled from its status (the slot stays held until the carrier says it ended);
+ * only a reservation the carrier has no call for is withdrawn. Nothing is ever re-dialed here.
+ */
+export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string, staleAfterSeconds: number): Promise<ReconcileResult> {
+  const stale = await deps.database.pool.query<StaleCall>(
+    `SELECT id, status, twilio_call_sid, to_number, from_number, direction, created_at FROM calls
+      WHERE business_id = $1 AND status IN (${ACTIVE}) AND updated_at < now() - make_interval(secs => $2)
+      ORDER BY updated_at LIMIT ${BATCH}`,
+    [businessId, staleAfterSeconds],
+  );
+  const result: ReconcileResult = { settled: 0, withdrawn: 0, freed: 0 };
+  for (const call of stale.rows) {
+    try {
+      const outcome = call.twilio_call_sid ? await refreshFromCarrier(deps, call, call.twilio_call_sid) : await findAtCarrier(deps, call);
+      if (outcome === 'withdrawn') result.withdrawn += 1;
+      if (outcome === 'settled' || outcome === 'freed') result.settled += 1;
+      if (outcome === 'freed' || outcome === 'withdrawn') result.freed += 1;
+    } catch (err) {
+      // The carrier is unreachable: ask again on a later pass; the slot stays held meanwhile.
+      deps.logger.warn({ callId: call.id, err: (err as Error).message }, 'could not reconcile a call with the carrier');
+    }
+  }
+  return result;
+}
+
+type Outcome = 'settled' | 'freed' | 'withdrawn' | 'unchanged';
+
+/** A call with a SID: fetch it and apply its status; mark it checked so it is asked about once per period. */
+async function refreshFromCarrier(deps: ReconcileDeps, call: StaleCall, sid: string): Promise<Outcome> {
+  let status: CallStatus;
+  let duration: number | null = null;
+  try {
+    const fetched = await deps.telephony.calls(sid).fetch();
+    status = asCallStatus(fetched.status);
+    duration = fetched.duration ? Number(fetched.duration) : null;
+  } catch (err) {
+    if ((err as { status?: number }).status !== 404) throw err;
+    status = 'failed';
+  }
+  return settle(deps, call, sid, status, duration);
+}
+
+/**
+ * A reservation without a SID: the dial's answer was lost (timeout, 5xx, a crash). Look for a call
+ * to that number from that caller ID created since the reservation that no other row owns.
+ */
+async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outcome> {
+  const candidates = await deps.telephony.calls.list({ to: call.to_number, from: call.from_number, limit: BATCH });
+  const recent = candidates.filter((c) => c.dateCreated.getTime() >= call.created_at.getTime() - CLOCK_SKEW_MS);
+  const owned = new Set(
+    (
+      await deps.database.pool.query<{ twilio_call_sid: string }>('SELECT twilio_call_sid FROM calls WHERE twilio_call_sid = ANY($1)', [
+        recent.map((c) => c.sid),
+      ])
+    ).rows.map((r) => r.twilio_call_sid),
+  );
+  const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];
+  if (ours) return settle(deps, call, ours.sid, asCallStatus(ours.status), ours.duration ? Number(ours.duration) : null);
+
+  if (call.direction === 'bulk') await withdrawReservation(deps.database, call.id);
+  else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: 'never placed: the carrier has no such call' });
+  deps.logger.info({ callId: call.id, to: call.to_number }, 'call reconciled: never placed, reservation withdrawn');
+  return 'withdrawn';
+}
+
+async function settle(deps: ReconcileDeps, call: StaleCall, sid: string, status: CallStatus, durationSeconds: number | null): Promise<Outcome> {
+  const applied = await applyCallStatus(deps.database, { callId: call.id, callSid: sid, status, durationSeconds });
+  if (applied.result !== 'applied') {
+    await deps.database.pool.query('UPDATE calls SET updated_at = now() WHERE id = $1', [call.id]);
+    return 'unchanged';
+  }
+  deps.logger.info({ callId: call.id, callSid: sid, from: call.status, status }, `call reconciled with the carrier: ${status}`);
+  return applied.freedSlot ? 'freed' : 'settled';
+}
+
+function asCallStatus(status: string): CallStatus {
+  if ((CALL_STATUSES as readonly string[]).includes(status) && status !== 'reserved') return status as CallStatus;
+  throw new Error(`the carrier reported an unknown call status "${status}"`);
+}

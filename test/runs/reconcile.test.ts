@@ -1,0 +1,95 @@
+import { leadPhones, OutdialTestStack } from '../helpers/outdial';
+
+/**
+ * Lost news about a call is settled by asking the carrier, never by guessing and never by dialing
+ * again: the slot stays held until the carrier says the call ended, or that it never existed.
+ */
+describe('reconciliation with the carrier', () => {
+  let stack: OutdialTestStack;
+
+  beforeAll(async () => {
+    // Calls count as stale after 1 s without news; runs re-check every 2 s when no signal comes.
+    stack = await OutdialTestStack.start({
+      wakeFallbackSeconds: 2,
+      reconcileAfterSeconds: 1,
+      carrier: { defaultScript: { dialMs: 2, ringMs: 10, talkMs: 30 } },
+    });
+    await stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  const callRows = async (runId: string) =>
+    (await stack.database.pool.query('SELECT to_number, status, twilio_call_sid FROM calls WHERE run_id = $1 ORDER BY to_number', [runId])).rows;
+
+  test('a call whose final callback never comes is settled from the carrier and frees its slot', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(4, '+1415570');
+    stack.carrier.setScripts([{ to: phones[0]!, callbackFaults: [{ kind: 'omit-final' }] }]);
+    try {
+      const run = await stack.createRun(business.id, phones);
+      const done = await stack.runResult(run);
+      expect(done.status).toBe('completed');
+      expect(done.jobs).toMatchObject({ completed: 4, dialing: 0 });
+      expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(4);
+      expect(stack.carrier.callbacks().filter((c) => c.result === 'omitted')).not.toHaveLength(0);
+      expect((await callRows(run.id)).map((r) => r.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+      expect(stack.logs.some((l) => l.msg === 'call reconciled with the carrier: completed')).toBe(true);
+    } finally {
+      stack.carrier.setScripts([]);
+    }
+  });
+
+  test('a dial answered 500 that created nothing is withdrawn and dialed once more: the carrier sees each lead once', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(3, '+1415571');
+    stack.carrier.queueOutcomes([{ createFault: { status: 500 } }]);
+    const run = await stack.createRun(business.id, phones);
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(done.jobs).toMatchObject({ completed: 3, failed: 0 });
+    const placed = stack.carrier.calls({ from: business.callerId });
+    expect(placed.map((c) => c.to).sort()).toEqual([...phones].sort());
+    expect(stack.carrier.requests().filter((r) => r.status === 500)).toHaveLength(1);
+    expect(stack.logs.some((l) => l.msg === 'call reconciled: never placed, reservation withdrawn')).toBe(true);
+  });
+
+  test('a dial answered 500 that did create the call, with every callback lost, is found and adopted, never re-dialed', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(3, '+1415572');
+    stack.carrier.queueOutcomes([{ createFault: { status: 500, created: true }, callbackFaults: [{ kind: 'drop' }] }]);
+    const run = await stack.createRun(business.id, phones);
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(done.jobs).toMatchObject({ completed: 3, failed: 0 });
+    const placed = stack.carrier.calls({ from: business.callerId });
+    expect(placed).toHaveLength(3);
+    expect(new Set(placed.map((c) => c.to)).size).toBe(3);
+    const rows = await callRows(run.id);
+    expect(new Set(rows.map((r) => r.twilio_call_sid))).toEqual(new Set(placed.map((c) => c.sid)));
+  });
+
+  test('a direct call refused at the limit is let in once the carrier confirms the blocking call ended', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    stack.carrier.setScripts([{ to: '+14155730001', callbackFaults: [{ kind: 'omit-final' }] }]);
+    try {
+      expect((await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155730001' })).status).toBe(201);
+      await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId, status: 'completed' }).length === 1);
+      // Our row still says in progress; each refused attempt asks the carrier about calls quiet for over 1 s.
+      const statuses: number[] = [];
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const res = await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155730002' });
+        statuses.push(res.status);
+        if (res.status === 201) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(statuses[0]).toBe(429);
+      expect(statuses.at(-1)).toBe(201);
+      expect(stack.carrier.stats().perFrom[business.callerId]?.peak).toBe(1);
+    } finally {
+      stack.carrier.setScripts([]);
+    }
+  });
+});
