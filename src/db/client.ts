@@ -13,7 +13,14 @@ export interface Database {
 }
 
 export function createDatabase(databaseUrl: string, opts: { max?: number } = {}): Database {
-  const pool = new Pool({ connectionString: databaseUrl, max: opts.max ?? 10 });
+  const pool = new Pool({
+    connectionString: databaseUrl,
+    max: opts.max ?? 10,
+    // A transaction left open (a process frozen mid-claim) must not hold a business's slot lock
+    // for ever: Postgres ends such a session, and no statement may run unbounded either.
+    idle_in_transaction_session_timeout: 30_000,
+    statement_timeout: 30_000,
+  });
   // An idle client that errors (Postgres restarted) must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const db = drizzle(pool, { schema }) as Db;

@@ -383,6 +383,35 @@ describe('BulkCallRun when the carrier accepts a call but its answer times out',
   });
 });
 
+describe('BulkCallRun of a run that Postgres no longer calls live', () => {
+  let stack: OutdialTestStack;
+  beforeAll(async () => {
+    stack = await OutdialTestStack.start();
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  test('a run marked failed before its workflow got going ends without a single call', async () => {
+    const business = await stack.createBusiness();
+    // No worker yet: the workflow waits in its task queue while the run is given up on in Postgres.
+    const run = await stack.createRun(business.id, leadPhones(3, '+1415568'));
+    await stack.database.pool.query("UPDATE bulk_call_runs SET status = 'failed', last_error = 'given up' WHERE id = $1", [run.id]);
+    await stack.startWorker();
+    const failure = await stack.temporal.client.workflow
+      .getHandle(run.workflowId)
+      .result()
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(JSON.stringify((failure as WorkflowFailedError).cause?.cause)).toContain('RunNotLive');
+    expect((await stack.getRun(run.id)).status).toBe('failed');
+    expect(stack.carrier.calls()).toHaveLength(0);
+  });
+});
+
 describe('BulkCallRun without a public host', () => {
   let stack: OutdialTestStack;
   beforeAll(async () => {
