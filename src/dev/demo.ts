@@ -22,6 +22,7 @@ interface RunView {
   workflowId: string;
   lastError: string | null;
   jobs: Record<string, number>;
+  outcomes: Record<string, number>;
   business: { activeCalls: number; maxConcurrentCalls: number };
 }
 
@@ -49,6 +50,8 @@ async function main() {
     if (line !== last) console.log(line);
     last = line;
     if (['completed', 'failed', 'canceled'].includes(now.status)) {
+      const outcomes = Object.entries(now.outcomes).filter(([, n]) => n > 0).map(([o, n]) => `${n} ${o}`);
+      if (outcomes.length) console.log(`call outcomes: ${outcomes.join(', ')}`);
       if (now.lastError) console.log(`last error: ${now.lastError}`);
       return;
     }

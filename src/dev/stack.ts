@@ -71,8 +71,9 @@ async function main() {
     }
     let carrier: SandboxCarrier | undefined;
     if (!stack.external.twilio) {
-      // Calls that ring for a second and talk for three, so a demo run can be watched as it goes.
-      carrier = await startSandboxCarrier({ port: stack.carrierPort, defaultScript: { ringMs: 1_000, talkMs: 3_000 } });
+      // Calls that ring for a second and talk for three, so a demo run can be watched as it goes;
+      // real-time Timeouts (timeScale 1), so a call is only "no-answer" after ringing as long as on Twilio.
+      carrier = await startSandboxCarrier({ port: stack.carrierPort, timeScale: 1, defaultScript: { ringMs: 1_000, talkMs: 3_000 } });
       stoppers.push({ name: 'sandbox carrier', stop: () => carrier!.stop() });
       env.TWILIO_ACCOUNT_SID = carrier.accountSid;
       env.TWILIO_AUTH_TOKEN = carrier.authToken;
