@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
+import { statusCallbackUrl } from './calls/status-callback-url';
 import { inTransaction, type Database } from './db/client';
 import { ACTIVE_CALL_STATUSES, sqlList } from './db/statuses';
 
@@ -22,6 +24,18 @@ import { ACTIVE_CALL_STATUSES, sqlList } from './db/statuses';
  */
 
 const ACTIVE = sqlList(ACTIVE_CALL_STATUSES);
+
+/**
+ * A reserved call, ready to dial. Its status callback URL is fixed here and stored on the row, so
+ * callbacks are verified against the URL the carrier was actually given, whatever PUBLIC_HOST
+ * says by the time they arrive.
+ */
+export interface ReservedCall {
+  callId: string;
+  to: string;
+  from: string;
+  statusCallbackUrl: string;
+}
 
 export interface BusinessSlots {
   limit: number;
@@ -54,13 +68,10 @@ export function countActiveCalls(database: Database, businessId: string): Promis
   return countActive(database.pool, businessId);
 }
 
-export interface ReservedBulkCall {
-  callId: string;
+export interface ReservedBulkCall extends ReservedCall {
   jobId: string;
   leadId: string;
   position: number;
-  to: string;
-  from: string;
 }
 
 export interface ClaimResult {
@@ -75,7 +86,7 @@ export interface ClaimResult {
  * slots, claim up to that many queued jobs with the conditional UPDATE (a loser claims nothing), and
  * insert their `reserved` call rows. Only after this commits may the caller dial.
  */
-export function reserveAndClaimJobs(database: Database, runId: string, lockToken: string, max = Infinity): Promise<ClaimResult> {
+export function reserveAndClaimJobs(database: Database, runId: string, lockToken: string, publicBaseUrl: string, max = Infinity): Promise<ClaimResult> {
   return inTransaction(database, async (client) => {
     const run = await client.query<{ business_id: string }>(
       'SELECT business_id FROM bulk_call_runs WHERE id = $1',
@@ -108,25 +119,20 @@ export function reserveAndClaimJobs(database: Database, runId: string, lockToken
     );
     if (claimed.rows.length === 0) return { claimed: [], slots, runStatus: status };
 
-    const inserted = await client.query<{ id: string; job_id: string }>(
-      `INSERT INTO calls (business_id, direction, status, to_number, from_number, run_id, job_id)
-       SELECT $1, 'bulk', 'reserved', c.phone, $2, $3, c.job_id
-         FROM unnest($4::uuid[], $5::text[]) AS c(job_id, phone)
-       RETURNING id, job_id`,
-      [runRow.business_id, slots.callerId, runId, claimed.rows.map((r) => r.id), claimed.rows.map((r) => r.phone)],
+    const calls = claimed.rows
+      .sort((a, b) => a.position - b.position)
+      .map((r) => {
+        const callId = randomUUID();
+        return { callId, jobId: r.id, leadId: r.lead_id, position: r.position, to: r.phone, from: slots.callerId, statusCallbackUrl: statusCallbackUrl(publicBaseUrl, callId) };
+      });
+    await client.query(
+      `INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url)
+       SELECT c.id, $1, 'bulk', 'reserved', c.phone, $2, $3, c.job_id, c.url
+         FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[]) AS c(id, job_id, phone, url)`,
+      [runRow.business_id, slots.callerId, runId, calls.map((c) => c.callId), calls.map((c) => c.jobId), calls.map((c) => c.to), calls.map((c) => c.statusCallbackUrl)],
     );
-    const callIdByJob = new Map(inserted.rows.map((r) => [r.job_id, r.id]));
     return {
-      claimed: claimed.rows
-        .sort((a, b) => a.position - b.position)
-        .map((r) => ({
-          callId: callIdByJob.get(r.id)!,
-          jobId: r.id,
-          leadId: r.lead_id,
-          position: r.position,
-          to: r.phone,
-          from: slots.callerId,
-        })),
+      claimed: calls,
       slots: { ...slots, active: slots.active + claimed.rows.length },
       runStatus: status,
     };
@@ -134,21 +140,23 @@ export function reserveAndClaimJobs(database: Database, runId: string, lockToken
 }
 
 export type DirectReservation =
-  | { ok: true; callId: string; from: string; slots: BusinessSlots }
+  | { ok: true; call: ReservedCall; slots: BusinessSlots }
   | { ok: false; reason: 'business-not-found' }
   | { ok: false; reason: 'at-limit'; slots: BusinessSlots };
 
 /** A direct call takes the same lock, counts, and inserts its `reserved` row, or is refused at the limit. */
-export function reserveDirectCall(database: Database, businessId: string, to: string): Promise<DirectReservation> {
+export function reserveDirectCall(database: Database, businessId: string, to: string, publicBaseUrl: string): Promise<DirectReservation> {
   return inTransaction(database, async (client) => {
     const slots = await lockBusinessSlots(client, businessId);
     if (!slots) return { ok: false, reason: 'business-not-found' } as const;
     if (slots.active >= slots.limit) return { ok: false, reason: 'at-limit', slots } as const;
-    const r = await client.query<{ id: string }>(
-      `INSERT INTO calls (business_id, direction, status, to_number, from_number)
-       VALUES ($1, 'direct', 'reserved', $2, $3) RETURNING id`,
-      [businessId, to, slots.callerId],
+    const callId = randomUUID();
+    const call: ReservedCall = { callId, to, from: slots.callerId, statusCallbackUrl: statusCallbackUrl(publicBaseUrl, callId) };
+    await client.query(
+      `INSERT INTO calls (id, business_id, direction, status, to_number, from_number, status_callback_url)
+       VALUES ($1, $2, 'direct', 'reserved', $3, $4, $5)`,
+      [callId, businessId, to, slots.callerId, call.statusCallbackUrl],
     );
-    return { ok: true, callId: r.rows[0]!.id, from: slots.callerId, slots: { ...slots, active: slots.active + 1 } } as const;
+    return { ok: true, call, slots: { ...slots, active: slots.active + 1 } } as const;
   });
 }

@@ -48,7 +48,7 @@ export function createDialActivities(deps: DialDeps) {
      */
     async dialAvailableSlots({ runId, publicBaseUrl }: { runId: string; publicBaseUrl: string }): Promise<DialPassSummary> {
       await reconcileBusinessOf(runId);
-      const claim = await reserveAndClaimJobs(database, runId, randomUUID());
+      const claim = await reserveAndClaimJobs(database, runId, randomUUID(), publicBaseUrl);
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.
         throw ApplicationFailure.nonRetryable(`run ${runId} is ${claim.runStatus ?? 'gone'} in Postgres; it dials no more`, 'RunNotLive');
@@ -59,7 +59,7 @@ export function createDialActivities(deps: DialDeps) {
       }
       const outcomes = await Promise.all(
         claim.claimed.map(async (call) => {
-          const outcome = await placeReservedCall(deps, call, publicBaseUrl);
+          const outcome = await placeReservedCall(deps, call);
           const context = { runId, lead: call.position + 1, leadId: call.leadId, callId: call.callId, to: call.to };
           if (outcome.kind === 'placed') logger.info({ ...context, callSid: outcome.callSid }, `call started for lead ${call.position + 1}`);
           else logger.warn({ ...context, outcome: outcome.kind, reason: outcome.message }, `call not placed for lead ${call.position + 1}: ${outcome.kind}`);

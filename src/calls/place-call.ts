@@ -2,13 +2,8 @@ import type { Database } from '../db/client';
 import type { Logger } from '../logger';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus, type AppliedStatus } from './apply-status';
-import { STATUS_CALLBACK_EVENTS, statusCallbackUrl } from './status-callback-url';
-
-export interface ReservedCall {
-  callId: string;
-  to: string;
-  from: string;
-}
+import type { ReservedCall } from '../slots';
+import { STATUS_CALLBACK_EVENTS } from './status-callback-url';
 
 /**
  * What became of a dial:
@@ -58,14 +53,14 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
  */
 const ACCOUNT_LEVEL_CODES = new Set([10001, 20003, 20005, 21210, 21212, 21213]);
 
-export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall, publicBaseUrl: string): Promise<DialOutcome> {
+export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promise<DialOutcome> {
   let sid: string;
   try {
     const created = await deps.telephony.calls.create({
       to: call.to,
       from: call.from,
       twiml: DEFAULT_TWIML,
-      statusCallback: statusCallbackUrl(publicBaseUrl, call.callId),
+      statusCallback: call.statusCallbackUrl,
       statusCallbackMethod: 'POST',
       statusCallbackEvent: STATUS_CALLBACK_EVENTS,
     });

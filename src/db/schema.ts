@@ -124,6 +124,8 @@ export const calls = pgTable(
     twilioCallSid: text('twilio_call_sid'),
     runId: uuid('run_id').references(() => bulkCallRuns.id),
     jobId: uuid('job_id').references(() => outboundCallJobs.id),
+    /** The StatusCallback URL the carrier was given: callback signatures are verified against it. */
+    statusCallbackUrl: text('status_callback_url'),
     /** Highest Twilio SequenceNumber applied; callbacks can arrive out of order. */
     lastSequenceNumber: integer('last_sequence_number'),
     errorCode: integer('error_code'),

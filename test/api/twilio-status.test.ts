@@ -74,4 +74,30 @@ describe('POST /v1/twilio/status', () => {
     expect(await callback(callId, { CallSid: sid(5), CallStatus: 'answered' })).toBe(400);
     expect((await row(callId)).status).toBe('reserved');
   });
+
+  test('callbacks are verified against the URL the carrier was given, even after PUBLIC_HOST changes', async () => {
+    stack.carrier.setScripts([{ to: '+14155550180', outcome: 'hold' }]);
+    const original = stack.config.publicHost.configured;
+    const business = await stack.createBusiness();
+    try {
+      const placed = await stack.api<{ call: { id: string; twilioCallSid: string } }>('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155550180' });
+      expect(placed.status).toBe(201);
+      await stack.carrier.waitForCall(placed.body.call.twilioCallSid, 'in-progress');
+      stack.config.publicHost.configured = 'https://moved.example.com';
+      // Signed over the new host: not the URL this call's callbacks come to, so refused.
+      const forged = { CallSid: placed.body.call.twilioCallSid, CallStatus: 'completed', SequenceNumber: '9' };
+      const path = `/v1/twilio/status?callId=${placed.body.call.id}`;
+      const signature = twilio.getExpectedTwilioSignature(stack.carrier.authToken, `https://moved.example.com${path}`, forged);
+      expect(await callback(placed.body.call.id, forged, { signature })).toBe(403);
+      // The carrier's real callbacks, signed over the URL it was given, still settle the call.
+      stack.carrier.releaseAll();
+      await stack.carrier.waitForCallbacks(4, { callSid: placed.body.call.twilioCallSid });
+      const callbacks = stack.carrier.callbacks({ callSid: placed.body.call.twilioCallSid });
+      expect(callbacks.map((c) => c.responseStatus)).toEqual([204, 204, 204, 204]);
+      expect((await row(placed.body.call.id)).status).toBe('completed');
+    } finally {
+      stack.config.publicHost.configured = original;
+      stack.carrier.setScripts([]);
+    }
+  });
 });

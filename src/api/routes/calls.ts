@@ -53,13 +53,13 @@ export function callRoutes(deps: ApiDeps) {
     const host = resolvePublicHost(config);
     if (!host.ok) throw new HttpError(503, 'no_public_host', `${host.error}: set PUBLIC_HOST so the carrier can reach the status callback`);
 
-    let reservation = await reserveDirectCall(database, businessId, to);
+    let reservation = await reserveDirectCall(database, businessId, to, host.baseUrl);
     if (!reservation.ok && reservation.reason === 'at-limit') {
       // A slot held only by a call whose end we never heard of is not a reason to refuse: ask the carrier.
       const reconciled = await reconcileStaleCalls(deps, businessId, config.reconcileAfterSeconds);
       if (reconciled.freed > 0) {
         await wakeRuns(businessId);
-        reservation = await reserveDirectCall(database, businessId, to);
+        reservation = await reserveDirectCall(database, businessId, to, host.baseUrl);
       }
     }
     if (!reservation.ok && reservation.reason === 'business-not-found') throw notFound('business', businessId);
@@ -75,16 +75,17 @@ export function callRoutes(deps: ApiDeps) {
       );
     }
 
-    const outcome = await placeReservedCall(deps, { callId: reservation.callId, to, from: reservation.from }, host.baseUrl);
+    const { callId } = reservation.call;
+    const outcome = await placeReservedCall(deps, reservation.call);
     switch (outcome.kind) {
       case 'placed':
-        logger.info({ businessId, callId: reservation.callId, callSid: outcome.callSid, to }, 'direct call started');
-        res.status(201).json({ call: callView(await loadCall(reservation.callId)) });
+        logger.info({ businessId, callId, callSid: outcome.callSid, to }, 'direct call started');
+        res.status(201).json({ call: callView(await loadCall(callId)) });
         return;
       case 'rejected':
         await wakeRuns(businessId);
         throw new HttpError(422, 'carrier_rejected', `the carrier refused the call: ${outcome.message}`, {
-          callId: reservation.callId,
+          callId,
           twilioErrorCode: outcome.errorCode,
         });
       case 'account-refused':
@@ -97,7 +98,7 @@ export function callRoutes(deps: ApiDeps) {
         });
       case 'unknown':
         // The carrier may have the call: report it as pending; its callback settles it.
-        res.status(202).json({ call: callView(await loadCall(reservation.callId)) });
+        res.status(202).json({ call: callView(await loadCall(callId)) });
         return;
     }
   });

@@ -8,6 +8,8 @@ import { resolvePublicHost } from '../../public-host';
 import type { ApiDeps } from '../app';
 import { HttpError } from '../errors';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const optionalInt = z.preprocess((v) => (v === undefined || v === '' ? undefined : v), z.coerce.number().int().optional());
 
 const callbackParams = z.object({
@@ -25,15 +27,31 @@ const callbackParams = z.object({
  * live run of the business is woken if a slot was freed.
  */
 export function twilioStatusRoutes({ database, config, logger, wakeRuns }: ApiDeps) {
+  /**
+   * Twilio signs the exact StatusCallback URL it was given, which is stored on the call: that stays
+   * right if PUBLIC_HOST changes mid-call or a proxy rewrites the path. A request for no known call
+   * is checked against this API's public URL (and then finds no call).
+   */
+  async function urlTheCarrierWasGiven(callId: string | undefined, originalUrl: string): Promise<string> {
+    if (callId) {
+      const stored = await database.pool.query<{ status_callback_url: string | null }>('SELECT status_callback_url FROM calls WHERE id = $1', [callId]);
+      const url = stored.rows[0]?.status_callback_url;
+      if (url) return url;
+    }
+    const host = resolvePublicHost(config);
+    // Fail closed: without the public URL no signature can be checked.
+    if (!host.ok) throw new HttpError(500, 'no_public_host', `${host.error}: cannot verify callback signatures`);
+    return host.baseUrl + originalUrl;
+  }
+
   const router = Router();
   router.post(STATUS_CALLBACK_PATH, express.urlencoded({ extended: false }), async (req, res) => {
     const signature = req.header('X-Twilio-Signature');
     if (!signature) throw new HttpError(400, 'missing_signature', 'X-Twilio-Signature header is required');
-    const host = resolvePublicHost(config);
-    // Fail closed: without the public URL no signature can be checked.
-    if (!host.ok) throw new HttpError(500, 'no_public_host', `${host.error}: cannot verify callback signatures`);
+    const callId = typeof req.query.callId === 'string' && UUID.test(req.query.callId) ? req.query.callId : undefined;
+    const signedUrl = await urlTheCarrierWasGiven(callId, req.originalUrl);
     const params = (req.body ?? {}) as Record<string, string>;
-    if (!twilio.validateRequest(config.twilio.authToken, signature, host.baseUrl + req.originalUrl, params)) {
+    if (!twilio.validateRequest(config.twilio.authToken, signature, signedUrl, params)) {
       throw new HttpError(403, 'invalid_signature', 'X-Twilio-Signature does not match this request');
     }
     const parsed = callbackParams.safeParse(params);
@@ -41,7 +59,6 @@ export function twilioStatusRoutes({ database, config, logger, wakeRuns }: ApiDe
       throw new HttpError(400, 'invalid_callback', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     }
     const p = parsed.data;
-    const callId = typeof req.query.callId === 'string' && /^[0-9a-f-]{36}$/i.test(req.query.callId) ? req.query.callId : undefined;
     const applied = await applyCallStatus(database, {
       ...(callId ? { callId } : {}),
       callSid: p.CallSid,

@@ -1,0 +1,1 @@
+ALTER TABLE "calls" ADD COLUMN "status_callback_url" text;
