@@ -74,7 +74,8 @@ function postgresInstallation(say: (line: string) => void): string {
   const native = path.resolve(path.dirname(entry), '..', 'native');
   if (!isRoot() || !blockedAncestor(native)) return native;
   const version = (JSON.parse(readFileSync(path.resolve(native, '..', 'package.json'), 'utf8')) as { version: string }).version;
-  const copy = path.join('/var/tmp', `outdial-postgres-${version}-${stableName(native)}`);
+  // Keyed by version alone: every checkout of one version shares one copy.
+  const copy = path.join('/var/tmp', `outdial-postgres-${version}`);
   if (!existsSync(path.join(copy, 'bin', 'postgres'))) {
     say(`Copying the Postgres binaries to ${copy} so the postgres user can run them (once)…`);
     const partial = `${copy}.partial-${process.pid}`;
