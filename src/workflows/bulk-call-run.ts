@@ -34,8 +34,10 @@ const { startRun } = proxyActivities<Activities>({
 });
 
 // Retried without a cap (backing off to 30 s): a Postgres or carrier outage pauses a run, never loses it.
+// A pass takes well under a second; the timeout only bounds how long a worker that died mid-pass
+// holds the run up. A retry is safe: claims are atomic and count the earlier attempt's reservations.
 const { dialAvailableSlots, transitionRun, finishRun } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '45 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['RunNotFound', 'RunNotLive', 'InvalidTransition'] },
 });
 

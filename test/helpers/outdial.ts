@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -7,12 +8,16 @@ import { createApp, type ApiDeps } from '../../src/api/app';
 import { createWakeRuns } from '../../src/calls/wake-runs';
 import type { Config } from '../../src/config';
 import type { Database } from '../../src/db/client';
+import { forEachLine } from '../../src/dev/log-lines';
+import { spawnManaged, type ManagedProcess } from '../../src/dev/processes';
 import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
 import { createTelephonyClient } from '../../src/telephony/client';
 import { createOutdialWorker } from '../../src/temporal/create-worker';
 import type { BulkCallRunResult } from '../../src/workflows/messages';
 import { connectTestDatabase, testDatabaseUrl } from './db';
 import { connectTestTemporal, testTemporalAddress, workflowBundle } from './temporal';
+
+const ROOT = path.resolve(__dirname, '../..');
 
 export type CarrierOptions = NonNullable<Parameters<typeof startSandboxCarrier>[0]>;
 
@@ -144,6 +149,23 @@ export class OutdialTestStack {
 
   async getRun(runId: string): Promise<RunView> {
     return (await this.api<{ run: RunView }>('GET', `/v1/runs/${runId}`)).body.run;
+  }
+
+  /** Starts `src/worker.ts` as its own OS process on this stack's task queue; resolves once it polls. */
+  async startWorkerProcess(): Promise<ManagedProcess> {
+    const proc = spawnManaged(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')], {
+      cwd: ROOT,
+      env: { ...this.workerProcessEnv(), LOG_LEVEL: 'info' },
+    });
+    await new Promise<void>((resolve, reject) => {
+      let stderr = '';
+      forEachLine(proc.child.stdout, (line) => {
+        if (line.includes('worker started')) resolve();
+      });
+      forEachLine(proc.child.stderr, (line) => (stderr += `${line}\n`));
+      void proc.exited.then((code) => reject(new Error(`worker process exited (${code}): ${stderr}`)));
+    });
+    return proc;
   }
 
   /** Environment for a worker in another OS process (`src/worker.ts`), pointed at this stack. */

@@ -1,8 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import path from 'node:path';
-import { forEachLine } from '../../src/dev/log-lines';
-import { spawnManaged, type ManagedProcess } from '../../src/dev/processes';
+import type { ManagedProcess } from '../../src/dev/processes';
 import { progressQuery } from '../../src/workflows/messages';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
@@ -12,7 +10,6 @@ import { leadPhones, OutdialTestStack } from '../helpers/outdial';
  * From number (each business has its own caller ID).
  */
 
-const ROOT = path.resolve(__dirname, '../..');
 
 function calledOnce(stack: OutdialTestStack, callerId: string, phones: string[]) {
   const calls = stack.carrier.calls({ from: callerId });
@@ -34,22 +31,6 @@ async function duplicateLeads(stack: OutdialTestStack, runId: string) {
   return r.rows;
 }
 
-/** Starts `src/worker.ts` as its own OS process and resolves once it polls. */
-async function startWorkerProcess(stack: OutdialTestStack): Promise<ManagedProcess> {
-  const proc = spawnManaged(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')], {
-    cwd: ROOT,
-    env: { ...stack.workerProcessEnv(), LOG_LEVEL: 'info' },
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    forEachLine(proc.child.stdout, (line) => {
-      if (line.includes('worker started')) resolve();
-    });
-    forEachLine(proc.child.stderr, (line) => (output += `${line}\n`));
-    void proc.exited.then((code) => reject(new Error(`worker process exited (${code}): ${output}`)));
-  });
-  return proc;
-}
 
 describe('BulkCallRun', () => {
   let stack: OutdialTestStack;
@@ -238,7 +219,7 @@ describe('BulkCallRun', () => {
     await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId, status: 'in-progress' }).length === 1);
     // ...and a run dialed by a worker in another OS process, on a carrier of its own, gets 2 slots, not 3.
     const other = await OutdialTestStack.start({ wakeFallbackSeconds: 3600, carrier: { defaultScript: { talkMs: 60 } } });
-    const worker = await startWorkerProcess(other);
+    const worker = await other.startWorkerProcess();
     try {
       const phones = leadPhones(8, '+1415551');
       const run = await other.createRun(business.id, phones);
@@ -334,7 +315,7 @@ describe('BulkCallRun on two worker processes', () => {
   let workers: ManagedProcess[] = [];
   beforeAll(async () => {
     stack = await OutdialTestStack.start({ carrier: { defaultScript: { dialMs: 2, ringMs: 5, talkMs: 20 } } });
-    workers = await Promise.all([startWorkerProcess(stack), startWorkerProcess(stack)]);
+    workers = await Promise.all([stack.startWorkerProcess(), stack.startWorkerProcess()]);
   });
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.stop()));

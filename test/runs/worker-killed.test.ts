@@ -1,0 +1,40 @@
+import type { ManagedProcess } from '../../src/dev/processes';
+import { leadPhones, OutdialTestStack } from '../helpers/outdial';
+
+/**
+ * Durability: workers die without warning (SIGKILL: no drain, no cleanup) while the run is dialing.
+ * Runs re-check every 2 s and calls without news for 1 s are reconciled, so the test stays short.
+ */
+describe('workers killed with SIGKILL mid-run', () => {
+  let stack: OutdialTestStack;
+  let workers: ManagedProcess[] = [];
+  beforeAll(async () => {
+    stack = await OutdialTestStack.start({ wakeFallbackSeconds: 2, reconcileAfterSeconds: 1, carrier: { defaultScript: { dialMs: 2, ringMs: 20, talkMs: 150 } } });
+    workers = await Promise.all([stack.startWorkerProcess(), stack.startWorkerProcess()]);
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await stack.stop();
+  });
+
+  test('the run completes on the surviving worker: every lead called exactly once, never more than the limit at once', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(30, '+1415580');
+    const run = await stack.createRun(business.id, phones);
+    // Kill one worker, bring a fresh one, kill the other: whichever held the run's workflow and its
+    // dial activity died with work in flight.
+    await stack.carrier.waitForCalls(8, { from: business.callerId });
+    workers[0]!.child.kill('SIGKILL');
+    await workers[0]!.exited;
+    workers.push(await stack.startWorkerProcess());
+    await stack.carrier.waitForCalls(16, { from: business.callerId });
+    workers[1]!.child.kill('SIGKILL');
+    await workers[1]!.exited;
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(done.jobs).toMatchObject({ completed: 30, queued: 0, dialing: 0 });
+    const calls = stack.carrier.calls({ from: business.callerId });
+    expect(calls.map((c) => c.to).sort()).toEqual([...phones].sort());
+    expect(stack.carrier.stats().perFrom[business.callerId]?.peak).toBeLessThanOrEqual(3);
+  });
+});
