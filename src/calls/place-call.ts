@@ -54,6 +54,19 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 const ACCOUNT_LEVEL_CODES = new Set([10001, 20003, 20005, 21210, 21212, 21213]);
 
 export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promise<DialOutcome> {
+  // The last word before the carrier is asked: the run must still be running (a pause or cancel
+  // that committed since the claim wins), and `dialed_at` records that an attempt began, so a
+  // reservation without it is known never to have reached the carrier.
+  const go = await deps.database.pool.query(
+    `UPDATE calls c SET dialed_at = now(), updated_at = now()
+      WHERE c.id = $1 AND c.status = 'reserved' AND c.dialed_at IS NULL
+        AND (c.run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = c.run_id AND r.status = 'running'))`,
+    [call.callId],
+  );
+  if (go.rowCount === 0) {
+    await withdrawReservation(deps.database, call.callId);
+    return { kind: 'not-sent', message: 'the run stopped dialing before this call was placed' };
+  }
   let sid: string;
   try {
     const created = await deps.telephony.calls.create({
@@ -87,7 +100,7 @@ export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall)
       return { kind: 'rejected', errorCode, message, freed };
     }
     await deps.database.pool.query(
-      "UPDATE calls SET last_error = $2, dialed_at = COALESCE(dialed_at, now()), updated_at = now() WHERE id = $1",
+      "UPDATE calls SET last_error = $2, updated_at = now() WHERE id = $1",
       [call.callId, `dial outcome unknown: ${message}`],
     );
     return { kind: 'unknown', message };
@@ -103,7 +116,7 @@ async function recordPlaced(database: Database, callId: string, sid: string): Pr
        UPDATE calls
           SET twilio_call_sid = COALESCE(twilio_call_sid, $2),
               status = CASE WHEN status = 'reserved' THEN 'queued' ELSE status END,
-              dialed_at = COALESCE(dialed_at, now()), updated_at = now()
+              updated_at = now()
         WHERE id = $1
        RETURNING job_id
      )

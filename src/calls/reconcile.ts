@@ -29,6 +29,7 @@ const ACTIVE = sqlList(ACTIVE_CALL_STATUSES);
 
 interface StaleCall {
   id: string;
+  dialed_at: Date | null;
   status: CallStatus;
   twilio_call_sid: string | null;
   to_number: string;
@@ -46,7 +47,7 @@ interface StaleCall {
  */
 export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string, staleAfterSeconds: number): Promise<ReconcileResult> {
   const stale = await deps.database.pool.query<StaleCall>(
-    `SELECT id, status, twilio_call_sid, to_number, from_number, direction, created_at FROM calls
+    `SELECT id, status, twilio_call_sid, to_number, from_number, direction, created_at, dialed_at FROM calls
       WHERE business_id = $1 AND status IN (${ACTIVE}) AND updated_at < now() - make_interval(secs => $2)
       ORDER BY updated_at LIMIT ${BATCH}`,
     [businessId, staleAfterSeconds],
@@ -88,6 +89,8 @@ async function refreshFromCarrier(deps: ReconcileDeps, call: StaleCall, sid: str
  * to that number from that caller ID created since the reservation that no other row owns.
  */
 async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outcome> {
+  // No dial attempt ever began (its process died between claim and dial): nothing to ask about.
+  if (call.dialed_at === null) return withdraw(deps, call, 'never dialed: the reservation was left behind');
   const candidates = await deps.telephony.calls.list({ to: call.to_number, from: call.from_number, limit: BATCH });
   const recent = candidates.filter((c) => c.dateCreated.getTime() >= call.created_at.getTime() - CLOCK_SKEW_MS);
   const owned = new Set(
@@ -100,9 +103,14 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
   const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];
   if (ours) return settle(deps, call, ours.sid, asCallStatus(ours.status), ours.duration ? Number(ours.duration) : null);
 
+  return withdraw(deps, call, 'never placed: the carrier has no such call');
+}
+
+/** Frees a reservation that never became a call: a bulk job goes back to the queue, a direct call fails. */
+async function withdraw(deps: ReconcileDeps, call: StaleCall, reason: string): Promise<Outcome> {
   if (call.direction === 'bulk') await withdrawReservation(deps.database, call.id);
-  else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: 'never placed: the carrier has no such call' });
-  deps.logger.info({ callId: call.id, to: call.to_number }, 'call reconciled: never placed, reservation withdrawn');
+  else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: reason });
+  deps.logger.info({ callId: call.id, to: call.to_number, reason }, 'call reconciled: never placed, reservation withdrawn');
   return 'withdrawn';
 }
 

@@ -1,3 +1,4 @@
+import { reserveDirectCall } from '../../src/slots';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
 /**
@@ -91,5 +92,25 @@ describe('reconciliation with the carrier', () => {
     } finally {
       stack.carrier.setScripts([]);
     }
+  });
+
+  test('reservations a dead process left behind (never dialed) are withdrawn without asking the carrier, and the run proceeds', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 2 });
+    // As if an API process died between reserving two direct calls and dialing them.
+    for (const to of ['+14155740001', '+14155740002']) {
+      expect((await reserveDirectCall(stack.database, business.id, to, stack.apiUrl)).ok).toBe(true);
+    }
+    const listsBefore = stack.carrier.requests().filter((r) => r.method === 'GET' && r.path.endsWith('/Calls.json')).length;
+    const phones = leadPhones(3, '+1415575');
+    const run = await stack.createRun(business.id, phones);
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(stack.carrier.calls({ from: business.callerId }).map((c) => c.to).sort()).toEqual([...phones].sort());
+    expect(stack.carrier.requests().filter((r) => r.method === 'GET' && r.path.endsWith('/Calls.json')).length).toBe(listsBefore);
+    const orphans = await stack.database.pool.query("SELECT status, last_error FROM calls WHERE business_id = $1 AND direction = 'direct'", [business.id]);
+    expect(orphans.rows).toEqual([
+      { status: 'failed', last_error: 'never dialed: the reservation was left behind' },
+      { status: 'failed', last_error: 'never dialed: the reservation was left behind' },
+    ]);
   });
 });
