@@ -71,6 +71,10 @@ const variables = {
     schema: z.coerce.number().positive().max(86_400).default(120),
     hint: 'set it to the seconds an active call may go without news before Outdial asks the carrier about it (0 < n <= 86400)',
   },
+  RECONCILE_SWEEP_SECONDS: {
+    schema: z.coerce.number().int().min(0).max(86_400).default(60),
+    hint: 'set it to how often (seconds) the reconciliation sweep runs over every business, or 0 to turn it off',
+  },
   RUN_WAKE_FALLBACK_SECONDS: {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
@@ -98,6 +102,8 @@ export interface Config {
   logLevel: Parsed['LOG_LEVEL'];
   runWakeFallbackSeconds: number;
   reconcileAfterSeconds: number;
+  /** How often the Temporal Schedule sweeps every business; 0: no schedule. */
+  reconcileSweepSeconds: number;
 }
 
 export interface EnvVariable {
@@ -147,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: v('LOG_LEVEL'),
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
+    reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
   };
 }
 

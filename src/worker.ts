@@ -6,6 +6,7 @@ import { createLogger } from './logger';
 import { runMain } from './main';
 import { createTelephonyClient } from './telephony/client';
 import { connectTemporalClient, connectWorkerConnection } from './temporal/connection';
+import { ensureReconcileSchedule } from './temporal/reconcile-schedule';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { createOutdialWorker } from './temporal/create-worker';
 
@@ -19,6 +20,7 @@ runMain('worker', async () => {
   await migrateDatabase(database);
   const temporal = await connectTemporalClient(config.temporal);
   await ensureSearchAttributes(temporal, config.temporal.namespace, logger);
+  await ensureReconcileSchedule(temporal, { taskQueue: config.temporal.taskQueue, everySeconds: config.reconcileSweepSeconds, logger });
   const worker = await createOutdialWorker({
     connection: await connectWorkerConnection(config.temporal),
     namespace: config.temporal.namespace,

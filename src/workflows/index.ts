@@ -1,1 +1,2 @@
 export { bulkCallRun } from './bulk-call-run';
+export { reconcileCalls } from './reconcile-calls';

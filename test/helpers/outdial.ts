@@ -183,6 +183,8 @@ export class OutdialTestStack {
       TWILIO_AUTH_TOKEN: this.carrier.authToken,
       TWILIO_API_BASE_URL: this.carrier.url,
       RECONCILE_AFTER_SECONDS: String(this.config.reconcileAfterSeconds),
+      // Test workers share one Temporal server: no global sweep schedule pointing at a test queue.
+      RECONCILE_SWEEP_SECONDS: '0',
     };
   }
 

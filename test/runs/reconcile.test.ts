@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { reserveDirectCall } from '../../src/slots';
+import { ensureReconcileSchedule } from '../../src/temporal/reconcile-schedule';
+import { reconcileCalls } from '../../src/workflows';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
 /**
@@ -112,5 +115,44 @@ describe('reconciliation with the carrier', () => {
       { status: 'failed', last_error: 'never dialed: the reservation was left behind' },
       { status: 'failed', last_error: 'never dialed: the reservation was left behind' },
     ]);
+  });
+
+  test('the sweep workflow settles a business that has no live run', async () => {
+    const business = await stack.createBusiness();
+    stack.carrier.setScripts([{ to: '+14155760001', callbackFaults: [{ kind: 'omit-final' }] }]);
+    try {
+      const placed = await stack.api<{ call: { id: string; twilioCallSid: string } }>('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155760001' });
+      expect(placed.status).toBe(201);
+      await stack.carrier.waitForCall(placed.body.call.twilioCallSid, 'completed');
+      const swept: { settled: number }[] = [];
+      const deadline = Date.now() + 30_000;
+      // Sweep until the call has been quiet long enough (1 s here) to be asked about.
+      while (Date.now() < deadline) {
+        swept.push(await stack.temporal.client.workflow.execute(reconcileCalls, { taskQueue: stack.taskQueue, workflowId: `sweep-${randomUUID()}` }));
+        const status = (await stack.database.pool.query('SELECT status FROM calls WHERE id = $1', [placed.body.call.id])).rows[0].status;
+        if (status === 'completed') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(swept.at(-1)!.settled).toBeGreaterThanOrEqual(1);
+      expect((await stack.api<{ business: { activeCalls: number } }>('GET', `/v1/businesses/${business.id}`)).body.business.activeCalls).toBe(0);
+    } finally {
+      stack.carrier.setScripts([]);
+    }
+  });
+
+  test('workers create the sweep schedule once: every minute, one sweep at a time', async () => {
+    const scheduleId = `test-reconcile-${randomUUID()}`;
+    const options = { taskQueue: stack.taskQueue, everySeconds: 60, logger: stack.logger, scheduleId };
+    await ensureReconcileSchedule(stack.temporal.client, options);
+    await ensureReconcileSchedule(stack.temporal.client, options);
+    const handle = stack.temporal.client.schedule.getHandle(scheduleId);
+    try {
+      const described = await handle.describe();
+      expect(described.spec.intervals).toMatchObject([{ every: 60_000 }]);
+      expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileCalls', taskQueue: stack.taskQueue });
+      expect(described.policies.overlap).toBe('SKIP');
+    } finally {
+      await handle.delete();
+    }
   });
 });
