@@ -103,6 +103,28 @@ describe('BulkCallRun', () => {
     }
   });
 
+  test('callbacks duplicated and delivered newest first change nothing twice and never move a call backwards', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(6, '+1415569');
+    stack.carrier.setScripts([{ to: '+1415569*', callbackFaults: [{ kind: 'duplicate' }, { kind: 'reorder' }] }]);
+    try {
+      const run = await stack.createRun(business.id, phones);
+      const done = await stack.runResult(run);
+      expect(done.status).toBe('completed');
+      expect(done.jobs).toMatchObject({ completed: 6, dialing: 0 });
+      expect(done.outcomes.completed).toBe(6);
+      const sids = new Set(stack.carrier.calls({ from: business.callerId }).map((c) => c.sid));
+      const delivered = stack.carrier.callbacks().filter((c) => sids.has(c.callSid) && c.result === 'response');
+      expect(delivered.length).toBeGreaterThanOrEqual(6 * 4 * 2);
+      expect(delivered.every((c) => c.responseStatus === 204)).toBe(true);
+      const rows = await stack.database.pool.query('SELECT status, last_sequence_number FROM calls WHERE run_id = $1', [run.id]);
+      expect(rows.rows.every((r) => r.status === 'completed' && r.last_sequence_number === 3)).toBe(true);
+      calledOnce(stack, business.callerId, phones);
+    } finally {
+      stack.carrier.setScripts([]);
+    }
+  });
+
   test('a definite carrier error fails the job with its Twilio code, frees the slot, and the run goes on', async () => {
     const business = await stack.createBusiness();
     const phones = leadPhones(6, '+1415556');
