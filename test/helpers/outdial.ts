@@ -7,14 +7,14 @@ import pino from 'pino';
 import { createApp, type ApiDeps } from '../../src/api/app';
 import { createWakeRuns } from '../../src/calls/wake-runs';
 import type { Config } from '../../src/config';
-import type { Database } from '../../src/db/client';
+import { createDatabase, type Database } from '../../src/db/client';
 import { forEachLine } from '../../src/dev/log-lines';
 import { spawnManaged, type ManagedProcess } from '../../src/dev/processes';
 import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
 import { createTelephonyClient } from '../../src/telephony/client';
 import { createOutdialWorker } from '../../src/temporal/create-worker';
 import type { BulkCallRunResult } from '../../src/workflows/messages';
-import { connectTestDatabase, testDatabaseUrl } from './db';
+import { testDatabaseUrl } from './db';
 import { connectTestTemporal, testTemporalAddress, workflowBundle } from './temporal';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -30,6 +30,8 @@ export interface OutdialTestStackOptions {
   telephonyTimeoutMs?: number;
   /** Seconds without news after which an active call is checked with the carrier. */
   reconcileAfterSeconds?: number;
+  /** A migrated database of the test's own (e.g. one it restarts); default: the suite's. */
+  databaseUrl?: string;
 }
 
 /**
@@ -60,10 +62,12 @@ export class OutdialTestStack {
     readonly apiUrl: string,
     readonly config: ApiDeps['config'],
     private readonly telephonyTimeoutMs: number,
+    readonly databaseUrl: string,
   ) {}
 
   static async start(opts: OutdialTestStackOptions = {}): Promise<OutdialTestStack> {
-    const database = connectTestDatabase();
+    const databaseUrl = opts.databaseUrl ?? testDatabaseUrl();
+    const database = createDatabase(databaseUrl, { max: 5 });
     const temporal = await connectTestTemporal();
     const carrier = await startSandboxCarrier({ port: 0, ...opts.carrier });
     const server = http.createServer();
@@ -80,7 +84,7 @@ export class OutdialTestStack {
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
-    const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000);
+    const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000, databaseUrl);
     config.temporal.taskQueue = stack.taskQueue;
     server.on('request', createApp(stack.deps()));
     return stack;
@@ -175,7 +179,7 @@ export class OutdialTestStack {
       HOME: process.env.HOME,
       OUTDIAL_ENV: 'test',
       LOG_LEVEL: 'warn',
-      DATABASE_URL: testDatabaseUrl(),
+      DATABASE_URL: this.databaseUrl,
       TEMPORAL_ADDRESS: testTemporalAddress(),
       TEMPORAL_TASK_QUEUE: this.taskQueue,
       PUBLIC_HOST: this.apiUrl,
