@@ -27,28 +27,43 @@ export function createDatabase(databaseUrl: string, opts: { max?: number } = {})
   return { db, pool, close: () => pool.end() };
 }
 
-/** Runs `fn` in one transaction on one pooled connection; rolls back if it throws. */
-export async function inTransaction<T>(database: Database, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * A pooled connection held across awaits. pg-pool drops its own error listener while a client is
+ * checked out, so a connection Postgres terminates (a restart) would emit an unhandled 'error' and
+ * crash the process; the query in flight fails on its own, so the event itself can be ignored.
+ */
+async function withClient<T>(database: Database, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await database.pool.connect();
+  const ignore = () => undefined;
+  client.on('error', ignore);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    return await fn(client);
   } finally {
+    client.off('error', ignore);
     client.release();
   }
+}
+
+/** Runs `fn` in one transaction on one pooled connection; rolls back if it throws. */
+export function inTransaction<T>(database: Database, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(database, async (client) => {
+    await client.query('BEGIN');
+    try {
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
 }
 
 export const MIGRATIONS_FOLDER = path.resolve(__dirname, '../../drizzle');
 
 /** Applies the committed drizzle-kit migrations; safe to run from several processes at once. */
 export async function migrateDatabase(database: Database): Promise<void> {
-  const client = await database.pool.connect();
-  try {
+  await withClient(database, async (client) => {
     // drizzle's migrator is not safe against concurrent starts; serialise them with an advisory lock.
     await client.query('SELECT pg_advisory_lock(hashtext($1))', ['outdial:migrations']);
     try {
@@ -56,7 +71,5 @@ export async function migrateDatabase(database: Database): Promise<void> {
     } finally {
       await client.query('SELECT pg_advisory_unlock(hashtext($1))', ['outdial:migrations']);
     }
-  } finally {
-    client.release();
-  }
+  });
 }

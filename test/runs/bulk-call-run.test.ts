@@ -250,7 +250,10 @@ describe('BulkCallRun', () => {
       const done = await other.runResult(run);
       expect(done.status).toBe('completed');
       calledOnce(other, business.callerId, phones);
-      expect(peak(other, business.callerId)).toBe(2);
+      // On failure the diff shows each call's timeline at the carrier and the business's rows.
+      const rows = (await stack.database.pool.query('SELECT direction, status, to_number, created_at, ended_at FROM calls WHERE business_id = $1 ORDER BY created_at', [business.id])).rows;
+      const timelines = other.carrier.calls({ from: business.callerId }).map((c) => ({ to: c.to, timeline: c.timeline }));
+      expect({ peak: peak(other, business.callerId), rows, timelines }).toMatchObject({ peak: 2 });
       expect(stack.carrier.calls({ from: business.callerId })[0]?.status).toBe('in-progress');
     } finally {
       await worker.stop();
