@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createDatabase, migrateDatabase, type Database } from '../../src/db/client';
 import { reserveDirectCall } from '../../src/slots';
 import { ensureReconcileSchedule } from '../../src/temporal/reconcile-schedule';
 import { reconcileCalls } from '../../src/workflows';
+import { connectTestDatabase, createEmptyDatabase } from '../helpers/db';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
 /**
@@ -11,9 +13,20 @@ import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 describe('reconciliation with the carrier', () => {
   let stack: OutdialTestStack;
 
+  let admin: Database;
+  let ownDatabase: { url: string; drop(): Promise<void> };
+
   beforeAll(async () => {
+    // A database of this file's own: the sweep looks at every business, and must not settle the
+    // calls of other test files (which live on other carriers).
+    admin = connectTestDatabase();
+    ownDatabase = await createEmptyDatabase(admin);
+    const migrator = createDatabase(ownDatabase.url, { max: 1 });
+    await migrateDatabase(migrator);
+    await migrator.close();
     // Calls count as stale after 1 s without news; runs re-check every 2 s when no signal comes.
     stack = await OutdialTestStack.start({
+      databaseUrl: ownDatabase.url,
       wakeFallbackSeconds: 2,
       reconcileAfterSeconds: 1,
       carrier: { defaultScript: { dialMs: 2, ringMs: 10, talkMs: 30 } },
@@ -22,6 +35,8 @@ describe('reconciliation with the carrier', () => {
   });
   afterAll(async () => {
     await stack.stop();
+    await ownDatabase.drop();
+    await admin.close();
   });
 
   const callRows = async (runId: string) =>
