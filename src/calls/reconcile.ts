@@ -72,14 +72,17 @@ type Outcome = 'settled' | 'freed' | 'withdrawn' | 'unchanged';
 /** A call with a SID: fetch it and apply its status; mark it checked so it is asked about once per period. */
 async function refreshFromCarrier(deps: ReconcileDeps, call: StaleCall, sid: string): Promise<Outcome> {
   let status: CallStatus;
-  let duration: number | null = null;
+  let duration: number | null;
   try {
     const fetched = await deps.telephony.calls(sid).fetch();
     status = asCallStatus(fetched.status);
     duration = fetched.duration ? Number(fetched.duration) : null;
   } catch (err) {
     if ((err as { status?: number }).status !== 404) throw err;
-    status = 'failed';
+    // Unknown to the carrier (other credentials? deleted?): it may still be live somewhere, so the
+    // slot stays held rather than risk one call more than the limit. An operator must look.
+    deps.logger.warn({ callId: call.id, callSid: sid }, 'the carrier does not know this call; its slot stays held');
+    return markChecked(deps, call);
   }
   return settle(deps, call, sid, status, duration);
 }
@@ -116,12 +119,15 @@ async function withdraw(deps: ReconcileDeps, call: StaleCall, reason: string): P
 
 async function settle(deps: ReconcileDeps, call: StaleCall, sid: string, status: CallStatus, durationSeconds: number | null): Promise<Outcome> {
   const applied = await applyCallStatus(deps.database, { callId: call.id, callSid: sid, status, durationSeconds });
-  if (applied.result !== 'applied') {
-    await deps.database.pool.query('UPDATE calls SET updated_at = now() WHERE id = $1', [call.id]);
-    return 'unchanged';
-  }
+  if (applied.result !== 'applied') return markChecked(deps, call);
   deps.logger.info({ callId: call.id, callSid: sid, from: call.status, status }, `call reconciled with the carrier: ${status}`);
   return applied.freedSlot ? 'freed' : 'settled';
+}
+
+/** Nothing new: asked about again only after another quiet period. */
+async function markChecked(deps: ReconcileDeps, call: StaleCall): Promise<Outcome> {
+  await deps.database.pool.query('UPDATE calls SET updated_at = now() WHERE id = $1', [call.id]);
+  return 'unchanged';
 }
 
 function asCallStatus(status: string): CallStatus {
