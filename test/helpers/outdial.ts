@@ -19,6 +19,16 @@ import { connectTestTemporal, testTemporalAddress, workflowBundle } from './temp
 
 const ROOT = path.resolve(__dirname, '../..');
 
+/**
+ * For fault tests: runs re-check every 2 s when no signal comes, calls quiet for 1 s are
+ * reconciled, and calls last long enough (~170 ms) to be cut off mid-way.
+ */
+export const FAST_RECOVERY = {
+  wakeFallbackSeconds: 2,
+  reconcileAfterSeconds: 1,
+  carrier: { defaultScript: { dialMs: 2, ringMs: 20, talkMs: 150 } },
+} satisfies OutdialTestStackOptions;
+
 export type CarrierOptions = NonNullable<Parameters<typeof startSandboxCarrier>[0]>;
 
 export interface OutdialTestStackOptions {
@@ -32,6 +42,8 @@ export interface OutdialTestStackOptions {
   reconcileAfterSeconds?: number;
   /** A migrated database of the test's own (e.g. one it restarts); default: the suite's. */
   databaseUrl?: string;
+  /** A Temporal server of the test's own (e.g. one it restarts); default: the suite's. */
+  temporalAddress?: string;
 }
 
 /**
@@ -63,12 +75,14 @@ export class OutdialTestStack {
     readonly config: ApiDeps['config'],
     private readonly telephonyTimeoutMs: number,
     readonly databaseUrl: string,
+    readonly temporalAddress: string,
   ) {}
 
   static async start(opts: OutdialTestStackOptions = {}): Promise<OutdialTestStack> {
     const databaseUrl = opts.databaseUrl ?? testDatabaseUrl();
     const database = createDatabase(databaseUrl, { max: 5 });
-    const temporal = await connectTestTemporal();
+    const temporalAddress = opts.temporalAddress ?? testTemporalAddress();
+    const temporal = await connectTestTemporal(temporalAddress);
     const carrier = await startSandboxCarrier({ port: 0, ...opts.carrier });
     const server = http.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -84,7 +98,7 @@ export class OutdialTestStack {
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
-    const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000, databaseUrl);
+    const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000, databaseUrl, temporalAddress);
     config.temporal.taskQueue = stack.taskQueue;
     server.on('request', createApp(stack.deps()));
     return stack;
@@ -180,7 +194,7 @@ export class OutdialTestStack {
       OUTDIAL_ENV: 'test',
       LOG_LEVEL: 'warn',
       DATABASE_URL: this.databaseUrl,
-      TEMPORAL_ADDRESS: testTemporalAddress(),
+      TEMPORAL_ADDRESS: this.temporalAddress,
       TEMPORAL_TASK_QUEUE: this.taskQueue,
       PUBLIC_HOST: this.apiUrl,
       TWILIO_ACCOUNT_SID: this.carrier.accountSid,

@@ -26,9 +26,10 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return bundle;
 }
 
-export async function connectTestTemporal(): Promise<{ client: Client; nativeConnection: NativeConnection; close(): Promise<void> }> {
+export async function connectTestTemporal(
+  address = testTemporalAddress(),
+): Promise<{ client: Client; nativeConnection: NativeConnection; close(): Promise<void> }> {
   installRuntime();
-  const address = testTemporalAddress();
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });
   return {

@@ -1,5 +1,5 @@
 import type { ManagedProcess } from '../../src/dev/processes';
-import { leadPhones, OutdialTestStack } from '../helpers/outdial';
+import { FAST_RECOVERY, leadPhones, OutdialTestStack } from '../helpers/outdial';
 
 /**
  * Durability: workers die without warning (SIGKILL: no drain, no cleanup) while the run is dialing.
@@ -9,7 +9,7 @@ describe('workers killed with SIGKILL mid-run', () => {
   let stack: OutdialTestStack;
   let workers: ManagedProcess[] = [];
   beforeAll(async () => {
-    stack = await OutdialTestStack.start({ wakeFallbackSeconds: 2, reconcileAfterSeconds: 1, carrier: { defaultScript: { dialMs: 2, ringMs: 20, talkMs: 150 } } });
+    stack = await OutdialTestStack.start(FAST_RECOVERY);
     workers = await Promise.all([stack.startWorkerProcess(), stack.startWorkerProcess()]);
   });
   afterAll(async () => {
