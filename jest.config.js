@@ -8,6 +8,7 @@ module.exports = {
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   testTimeout: 120_000,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
   // Two cores: the servers, the workers and the carrier all share them.
   maxWorkers: 2,
   // The Temporal native bridge keeps an unref'ed handle that Jest reports (sdk-typescript#928).
