@@ -101,6 +101,14 @@ describe('npm start (the local stack)', () => {
       });
       expect(created.status).toBe(201);
       businessId = ((await created.json()) as { business: { id: string } }).business.id;
+
+      // A second start on the same ports says why in one line, and leaves the first untouched.
+      const again = spawnManaged('npm', ['start', '--silent'], { cwd: ROOT, env });
+      let stderr = '';
+      forEachLine(again.child.stderr, (l) => (stderr += `${l}\n`));
+      expect(await again.exited).toBe(1);
+      expect(stderr).toMatch(new RegExp(`^outdial start: failed to start: port ${ports.PORT} for the API is in use \\(is Outdial already running\\?\\); free it or set PORT\n`));
+      expect((await fetch(`${api}/healthz`)).status).toBe(200);
     } finally {
       await ctrlC(first.proc);
     }
