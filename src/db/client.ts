@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -59,7 +60,10 @@ export function inTransaction<T>(database: Database, fn: (client: PoolClient) =>
   });
 }
 
-export const MIGRATIONS_FOLDER = path.resolve(__dirname, '../../drizzle');
+/** `drizzle/` at the package root, from the sources (src/db) or the build (dist/src/db). */
+export const MIGRATIONS_FOLDER = [path.resolve(__dirname, '../../drizzle'), path.resolve(__dirname, '../../../drizzle')].find((dir) =>
+  existsSync(path.join(dir, 'meta', '_journal.json')),
+) ?? path.resolve(__dirname, '../../drizzle');
 
 /** Applies the committed drizzle-kit migrations; safe to run from several processes at once. */
 export async function migrateDatabase(database: Database): Promise<void> {
