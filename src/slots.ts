@@ -17,8 +17,9 @@ import { ACTIVE_CALL_STATUSES, sqlList } from './db/statuses';
  * its `reserved` rows, all in one transaction. The lock serialises slot-takers of one business and
  * nobody else; the count therefore sees every committed reservation, and the reservations it adds
  * are visible to the next lock holder. Rows only leave the active set when the carrier says the
- * call ended (or when the carrier definitely refused it), so the carrier's live calls are always a
- * subset of our active rows, and active rows never exceed the limit at any commit.
+ * call ended, or when the call certainly never existed there (refused with a 4xx, a 429, a refused
+ * connection, or absent when reconciled), so the carrier's live calls are always a subset of our
+ * active rows, and active rows never exceed the limit at any commit.
  * (`FOR NO KEY UPDATE` rather than `FOR UPDATE`: it does not conflict with the `FOR KEY SHARE`
  * locks that foreign-key checks take, so inserting leads or runs never waits on a dial.)
  */
