@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** A child process that is stopped with SIGTERM, then SIGKILL after a grace period. */
@@ -24,17 +25,31 @@ export function spawnManaged(command: string, args: string[], options: SpawnOpti
   return { child, exited, stop };
 }
 
-/** Asks the kernel for a free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/** The kernel's ephemeral range, which client sockets and `listen(0)` draw from. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && high) return [low, high];
+  } catch {
+    // Not Linux: assume IANA's dynamic range.
+  }
+  return [49152, 65535];
+}
+
+/**
+ * A free TCP port on loopback for a server that is started later (or restarted on the same port).
+ * Chosen below the ephemeral range: a port from that range can be taken meanwhile by any outgoing
+ * connection or `listen(0)` of another process, which made parallel test files collide.
+ */
+export async function freePort(): Promise<number> {
+  const [ephemeralLow] = ephemeralRange();
+  const low = 10_000;
+  const high = Math.max(low + 1_000, ephemeralLow);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await isPortFree(port)) return port;
+  }
+  throw new Error(`no free port found between ${low} and ${high}`);
 }
 
 export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
