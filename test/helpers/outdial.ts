@@ -104,13 +104,23 @@ export class OutdialTestStack {
     return stack;
   }
 
+  /** Wake-ups still in flight: stop() waits for them before it closes the Temporal connection. */
+  private readonly pendingWakeUps = new Set<Promise<number>>();
+
+  private readonly wakeRuns: ApiDeps['wakeRuns'] = (businessId) => {
+    const wake = createWakeRuns({ database: this.database, temporal: this.temporal.client, logger: this.logger })(businessId);
+    this.pendingWakeUps.add(wake);
+    void wake.finally(() => this.pendingWakeUps.delete(wake)).catch(() => undefined);
+    return wake;
+  };
+
   deps(): ApiDeps {
     return {
       database: this.database,
       temporal: this.temporal.client,
       telephony: createTelephonyClient({ ...this.config.twilio, timeoutMs: this.telephonyTimeoutMs }),
       logger: this.logger,
-      wakeRuns: createWakeRuns({ database: this.database, temporal: this.temporal.client, logger: this.logger }),
+      wakeRuns: this.wakeRuns,
       config: this.config,
     };
   }
@@ -214,6 +224,7 @@ export class OutdialTestStack {
       this.server.closeAllConnections();
     });
     await this.carrier.stop();
+    await Promise.allSettled([...this.pendingWakeUps]);
     await this.temporal.close();
     await this.database.close();
   }
