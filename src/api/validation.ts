@@ -1,10 +1,13 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { z } from 'zod';
+import { E164_PATTERN } from '../db/statuses';
 import { HttpError } from './errors';
+
+const E164 = new RegExp(E164_PATTERN);
 
 /** A phone number in E.164, checked against real numbering plans (libphonenumber's full metadata). */
 export const e164Phone = z.string().refine((value) => {
-  if (!/^\+[1-9]\d{6,14}$/.test(value)) return false;
+  if (!E164.test(value)) return false;
   const parsed = parsePhoneNumberFromString(value);
   return parsed !== undefined && parsed.isValid() && parsed.number === value;
 }, 'must be a valid phone number in E.164 format, for example +14155550100');

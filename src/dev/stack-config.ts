@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../config';
+import { parseEnvVariable } from '../config';
 
 /** The local stack's own settings (`npm start`); the services' variables are in src/config.ts. */
 export interface StackConfig {
@@ -17,11 +17,7 @@ export interface StackConfig {
 const port = z.coerce.number().int().min(1).max(65535);
 
 function portVar(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const r = port.safeParse(raw);
-  if (!r.success) throw new ConfigError(name, `is invalid (${JSON.stringify(raw)}): set it to a port number, 1-65535`);
-  return r.data;
+  return parseEnvVariable(name, { schema: port.default(fallback), hint: 'set it to a port number, 1-65535' }, env) as number;
 }
 
 export function loadStackConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): StackConfig {
