@@ -42,11 +42,11 @@ const variables = {
     schema: z.enum(['development', 'test', 'production']).default('production'),
     hint: 'set it to development, test or production',
   },
-  DATABASE_URL: { schema: postgresUrl, hint: 'set it to the Postgres connection URL (npm start sets it for you)' },
+  DATABASE_URL: { schema: postgresUrl, hint: 'set it to the Postgres connection URL (npm start sets it for you)', redact: withoutPassword },
   TEMPORAL_ADDRESS: { schema: hostPort.default('127.0.0.1:7233'), hint: 'set it to the Temporal frontend, host:port' },
   TEMPORAL_NAMESPACE: { schema: z.string().min(1).default('default'), hint: 'set it to a Temporal namespace' },
   TEMPORAL_TASK_QUEUE: { schema: z.string().min(1).default('outdial'), hint: 'set it to the task queue name' },
-  TEMPORAL_API_KEY: { schema: z.string().min(1).optional(), hint: 'set it to a Temporal Cloud API key, or unset it' },
+  TEMPORAL_API_KEY: { schema: z.string().min(1).optional(), hint: 'set it to a Temporal Cloud API key, or unset it', secret: true },
   TEMPORAL_TLS: { schema: z.enum(['true', 'false']).default('false'), hint: 'set it to true or false' },
   PORT: { schema: port.default(3000), hint: 'set it to the API port, 1-65535' },
   PUBLIC_HOST: {
@@ -58,7 +58,20 @@ const variables = {
     hint: 'set it to the public base URL Twilio can reach, for example https://calls.example.com',
   },
   TWILIO_ACCOUNT_SID: { schema: accountSid, hint: 'set it to your Twilio account SID (npm start sets a sandbox one)' },
-  TWILIO_AUTH_TOKEN: { schema: z.string().min(8), hint: 'set it to your Twilio auth token (at least 8 characters)' },
+  TWILIO_AUTH_TOKEN: { schema: z.string().min(8), hint: 'set it to your Twilio auth token (at least 8 characters)', secret: true },
+  OUTDIAL_ADMIN_KEYS: {
+    schema: z
+      .string()
+      .transform((v) => v.split(',').map((k) => k.trim()).filter((k) => k.length > 0))
+      .refine((keys) => keys.length > 0 && keys.every((k) => k.length >= 32 && /^[\x21-\x7e]+$/.test(k)), 'each key must be at least 32 printable characters, no spaces')
+      .optional(),
+    hint: 'set it to one or more admin API keys, comma-separated (at least 32 characters each; e.g. openssl rand -hex 32); several let a key be rotated with an overlap',
+    secret: true,
+  },
+  API_RATE_LIMIT_PER_MINUTE: {
+    schema: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+    hint: 'set it to the requests per minute one API key may make to one API process, or 0 for no limit',
+  },
   TWILIO_API_BASE_URL: {
     schema: httpUrl.optional(),
     hint: 'set it to a Twilio-compatible base URL such as http://127.0.0.1:3100, or unset it for real Twilio',
@@ -74,6 +87,10 @@ const variables = {
   RECONCILE_SWEEP_SECONDS: {
     schema: z.coerce.number().int().min(0).max(86_400).default(60),
     hint: 'set it to how often (seconds) the reconciliation sweep runs over every business, or 0 to turn it off',
+  },
+  STALLED_RUN_AFTER_SECONDS: {
+    schema: z.coerce.number().min(0).max(86_400).default(10),
+    hint: 'set it to the seconds a committed run may stay pending before the sweep starts its workflow (0 <= n <= 86400)',
   },
   RUN_WAKE_FALLBACK_SECONDS: {
     schema: z.coerce.number().positive().max(86_400).default(30),
@@ -99,9 +116,15 @@ export interface Config {
   port: number;
   publicHost: { configured?: string; platform: Partial<Record<(typeof PLATFORM_HOST_VARIABLES)[number], string>> };
   twilio: { accountSid: string; authToken: string; apiBaseUrl?: string };
+  /** Admin API keys; required in production (several, to rotate one with an overlap). */
+  adminKeys: string[];
+  /** Requests per minute one key may make to one API process; 0: no limit. */
+  apiRateLimitPerMinute: number;
   logLevel: Parsed['LOG_LEVEL'];
   runWakeFallbackSeconds: number;
   reconcileAfterSeconds: number;
+  /** A run still pending this long after its commit lost its workflow start: the sweep starts it. */
+  stalledRunAfterSeconds: number;
   /** How often the Temporal Schedule sweeps every business; 0: no schedule. */
   reconcileSweepSeconds: number;
 }
@@ -110,6 +133,21 @@ export interface EnvVariable {
   schema: z.ZodType;
   /** What to set, printed after the problem: "set it to …". */
   hint: string;
+  /** A secret's value is never printed, not even when it is malformed. */
+  secret?: boolean;
+  /** Or: the value as it may be printed (a URL without its password). */
+  redact?: (value: string) => string;
+}
+
+/** A URL as it may be printed: its password replaced. */
+function withoutPassword(value: string): string {
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return value.replace(/:[^:@/]*@/, ':***@');
+  }
 }
 
 /**
@@ -123,7 +161,8 @@ export function parseEnvVariable(name: string, variable: EnvVariable, env: NodeJ
   if (result.success) return result.data;
   if (value === undefined) throw new ConfigError(name, `is missing: ${variable.hint}`);
   const reason = result.error.issues[0]?.message ?? 'is invalid';
-  throw new ConfigError(name, `is invalid (${JSON.stringify(value)}): ${reason}; ${variable.hint}`);
+  const shown = variable.secret ? '(value hidden)' : `(${JSON.stringify(variable.redact ? variable.redact(value) : value)})`;
+  throw new ConfigError(name, `is invalid ${shown}: ${reason}; ${variable.hint}`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -150,11 +189,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authToken: v('TWILIO_AUTH_TOKEN'),
       ...(apiBaseUrl ? { apiBaseUrl: apiBaseUrl.replace(/\/+$/, '') } : {}),
     },
+    adminKeys: v('OUTDIAL_ADMIN_KEYS') ?? [],
+    apiRateLimitPerMinute: v('API_RATE_LIMIT_PER_MINUTE'),
     logLevel: v('LOG_LEVEL'),
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
+    stalledRunAfterSeconds: v('STALLED_RUN_AFTER_SECONDS'),
   };
+}
+
+/** The API serves nobody without an admin key in production (only development may start without one). */
+export function requireAdminKeys(config: Pick<Config, 'env' | 'adminKeys'>): void {
+  if (config.env === 'production' && config.adminKeys.length === 0) {
+    throw new ConfigError('OUTDIAL_ADMIN_KEYS', `is missing: ${variables.OUTDIAL_ADMIN_KEYS.hint}`);
+  }
 }
 
 /**

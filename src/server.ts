@@ -1,6 +1,6 @@
 import { createApp } from './api/app';
 import { createWakeRuns } from './calls/wake-runs';
-import { loadConfig } from './config';
+import { loadConfig, requireAdminKeys } from './config';
 import { createDatabase, migrateDatabase } from './db/client';
 import { createLogger } from './logger';
 import { runMain } from './main';
@@ -10,6 +10,7 @@ import { connectTemporalClient } from './temporal/connection';
 
 runMain('api', async () => {
   const config = loadConfig();
+  requireAdminKeys(config);
   const logger = createLogger('api', config.logLevel);
   const database = createDatabase(config.databaseUrl);
   await migrateDatabase(database);

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { statusCallbackUrl } from './calls/status-callback-url';
-import { inTransaction, type Database } from './db/client';
-import { ACTIVE_CALL_STATUSES, sqlList } from './db/statuses';
+import { inTransaction, Rollback, type Database } from './db/client';
+import { lockBusiness } from './db/queries/businesses';
+import { countActiveCalls, insertReservedCalls } from './db/queries/calls';
+import { claimQueuedJobs } from './db/queries/jobs';
+import { findRun, runStatus } from './db/queries/runs';
+import type { RunStatus } from './db/statuses';
 
 /**
  * Slots: the one place that decides how many calls a business may start.
@@ -24,8 +28,6 @@ import { ACTIVE_CALL_STATUSES, sqlList } from './db/statuses';
  * locks that foreign-key checks take, so inserting leads or runs never waits on a dial.)
  */
 
-const ACTIVE = sqlList(ACTIVE_CALL_STATUSES);
-
 /**
  * A reserved call, ready to dial. Its status callback URL is fixed here and stored on the row, so
  * callbacks are verified against the URL the carrier was actually given, whatever PUBLIC_HOST
@@ -46,27 +48,9 @@ export interface BusinessSlots {
 
 /** Takes the business's slot lock for the rest of the transaction and reads its limit and active count. */
 async function lockBusinessSlots(client: PoolClient, businessId: string): Promise<BusinessSlots | null> {
-  const business = await client.query<{ max_concurrent_calls: number; caller_id: string }>(
-    'SELECT max_concurrent_calls, caller_id FROM businesses WHERE id = $1 FOR NO KEY UPDATE',
-    [businessId],
-  );
-  const row = business.rows[0];
-  if (!row) return null;
-  const active = await countActive(client, businessId);
-  return { limit: row.max_concurrent_calls, active, callerId: row.caller_id };
-}
-
-async function countActive(client: Pick<PoolClient, 'query'>, businessId: string): Promise<number> {
-  const r = await client.query<{ n: string }>(
-    `SELECT count(*) AS n FROM calls WHERE business_id = $1 AND status IN (${ACTIVE})`,
-    [businessId],
-  );
-  return Number(r.rows[0]?.n ?? 0);
-}
-
-/** Active calls of a business right now: reserved, queued, initiated, ringing or in progress. */
-export function countActiveCalls(database: Database, businessId: string): Promise<number> {
-  return countActive(database.pool, businessId);
+  const business = await lockBusiness(client, businessId);
+  if (!business) return null;
+  return { limit: business.maxConcurrentCalls, active: await countActiveCalls(client, businessId), callerId: business.callerId };
 }
 
 export interface ReservedBulkCall extends ReservedCall {
@@ -79,7 +63,7 @@ export interface ClaimResult {
   /** Jobs this caller won, each with its reserved call row: dial exactly these. */
   claimed: ReservedBulkCall[];
   slots: BusinessSlots;
-  runStatus: string | null;
+  runStatus: RunStatus | null;
 }
 
 /**
@@ -89,75 +73,58 @@ export interface ClaimResult {
  */
 export function reserveAndClaimJobs(database: Database, runId: string, lockToken: string, publicBaseUrl: string, max = Infinity): Promise<ClaimResult> {
   return inTransaction(database, async (client) => {
-    const run = await client.query<{ business_id: string }>(
-      'SELECT business_id FROM bulk_call_runs WHERE id = $1',
-      [runId],
-    );
-    const runRow = run.rows[0];
-    if (!runRow) return { claimed: [], slots: { limit: 0, active: 0, callerId: '' }, runStatus: null };
-    const slots = await lockBusinessSlots(client, runRow.business_id);
-    if (!slots) throw new Error(`business ${runRow.business_id} of run ${runId} does not exist`);
+    const run = await findRun(client, runId);
+    if (!run) return { claimed: [], slots: { limit: 0, active: 0, callerId: '' }, runStatus: null };
+    const slots = await lockBusinessSlots(client, run.business_id);
+    if (!slots) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
     // Read the run's status under the lock: a pause committed before this point stops new dials.
-    const status = (await client.query<{ status: string }>('SELECT status FROM bulk_call_runs WHERE id = $1', [runId])).rows[0]?.status ?? null;
+    const status = await runStatus(client, runId);
     const free = Math.min(max, slots.limit - slots.active);
     if (status !== 'running' || free <= 0) return { claimed: [], slots, runStatus: status };
 
-    const claimed = await client.query<{ id: string; lead_id: string; position: number; phone: string }>(
-      `WITH picked AS (
-         SELECT id FROM outbound_call_jobs
-          WHERE run_id = $1 AND status = 'queued'
-          ORDER BY position
-          LIMIT $2
-          FOR UPDATE SKIP LOCKED
-       )
-       UPDATE outbound_call_jobs j
-          SET status = 'dialing', dial_started_at = now(), dial_lock_token = $3, updated_at = now()
-         FROM picked, leads l
-        WHERE j.id = picked.id AND l.id = j.lead_id
-          AND j.status = 'queued' AND j.twilio_call_sid IS NULL AND j.dial_lock_token IS NULL
-       RETURNING j.id, j.lead_id, j.position, l.phone`,
-      [runId, free, lockToken],
+    const jobs = await claimQueuedJobs(client, runId, free, lockToken);
+    if (jobs.length === 0) return { claimed: [], slots, runStatus: status };
+    const calls = jobs.map((job) => {
+      const callId = randomUUID();
+      return { callId, jobId: job.id, leadId: job.lead_id, position: job.position, to: job.phone, from: slots.callerId, statusCallbackUrl: statusCallbackUrl(publicBaseUrl, callId) };
+    });
+    await insertReservedCalls(
+      client,
+      { businessId: run.business_id, from: slots.callerId, runId },
+      calls.map((c) => ({ id: c.callId, to: c.to, statusCallbackUrl: c.statusCallbackUrl, jobId: c.jobId })),
     );
-    if (claimed.rows.length === 0) return { claimed: [], slots, runStatus: status };
-
-    const calls = claimed.rows
-      .sort((a, b) => a.position - b.position)
-      .map((r) => {
-        const callId = randomUUID();
-        return { callId, jobId: r.id, leadId: r.lead_id, position: r.position, to: r.phone, from: slots.callerId, statusCallbackUrl: statusCallbackUrl(publicBaseUrl, callId) };
-      });
-    await client.query(
-      `INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url)
-       SELECT c.id, $1, 'bulk', 'reserved', c.phone, $2, $3, c.job_id, c.url
-         FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[]) AS c(id, job_id, phone, url)`,
-      [runRow.business_id, slots.callerId, runId, calls.map((c) => c.callId), calls.map((c) => c.jobId), calls.map((c) => c.to), calls.map((c) => c.statusCallbackUrl)],
-    );
-    return {
-      claimed: calls,
-      slots: { ...slots, active: slots.active + claimed.rows.length },
-      runStatus: status,
-    };
+    return { claimed: calls, slots: { ...slots, active: slots.active + calls.length }, runStatus: status };
   });
 }
 
 export type DirectReservation =
   | { ok: true; call: ReservedCall; slots: BusinessSlots }
   | { ok: false; reason: 'business-not-found' }
-  | { ok: false; reason: 'at-limit'; slots: BusinessSlots };
+  | { ok: false; reason: 'at-limit'; slots: BusinessSlots }
+  | { ok: false; reason: 'stopped' };
 
-/** A direct call takes the same lock, counts, and inserts its `reserved` row, or is refused at the limit. */
-export function reserveDirectCall(database: Database, businessId: string, to: string, publicBaseUrl: string): Promise<DirectReservation> {
-  return inTransaction(database, async (client) => {
+/** What a caller does inside the reservation's transaction (e.g. an idempotency record). */
+export interface ReservationHooks {
+  /** First, before the lock; `true` stops: nothing is reserved and the transaction commits what the hook did. */
+  before?: (client: PoolClient) => Promise<boolean>;
+  /** Once the slot is reserved, to commit with it. */
+  after?: (client: PoolClient, call: ReservedCall) => Promise<void>;
+}
+
+/**
+ * A direct call takes the same lock, counts, and inserts its `reserved` row, or is refused at the
+ * limit; a refusal rolls back whatever `hooks.before` wrote.
+ */
+export function reserveDirectCall(database: Database, businessId: string, to: string, publicBaseUrl: string, hooks: ReservationHooks = {}): Promise<DirectReservation> {
+  return inTransaction(database, async (client): Promise<DirectReservation> => {
+    if (await hooks.before?.(client)) return { ok: false, reason: 'stopped' };
     const slots = await lockBusinessSlots(client, businessId);
-    if (!slots) return { ok: false, reason: 'business-not-found' } as const;
-    if (slots.active >= slots.limit) return { ok: false, reason: 'at-limit', slots } as const;
+    if (!slots) throw new Rollback<DirectReservation>({ ok: false, reason: 'business-not-found' });
+    if (slots.active >= slots.limit) throw new Rollback<DirectReservation>({ ok: false, reason: 'at-limit', slots });
     const callId = randomUUID();
     const call: ReservedCall = { callId, to, from: slots.callerId, statusCallbackUrl: statusCallbackUrl(publicBaseUrl, callId) };
-    await client.query(
-      `INSERT INTO calls (id, business_id, direction, status, to_number, from_number, status_callback_url)
-       VALUES ($1, $2, 'direct', 'reserved', $3, $4, $5)`,
-      [callId, businessId, to, slots.callerId, call.statusCallbackUrl],
-    );
-    return { ok: true, call, slots: { ...slots, active: slots.active + 1 } } as const;
+    await insertReservedCalls(client, { businessId, from: slots.callerId, runId: null }, [{ id: callId, to, statusCallbackUrl: call.statusCallbackUrl }]);
+    await hooks.after?.(client, call);
+    return { ok: true, call, slots: { ...slots, active: slots.active + 1 } };
   });
 }

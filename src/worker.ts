@@ -27,6 +27,7 @@ runMain('worker', async () => {
     taskQueue: config.temporal.taskQueue,
     deps: {
       database,
+      temporal,
       telephony: createTelephonyClient({ ...config.twilio, timeoutMs: 15_000 }),
       logger,
       wakeRuns: createWakeRuns({ database, temporal, logger }),

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { WakeRuns } from '../calls/wake-runs';
-import { ApplicationFailure } from '@temporalio/activity';
 import { placeReservedCall, type DialOutcome } from '../calls/place-call';
 import { reconcileStaleCalls } from '../calls/reconcile';
 import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
 import type { Database } from '../db/client';
+import { cancelQueuedJobs, countJobsInStatus } from '../db/queries/jobs';
+import { changeRunStatus, findRun } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { reserveAndClaimJobs } from '../slots';
 import type { TelephonyClient } from '../telephony/client';
-import type { DialPassSummary } from '../workflows/messages';
+import { FailureType, nonRetryable } from '../workflows/failures';
+import { RUN_TRANSITIONS, type DialPassSummary } from '../workflows/messages';
 
 export interface DialDeps {
   database: Database;
@@ -25,17 +27,13 @@ export function createDialActivities(deps: DialDeps) {
   /** The carrier refused the account or caller ID: every lead would fail alike, so the run waits for an operator. */
   async function pauseForAccountRefusal(runId: string, reason: string) {
     const lastError = `Paused: the carrier refused the account or caller ID (${reason}); fix the configuration, then resume`;
-    const r = await database.pool.query(
-      `UPDATE bulk_call_runs SET status = 'paused', last_error = $2, updated_at = now() WHERE id = $1 AND status = 'running'`,
-      [runId, lastError],
-    );
-    if (r.rowCount) logger.error({ runId, lastError }, 'run paused: the carrier refused the account or caller ID');
+    const paused = await changeRunStatus(database.pool, runId, { ...RUN_TRANSITIONS.pauseForCarrier, lastError });
+    if (paused) logger.error({ runId, lastError }, 'run paused: the carrier refused the account or caller ID');
   }
 
   /** Calls of the business with no news for a while are checked with the carrier before slots are counted. */
   async function reconcileBusinessOf(runId: string) {
-    const run = await database.pool.query<{ business_id: string }>('SELECT business_id FROM bulk_call_runs WHERE id = $1', [runId]);
-    const businessId = run.rows[0]?.business_id;
+    const businessId = (await findRun(database.pool, runId))?.business_id;
     if (!businessId) return;
     const reconciled = await reconcileStaleCalls(deps, businessId, deps.config.reconcileAfterSeconds);
     if (reconciled.freed > 0) await deps.wakeRuns(businessId);
@@ -51,7 +49,7 @@ export function createDialActivities(deps: DialDeps) {
       const claim = await reserveAndClaimJobs(database, runId, randomUUID(), publicBaseUrl);
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.
-        throw ApplicationFailure.nonRetryable(`run ${runId} is ${claim.runStatus ?? 'gone'} in Postgres; it dials no more`, 'RunNotLive');
+        throw nonRetryable(FailureType.RunNotLive, `run ${runId} is ${claim.runStatus ?? 'gone'} in Postgres; it dials no more`);
       }
       const { limit, active } = claim.slots;
       if (claim.claimed.length === 0 && claim.runStatus === 'running' && active >= limit) {
@@ -73,29 +71,18 @@ export function createDialActivities(deps: DialDeps) {
       const accountRefusal = outcomes.find((o) => o.kind === 'account-refused');
       if (accountRefusal) await pauseForAccountRefusal(runId, accountRefusal.message);
 
-      // Where the run stands now. A canceling run ends jobs a refused request put back in the queue.
-      const now = await database.pool.query<{ status: string; queued: string; dialing: string }>(
-        `WITH leftovers AS (
-           UPDATE outbound_call_jobs j SET status = 'canceled', finished_at = now(), updated_at = now()
-             FROM bulk_call_runs r
-            WHERE r.id = $1 AND j.run_id = r.id AND r.status = 'canceling' AND j.status = 'queued'
-           RETURNING j.id
-         )
-         SELECT r.status,
-                (SELECT count(*) FROM outbound_call_jobs WHERE run_id = $1 AND status = 'queued') - (SELECT count(*) FROM leftovers) AS queued,
-                (SELECT count(*) FROM outbound_call_jobs WHERE run_id = $1 AND status = 'dialing') AS dialing
-           FROM bulk_call_runs r WHERE r.id = $1`,
-        [runId],
-      );
-      const row = now.rows[0];
+      // Where the run stands now. A canceling run ends the jobs a withdrawn reservation put back in the queue.
+      const run = await findRun(database.pool, runId);
+      if (run?.status === 'canceling') await cancelQueuedJobs(database.pool, runId);
+      const jobs = await countJobsInStatus(database.pool, runId);
       return {
-        runStatus: row?.status ?? null,
+        runStatus: run?.status ?? null,
         dialed: count('placed'),
         rejected: count('rejected'),
         notSent: count('not-sent') + count('account-refused'),
         unknown: count('unknown'),
-        queued: Number(row?.queued ?? 0),
-        dialing: Number(row?.dialing ?? 0),
+        queued: jobs.queued,
+        dialing: jobs.dialing,
         active: active - count('rejected') - count('not-sent') - count('account-refused'),
         limit,
       };

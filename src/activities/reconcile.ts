@@ -1,33 +1,19 @@
-import type { WakeRuns } from '../calls/wake-runs';
 import { reconcileStaleCalls } from '../calls/reconcile';
-import type { Config } from '../config';
-import type { Database } from '../db/client';
-import { ACTIVE_CALL_STATUSES, sqlList } from '../db/statuses';
-import type { Logger } from '../logger';
-import type { TelephonyClient } from '../telephony/client';
-
-export interface ReconcileActivityDeps {
-  database: Database;
-  telephony: TelephonyClient;
-  logger: Logger;
-  wakeRuns: WakeRuns;
-  config: Pick<Config, 'reconcileAfterSeconds'>;
-}
+import { businessesWithStaleCalls } from '../db/queries/calls';
+import type { DomainDeps } from '../domain/deps';
+import { expireOldKeys } from '../domain/idempotency';
+import { startStalledRuns } from '../domain/runs/start-stalled-runs';
 
 /** Businesses looked at per sweep; the next sweep takes the rest. */
 const BUSINESSES_PER_SWEEP = 200;
 
-export function createReconcileActivities(deps: ReconcileActivityDeps) {
+/** The reconciliation sweep's steps (see workflows/reconcile.ts). */
+export function createReconcileActivities(deps: DomainDeps) {
   return {
     async reconcileAllStaleCalls(): Promise<{ businesses: number; settled: number; withdrawn: number }> {
-      const stale = await deps.database.pool.query<{ business_id: string }>(
-        `SELECT DISTINCT business_id FROM calls
-          WHERE status IN (${sqlList(ACTIVE_CALL_STATUSES)}) AND updated_at < now() - make_interval(secs => $1)
-          LIMIT ${BUSINESSES_PER_SWEEP}`,
-        [deps.config.reconcileAfterSeconds],
-      );
-      const total = { businesses: stale.rows.length, settled: 0, withdrawn: 0 };
-      for (const { business_id: businessId } of stale.rows) {
+      const stale = await businessesWithStaleCalls(deps.database.pool, deps.config.reconcileAfterSeconds, BUSINESSES_PER_SWEEP);
+      const total = { businesses: stale.length, settled: 0, withdrawn: 0 };
+      for (const businessId of stale) {
         const r = await reconcileStaleCalls(deps, businessId, deps.config.reconcileAfterSeconds);
         total.settled += r.settled;
         total.withdrawn += r.withdrawn;
@@ -36,5 +22,10 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
       if (total.businesses > 0) deps.logger.info(total, 'reconciliation sweep');
       return total;
     },
+
+    /** Runs committed but never started (the API died, or Temporal was down, between the two). */
+    startStalledRuns: () => startStalledRuns(deps),
+
+    expireIdempotencyKeys: () => expireOldKeys(deps.database),
   };
 }

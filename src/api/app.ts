@@ -1,38 +1,61 @@
-import type { Client } from '@temporalio/client';
-import express from 'express';
-import type { WakeRuns } from '../calls/wake-runs';
+import express, { type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
 import type { Config } from '../config';
-import type { Database } from '../db/client';
-import type { Logger } from '../logger';
-import type { TelephonyClient } from '../telephony/client';
-import type { ContinueAsNewLimits } from '../workflows/messages';
-import { errorHandler, unknownRoute } from './errors';
+import type { DomainDeps } from '../domain/deps';
+import { rateLimitPerKey, requireKey } from './auth';
+import { errorHandler, HttpError, unknownRoute } from './errors';
 import { businessRoutes } from './routes/businesses';
 import { callRoutes } from './routes/calls';
 import { healthRoutes } from './routes/health';
 import { runRoutes } from './routes/runs';
 import { twilioStatusRoutes } from './routes/twilio-status';
+import { unstorableTextPath } from './validation';
 
-export interface ApiDeps {
-  database: Database;
-  temporal: Client;
-  telephony: TelephonyClient;
-  logger: Logger;
-  wakeRuns: WakeRuns;
-  config: Pick<Config, 'publicHost' | 'env' | 'port' | 'twilio' | 'temporal' | 'runWakeFallbackSeconds' | 'reconcileAfterSeconds'> & {
-    /** Overrides when runs continue-as-new (tests use small values to see it happen). */
-    runContinueAsNew?: ContinueAsNewLimits;
-  };
+export interface ApiDeps extends DomainDeps {
+  config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute'>;
 }
+
+/** Headers that carry secrets: never written to a log line. */
+export const REDACTED_HEADERS = ['req.headers.authorization', 'req.headers["x-twilio-signature"]', 'req.headers.cookie', 'req.headers["idempotency-key"]'];
+
+/** A body on a JSON route must be JSON. */
+const jsonOnly: RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+  if (hasBody && !req.is('application/json')) {
+    next(new HttpError(415, 'unsupported_media_type', `send the body as application/json (got ${req.get('content-type') ?? 'no content type'})`));
+    return;
+  }
+  next();
+};
+
+/** Text Postgres cannot store is refused here, naming where it is, before any route sees it. */
+const storableBody: RequestHandler = (req, _res, next) => {
+  const path = unstorableTextPath(req.body);
+  if (path) next(new HttpError(400, 'invalid_text', `${path}: text must not contain NUL characters or unpaired UTF-16 surrogates`));
+  else next();
+};
 
 /** The Express app: stateless, so any number of API processes can serve it. */
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(helmet());
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      redact: { paths: REDACTED_HEADERS, censor: '[redacted]' },
+      customProps: (_req, res) => {
+        const principal = (res as unknown as { locals?: { principal?: { id: string } } }).locals?.principal;
+        return principal ? { principal: principal.id } : {};
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    }),
+  );
   app.use(healthRoutes(deps));
   app.use(twilioStatusRoutes(deps));
-  app.use(express.json({ limit: '20mb' }));
+  app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { IdempotencyKeyReused } from '../domain/idempotency';
 import type { Logger } from '../logger';
 
 /** An error the API answers with `{ error: { code, message, details? } }` and its HTTP status. */
@@ -14,17 +15,33 @@ export class HttpError extends Error {
   }
 }
 
+/** Also the answer for what exists but belongs to another business: a key cannot learn what it may not see. */
 export const notFound = (what: string, id: string) => new HttpError(404, 'not_found', `${what} ${id} does not exist`);
 
 export const unknownRoute: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, 'route_not_found', `no route for ${req.method} ${req.path}`));
 };
 
+/** Postgres refused a value (SQLSTATE class 22: data exception; 23514: a CHECK constraint): bad input, not our failure. */
+function isBadValueError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^(22[0-9A-Z]{3}|23514)$/.test(code);
+}
+
 /** The last middleware: known errors keep their status; anything else is a 500 without a stack trace. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (err instanceof HttpError) {
       res.set(err.headers).status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+      return;
+    }
+    if (err instanceof IdempotencyKeyReused) {
+      res.status(422).json({ error: { code: 'idempotency_key_reused', message: `${err.message}; use a new key for a new request` } });
+      return;
+    }
+    if (isBadValueError(err)) {
+      logger.warn({ method: req.method, path: req.path, sqlState: (err as { code: string }).code }, 'a value Postgres cannot store reached a query');
+      res.status(400).json({ error: { code: 'invalid_value', message: 'the request holds a value that cannot be stored' } });
       return;
     }
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;

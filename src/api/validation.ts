@@ -31,3 +31,42 @@ export function parseId(value: unknown, what: string): string {
   if (!result.success) throw new HttpError(404, 'not_found', `${what} ${String(value)} does not exist`);
   return result.data;
 }
+
+/** NUL (which Postgres text cannot hold) or a lone UTF-16 surrogate (which has no UTF-8 form). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function isStorableText(value: string): boolean {
+  return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
+}
+
+/** Text Postgres can store: no NUL, no lone surrogate. */
+export const storableText = z.string().refine(isStorableText, 'must not contain NUL characters or unpaired UTF-16 surrogates');
+
+/** The path of the first string (or object key) in a parsed JSON body that Postgres could not store, or null. */
+export function unstorableTextPath(value: unknown, path: string[] = []): string | null {
+  if (typeof value === 'string') return isStorableText(value) ? null : path.join('.') || '(body)';
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i += 1) {
+      const found = unstorableTextPath(value[i], [...path, String(i)]);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (value && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      if (!isStorableText(key)) return [...path, '(a key)'].join('.');
+      const found = unstorableTextPath(v, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/** `Idempotency-Key`: 1 to 255 printable ASCII characters (a UUID is a good choice). */
+export function parseIdempotencyHeader(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,255}$/.test(value)) {
+    throw new HttpError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 printable ASCII characters without spaces, for example a UUID');
+  }
+  return value;
+}

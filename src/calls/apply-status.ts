@@ -1,4 +1,6 @@
 import { inTransaction, type Database } from '../db/client';
+import { learnCallSid, lockCall, setCallStatus } from '../db/queries/calls';
+import { finishJob } from '../db/queries/jobs';
 import { callStatusRank, isTerminalCallStatus, type CallStatus, type JobStatus } from '../db/statuses';
 
 export interface CallStatusUpdate {
@@ -40,54 +42,32 @@ function jobStatusFor(outcome: CallStatus): JobStatus {
  */
 export function applyCallStatus(database: Database, update: CallStatusUpdate): Promise<AppliedStatus> {
   return inTransaction(database, async (client): Promise<AppliedStatus> => {
-    const found = update.callId
-      ? await client.query('SELECT id, business_id, run_id, job_id, status, twilio_call_sid FROM calls WHERE id = $1 FOR UPDATE', [update.callId])
-      : await client.query('SELECT id, business_id, run_id, job_id, status, twilio_call_sid FROM calls WHERE twilio_call_sid = $1 FOR UPDATE', [
-          update.callSid,
-        ]);
-    const call = found.rows[0] as
-      | { id: string; business_id: string; run_id: string | null; job_id: string | null; status: CallStatus; twilio_call_sid: string | null }
-      | undefined;
+    const call = await lockCall(client, update);
     if (!call) return { result: 'not-found' };
     if (update.callSid && call.twilio_call_sid && call.twilio_call_sid !== update.callSid) return { result: 'sid-mismatch', callId: call.id };
     if (callStatusRank(update.status) <= callStatusRank(call.status)) {
       // A late or repeated event. Still learn the SID if a callback beat the create response.
-      if (update.callSid && !call.twilio_call_sid) {
-        await client.query('UPDATE calls SET twilio_call_sid = $2, updated_at = now() WHERE id = $1', [call.id, update.callSid]);
-      }
+      if (update.callSid && !call.twilio_call_sid) await learnCallSid(client, call.id, update.callSid);
       return { result: 'unchanged', callId: call.id, status: call.status };
     }
     const terminal = isTerminalCallStatus(update.status);
-    await client.query(
-      `UPDATE calls SET
-          status = $2,
-          twilio_call_sid = COALESCE(twilio_call_sid, $3),
-          last_sequence_number = GREATEST(last_sequence_number, $4),
-          duration_seconds = COALESCE($5, duration_seconds),
-          error_code = COALESCE($6, error_code),
-          last_error = COALESCE($7, last_error),
-          answered_at = CASE WHEN $2 = 'in-progress' THEN COALESCE(answered_at, now()) ELSE answered_at END,
-          ended_at = CASE WHEN $8 THEN now() ELSE ended_at END,
-          updated_at = now()
-        WHERE id = $1`,
-      [
-        call.id,
-        update.status,
-        update.callSid ?? null,
-        update.sequenceNumber ?? null,
-        update.durationSeconds ?? null,
-        update.errorCode ?? null,
-        update.errorMessage ?? null,
-        terminal,
-      ],
-    );
+    await setCallStatus(client, call.id, {
+      status: update.status,
+      callSid: update.callSid ?? null,
+      sequenceNumber: update.sequenceNumber ?? null,
+      durationSeconds: update.durationSeconds ?? null,
+      errorCode: update.errorCode ?? null,
+      errorMessage: update.errorMessage ?? null,
+      terminal,
+    });
     if (terminal && call.job_id) {
-      await client.query(
-        `UPDATE outbound_call_jobs SET status = $2, outcome = $3, twilio_call_sid = COALESCE(twilio_call_sid, $4),
-                error_code = COALESCE($5, error_code), last_error = COALESCE($6, last_error), finished_at = now(), updated_at = now()
-          WHERE id = $1 AND status = 'dialing'`,
-        [call.job_id, jobStatusFor(update.status), update.status, update.callSid ?? call.twilio_call_sid, update.errorCode ?? null, update.errorMessage ?? null],
-      );
+      await finishJob(client, call.job_id, {
+        status: jobStatusFor(update.status),
+        outcome: update.status,
+        callSid: update.callSid ?? call.twilio_call_sid,
+        errorCode: update.errorCode ?? null,
+        errorMessage: update.errorMessage ?? null,
+      });
     }
     return {
       result: 'applied',

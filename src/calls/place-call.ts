@@ -1,4 +1,5 @@
 import type { Database } from '../db/client';
+import { beginDial, recordPlaced, recordUnknownOutcome, withdrawReservation } from '../db/queries/calls';
 import type { Logger } from '../logger';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus, type AppliedStatus } from './apply-status';
@@ -57,14 +58,8 @@ export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall)
   // The last word before the carrier is asked: the run must still be running (a pause or cancel
   // that committed since the claim wins), and `dialed_at` records that an attempt began, so a
   // reservation without it is known never to have reached the carrier.
-  const go = await deps.database.pool.query(
-    `UPDATE calls c SET dialed_at = now(), updated_at = now()
-      WHERE c.id = $1 AND c.status = 'reserved' AND c.dialed_at IS NULL
-        AND (c.run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = c.run_id AND r.status = 'running'))`,
-    [call.callId],
-  );
-  if (go.rowCount === 0) {
-    await withdrawReservation(deps.database, call.callId);
+  if (!(await beginDial(deps.database.pool, call.callId))) {
+    await withdrawReservation(deps.database.pool, call.callId);
     return { kind: 'not-sent', message: 'the run stopped dialing before this call was placed' };
   }
   let sid: string;
@@ -82,12 +77,12 @@ export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall)
     const err = raw as CarrierError;
     const message = err.message ?? String(raw);
     if (err.status === 429 || (typeof err.code === 'string' && NOT_CONNECTED.has(err.code))) {
-      await withdrawReservation(deps.database, call.callId);
+      await withdrawReservation(deps.database.pool, call.callId);
       return { kind: 'not-sent', message };
     }
     const errorCode = typeof err.code === 'number' ? err.code : null;
     if (err.status === 401 || err.status === 403 || (errorCode !== null && ACCOUNT_LEVEL_CODES.has(errorCode))) {
-      await withdrawReservation(deps.database, call.callId);
+      await withdrawReservation(deps.database.pool, call.callId);
       return { kind: 'account-refused', errorCode, message };
     }
     if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
@@ -99,45 +94,9 @@ export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall)
       });
       return { kind: 'rejected', errorCode, message, freed };
     }
-    await deps.database.pool.query(
-      "UPDATE calls SET last_error = $2, updated_at = now() WHERE id = $1",
-      [call.callId, `dial outcome unknown: ${message}`],
-    );
+    await recordUnknownOutcome(deps.database.pool, call.callId, message);
     return { kind: 'unknown', message };
   }
-  await recordPlaced(deps.database, call.callId, sid);
+  await recordPlaced(deps.database.pool, call.callId, sid);
   return { kind: 'placed', callSid: sid };
-}
-
-/** The carrier accepted the call: keep its SID; a callback may already have moved the status past `queued`. */
-async function recordPlaced(database: Database, callId: string, sid: string): Promise<void> {
-  await database.pool.query(
-    `WITH c AS (
-       UPDATE calls
-          SET twilio_call_sid = COALESCE(twilio_call_sid, $2),
-              status = CASE WHEN status = 'reserved' THEN 'queued' ELSE status END,
-              updated_at = now()
-        WHERE id = $1
-       RETURNING job_id
-     )
-     UPDATE outbound_call_jobs j SET twilio_call_sid = COALESCE(j.twilio_call_sid, $2), updated_at = now()
-       FROM c WHERE j.id = c.job_id`,
-    [callId, sid],
-  );
-}
-
-/**
- * A request the carrier never processed: delete the reservation and put its job back in the queue
- * (or end it as canceled if its run was canceled meanwhile: a canceling run claims nothing more).
- */
-export async function withdrawReservation(database: Database, callId: string): Promise<void> {
-  await database.pool.query(
-    `WITH c AS (DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL RETURNING job_id)
-     UPDATE outbound_call_jobs j
-        SET status = CASE WHEN r.status = 'canceling' THEN 'canceled' ELSE 'queued' END,
-            finished_at = CASE WHEN r.status = 'canceling' THEN now() END,
-            dial_lock_token = NULL, dial_started_at = NULL, updated_at = now()
-       FROM c, bulk_call_runs r WHERE j.id = c.job_id AND r.id = j.run_id AND j.status = 'dialing'`,
-    [callId],
-  );
 }

@@ -1,9 +1,9 @@
 import type { Database } from '../db/client';
-import { ACTIVE_CALL_STATUSES, CALL_STATUSES, sqlList, type CallStatus } from '../db/statuses';
+import { ownedCallSids, staleActiveCalls, touchCall, withdrawReservation, type CallRow } from '../db/queries/calls';
+import { CALL_STATUSES, type CallStatus } from '../db/statuses';
 import type { Logger } from '../logger';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus } from './apply-status';
-import { withdrawReservation } from './place-call';
 
 export interface ReconcileDeps {
   database: Database;
@@ -25,18 +25,7 @@ const CLOCK_SKEW_MS = 60_000;
 /** Calls looked at per pass: reconciliation must never make a dial pass slow. */
 const BATCH = 20;
 
-const ACTIVE = sqlList(ACTIVE_CALL_STATUSES);
-
-interface StaleCall {
-  id: string;
-  dialed_at: Date | null;
-  status: CallStatus;
-  twilio_call_sid: string | null;
-  to_number: string;
-  from_number: string;
-  direction: 'bulk' | 'direct';
-  created_at: Date;
-}
+type StaleCall = CallRow;
 
 /**
  * Asks the carrier about a business's active calls that have had no news for `staleAfterSeconds`:
@@ -46,14 +35,9 @@ interface StaleCall {
  * only a reservation the carrier has no call for is withdrawn. Nothing is ever re-dialed here.
  */
 export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string, staleAfterSeconds: number): Promise<ReconcileResult> {
-  const stale = await deps.database.pool.query<StaleCall>(
-    `SELECT id, status, twilio_call_sid, to_number, from_number, direction, created_at, dialed_at FROM calls
-      WHERE business_id = $1 AND status IN (${ACTIVE}) AND updated_at < now() - make_interval(secs => $2)
-      ORDER BY updated_at LIMIT ${BATCH}`,
-    [businessId, staleAfterSeconds],
-  );
+  const stale = await staleActiveCalls(deps.database.pool, businessId, staleAfterSeconds, BATCH);
   const result: ReconcileResult = { settled: 0, withdrawn: 0, freed: 0 };
-  for (const call of stale.rows) {
+  for (const call of stale) {
     try {
       const outcome = call.twilio_call_sid ? await refreshFromCarrier(deps, call, call.twilio_call_sid) : await findAtCarrier(deps, call);
       if (outcome === 'withdrawn') result.withdrawn += 1;
@@ -96,13 +80,7 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
   if (call.dialed_at === null) return withdraw(deps, call, 'never dialed: the reservation was left behind');
   const candidates = await deps.telephony.calls.list({ to: call.to_number, from: call.from_number, limit: BATCH });
   const recent = candidates.filter((c) => c.dateCreated.getTime() >= call.created_at.getTime() - CLOCK_SKEW_MS);
-  const owned = new Set(
-    (
-      await deps.database.pool.query<{ twilio_call_sid: string }>('SELECT twilio_call_sid FROM calls WHERE twilio_call_sid = ANY($1)', [
-        recent.map((c) => c.sid),
-      ])
-    ).rows.map((r) => r.twilio_call_sid),
-  );
+  const owned = await ownedCallSids(deps.database.pool, recent.map((c) => c.sid));
   const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];
   if (ours) return settle(deps, call, ours.sid, asCallStatus(ours.status), ours.duration ? Number(ours.duration) : null);
 
@@ -111,7 +89,7 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
 
 /** Frees a reservation that never became a call: a bulk job goes back to the queue, a direct call fails. */
 async function withdraw(deps: ReconcileDeps, call: StaleCall, reason: string): Promise<Outcome> {
-  if (call.direction === 'bulk') await withdrawReservation(deps.database, call.id);
+  if (call.direction === 'bulk') await withdrawReservation(deps.database.pool, call.id);
   else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: reason });
   deps.logger.info({ callId: call.id, to: call.to_number, reason }, 'call reconciled: never placed, reservation withdrawn');
   return 'withdrawn';
@@ -126,7 +104,7 @@ async function settle(deps: ReconcileDeps, call: StaleCall, sid: string, status:
 
 /** Nothing new: asked about again only after another quiet period. */
 async function markChecked(deps: ReconcileDeps, call: StaleCall): Promise<Outcome> {
-  await deps.database.pool.query('UPDATE calls SET updated_at = now() WHERE id = $1', [call.id]);
+  await touchCall(deps.database.pool, call.id);
   return 'unchanged';
 }
 

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Database } from '../db/client';
-import { LIVE_RUN_STATUSES, sqlList } from '../db/statuses';
+import { runWorkflowIds } from '../db/queries/runs';
+import { LIVE_RUN_STATUSES } from '../db/statuses';
 import type { Logger } from '../logger';
 import { slotFreedSignal } from '../workflows/messages';
 
@@ -15,19 +16,16 @@ const SIGNAL_DEADLINE_MS = 3_000;
  */
 export function createWakeRuns(deps: { database: Database; temporal: Client; logger: Logger }): WakeRuns {
   return async (businessId) => {
-    const runs = await deps.database.pool.query<{ workflow_id: string }>(
-      `SELECT workflow_id FROM bulk_call_runs WHERE business_id = $1 AND status IN (${sqlList(LIVE_RUN_STATUSES)})`,
-      [businessId],
-    );
+    const workflowIds = await runWorkflowIds(deps.database.pool, businessId, LIVE_RUN_STATUSES);
     // Bounded: while Temporal is unreachable a status callback must not hang on retries; the
     // run's fallback timer covers a wake-up that is given up on.
     const deadline = Date.now() + SIGNAL_DEADLINE_MS;
     const results = await Promise.allSettled(
-      runs.rows.map((r) => deps.temporal.withDeadline(deadline, () => deps.temporal.workflow.getHandle(r.workflow_id).signal(slotFreedSignal))),
+      workflowIds.map((id) => deps.temporal.withDeadline(deadline, () => deps.temporal.workflow.getHandle(id).signal(slotFreedSignal))),
     );
     results.forEach((r, i) => {
       if (r.status === 'rejected') {
-        deps.logger.debug({ workflowId: runs.rows[i]?.workflow_id, err: String(r.reason) }, 'wake-up signal not delivered');
+        deps.logger.debug({ workflowId: workflowIds[i], err: String(r.reason) }, 'wake-up signal not delivered');
       }
     });
     return results.filter((r) => r.status === 'fulfilled').length;

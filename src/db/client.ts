@@ -45,7 +45,12 @@ async function withClient<T>(database: Database, fn: (client: PoolClient) => Pro
   }
 }
 
-/** Runs `fn` in one transaction on one pooled connection; rolls back if it throws. */
+/** Thrown inside `inTransaction` to roll back and still answer with `value` (an outcome, not a failure). */
+export class Rollback<T> {
+  constructor(readonly value: T) {}
+}
+
+/** Runs `fn` in one transaction on one pooled connection; rolls back if it throws (a `Rollback` becomes the answer). */
 export function inTransaction<T>(database: Database, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   return withClient(database, async (client) => {
     await client.query('BEGIN');
@@ -55,6 +60,7 @@ export function inTransaction<T>(database: Database, fn: (client: PoolClient) =>
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if (err instanceof Rollback) return err.value as T;
       throw err;
     }
   });

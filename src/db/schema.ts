@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import {
   ACTIVE_CALL_STATUSES,
   CALL_DIRECTIONS,
@@ -58,6 +58,8 @@ export const bulkCallRuns = pgTable(
       .references(() => businesses.id),
     status: text('status').$type<RunStatus>().notNull().default('pending'),
     workflowId: text('workflow_id').notNull(),
+    /** Rows of the request that repeated an earlier row's number and were merged into it (one dial per number). */
+    duplicatesMerged: integer('duplicates_merged').notNull().default(0),
     lastError: text('last_error'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -151,4 +153,43 @@ export const calls = pgTable(
       .where(inList('status', ACTIVE_CALL_STATUSES)),
     index('calls_run_status_idx').on(t.runId, t.status),
   ],
+);
+
+/**
+ * A business's API keys. Only a SHA-256 of the whole key is kept (the key carries 190 random bits,
+ * so a slow hash adds nothing); `prefix` is the key's public head, for lookup and for display.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    businessId: uuid('business_id')
+      .notNull()
+      .references(() => businesses.id),
+    name: text('name'),
+    prefix: text('prefix').notNull(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('api_keys_prefix_unique').on(t.prefix), index('api_keys_business_idx').on(t.businessId)],
+);
+
+/**
+ * One row per (caller's key, Idempotency-Key), written in the same transaction as what the request
+ * created, so another request sees it only with the result to replay. The result is encrypted with a
+ * key derived from the caller's own credential: a replay needs that credential, and a minted API
+ * key's secret is never readable from this table.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    principal: text('principal').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    result: jsonb('result').$type<{ iv: string; tag: string; data: string }>(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.principal, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );

@@ -5,10 +5,10 @@ import { parseArgs } from 'node:util';
  * follows the run until it ends, printing its progress. Sandbox numbers: every lead answers.
  */
 
-async function call<T>(api: string, method: string, path: string, body?: unknown): Promise<T> {
+async function call<T>(api: string, key: string, method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(api + path, {
     method,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const json = (await res.json()) as T & { error?: { message: string } };
@@ -28,24 +28,34 @@ interface RunView {
 
 async function main() {
   const { values } = parseArgs({
-    options: { api: { type: 'string', default: 'http://127.0.0.1:3000' }, ui: { type: 'string' }, leads: { type: 'string', default: '20' } },
+    options: {
+      api: { type: 'string', default: 'http://127.0.0.1:3000' },
+      ui: { type: 'string' },
+      leads: { type: 'string', default: '20' },
+      key: { type: 'string', default: process.env.OUTDIAL_ADMIN_KEY },
+    },
   });
+  const adminKey = values.key;
+  if (!adminKey) throw new Error('an admin key is needed: export OUTDIAL_ADMIN_KEY=<the key npm start printed>, or pass --key');
   const api = values.api!.replace(/\/$/, '');
   const leadCount = Number(values.leads);
   if (!Number.isInteger(leadCount) || leadCount < 1 || leadCount > 10_000) throw new Error('--leads must be a whole number from 1 to 10000');
-  const { business } = await call<{ business: { id: string } }>(api, 'POST', '/v1/businesses', {
+  const { business } = await call<{ business: { id: string } }>(api, adminKey, 'POST', '/v1/businesses', {
     name: 'Demo Dental',
     callerId: '+15005550006',
     maxConcurrentCalls: 3,
   });
+  // The business's own key from here on: what a business's CRM would hold.
+  const { apiKey } = await call<{ apiKey: { secret: string } }>(api, adminKey, 'POST', `/v1/businesses/${business.id}/api-keys`, { name: 'demo' });
+  const key = apiKey.secret;
   const leads = Array.from({ length: leadCount }, (_, i) => ({ phone: `+1415555${String(1000 + i).slice(-4)}`, name: `Lead ${i + 1}` }));
-  const { run } = await call<{ run: RunView }>(api, 'POST', `/v1/businesses/${business.id}/runs`, { leads });
+  const { run } = await call<{ run: RunView }>(api, key, 'POST', `/v1/businesses/${business.id}/runs`, { leads });
   console.log(`Run ${run.id} started for business ${business.id} (${leadCount} leads, at most 3 calls at once).`);
   if (values.ui) console.log(`Watch it: ${values.ui}/namespaces/default/workflows/${run.workflowId}`);
-  console.log(`Or: curl ${api}/v1/runs/${run.id}`);
+  console.log(`Or: curl -H "Authorization: Bearer $OUTDIAL_ADMIN_KEY" ${api}/v1/runs/${run.id}`);
   let last = '';
   for (;;) {
-    const { run: now } = await call<{ run: RunView }>(api, 'GET', `/v1/runs/${run.id}`);
+    const { run: now } = await call<{ run: RunView }>(api, key, 'GET', `/v1/runs/${run.id}`);
     const line = `${now.status}: ${now.jobs.completed} completed, ${now.jobs.failed} failed, ${now.jobs.dialing} dialing, ${now.jobs.queued} queued; active calls ${now.business.activeCalls}/${now.business.maxConcurrentCalls}`;
     if (line !== last) console.log(line);
     last = line;

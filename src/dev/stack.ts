@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config';
 import { startSandboxCarrier, type SandboxCarrier } from '../sandbox-carrier';
@@ -19,6 +20,19 @@ import { startTemporalDevServer, type TemporalDevServer } from './temporal-serve
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/**
+ * The development admin key: OUTDIAL_ADMIN_KEYS if the user set it, otherwise one made on the first
+ * start and kept (owner-only) in the data directory, so it stays the same across restarts.
+ */
+function developmentAdminKey(dataDir: string): { keys: string; shown: string } {
+  const configured = process.env.OUTDIAL_ADMIN_KEYS?.split(',').map((k) => k.trim()).filter(Boolean)[0];
+  if (configured) return { keys: process.env.OUTDIAL_ADMIN_KEYS!, shown: configured };
+  const file = path.join(dataDir, 'admin-key');
+  if (!existsSync(file)) writeFileSync(file, `odadmin_dev_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  const key = readFileSync(file, 'utf8').trim();
+  return { keys: key, shown: key };
+}
 
 async function main() {
   const stack = loadStackConfig();
@@ -49,7 +63,13 @@ async function main() {
       }
     }
     mkdirSync(stack.dataDir, { recursive: true });
-    const env: NodeJS.ProcessEnv = { ...process.env, OUTDIAL_ENV: process.env.OUTDIAL_ENV ?? 'development', PORT: String(stack.apiPort) };
+    const adminKey = developmentAdminKey(stack.dataDir);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      OUTDIAL_ENV: process.env.OUTDIAL_ENV ?? 'development',
+      PORT: String(stack.apiPort),
+      OUTDIAL_ADMIN_KEYS: adminKey.keys,
+    };
 
     const temporalCli = stack.external.temporalAddress ? undefined : ensureTemporalCli({ say });
     let postgres: EmbeddedPostgresServer | undefined;
@@ -109,8 +129,11 @@ async function main() {
     say(`  Temporal frontend   ${env.TEMPORAL_ADDRESS}`);
     if (carrier) say(`  Sandbox carrier     ${carrier.url}   (calls: ${carrier.url}/__sandbox/calls)`);
     say(`  Postgres            ${postgres ? `embedded, ${postgres.databaseUrl}` : 'external (DATABASE_URL)'}`);
+    say(`  Admin API key       ${adminKey.shown}   (development only; kept in ${path.join(stack.dataDir, 'admin-key')})`);
     say('');
-    say('Start a demo campaign (20 leads on the sandbox carrier) in another terminal:');
+    say('In another terminal, set the key for the README examples and the demo:');
+    say(`  export OUTDIAL_ADMIN_KEY=${adminKey.shown} API=${apiUrl}`);
+    say('Start a demo campaign (20 leads on the sandbox carrier):');
     say(`  npm run demo -- --api ${apiUrl}${uiUrl ? ` --ui ${uiUrl}` : ''}`);
     if (uiUrl) say(`and watch it in the Temporal Web UI: ${uiUrl}/namespaces/default/workflows`);
     say('Press Ctrl-C to stop everything.');

@@ -1,7 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { Logger } from '../logger';
 
-export const RECONCILE_SCHEDULE_ID = 'outdial-reconcile-calls';
+export const RECONCILE_SCHEDULE_ID = 'outdial-reconcile';
 
 /**
  * The sweep that reconciles stale calls of every business, once a minute, one at a time (an
@@ -18,7 +18,7 @@ export async function ensureReconcileSchedule(
     await client.schedule.create({
       scheduleId,
       spec: { intervals: [{ every: `${everySeconds}s` }] },
-      action: { type: 'startWorkflow', workflowType: 'reconcileCalls', taskQueue, args: [] },
+      action: { type: 'startWorkflow', workflowType: 'reconcile', taskQueue, args: [] },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
     });
     logger.info({ scheduleId, everySeconds }, 'reconciliation schedule created');

@@ -1,6 +1,5 @@
 import {
   allHandlersFinished,
-  ApplicationFailure,
   condition,
   continueAsNew,
   log,
@@ -11,8 +10,11 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { BUSINESS_ID_SEARCH_ATTRIBUTE, RUN_ID_SEARCH_ATTRIBUTE } from '../search-attributes';
+import { FailureType, NON_RETRYABLE_FAILURES, nonRetryable } from './failures';
 import {
+  allowsTransition,
   cancelRunUpdate,
+  RUN_TRANSITIONS,
   DEFAULT_CONTINUE_AS_NEW_LIMITS,
   pauseRunUpdate,
   progressQuery,
@@ -23,14 +25,13 @@ import {
   type CarriedRunState,
   type DialPassSummary,
   type RunPhase,
-  type RunTransition,
 } from './messages';
 
 type Activities = ReturnType<typeof createActivities>;
 
 const { startRun } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['NoPublicHost', 'RunNotFound', 'RunNotLive'] },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
 });
 
 // Retried without a cap (backing off to 30 s): a Postgres or carrier outage pauses a run, never loses it.
@@ -38,7 +39,7 @@ const { startRun } = proxyActivities<Activities>({
 // holds the run up. A retry is safe: claims are atomic and count the earlier attempt's reservations.
 const { dialAvailableSlots, transitionRun, finishRun } = proxyActivities<Activities>({
   startToCloseTimeout: '45 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: ['RunNotFound', 'RunNotLive', 'InvalidTransition'] },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
 });
 
 /** When the carrier shed load or could not be reached, the next dial pass comes after this, not the full fallback. */
@@ -77,26 +78,28 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
     passesThisExecution: passes,
   }));
 
-  const transitionHandler = (action: RunTransition, allowedFrom: RunPhase[], to: RunPhase) => ({
-    handler: async () => {
-      const result = await transitionRun({ runId: input.runId, action });
-      phase = to;
-      woken = true;
-      return result;
-    },
-    validator: () => {
-      if (finished || !allowedFrom.includes(phase)) {
-        throw ApplicationFailure.nonRetryable(`cannot ${action} a run that is ${finished ? 'finished' : phase}`, 'InvalidTransition');
-      }
-    },
-  });
-  for (const [update, action, from, to] of [
-    [pauseRunUpdate, 'pause', ['running'], 'paused'],
-    [resumeRunUpdate, 'resume', ['paused'], 'running'],
-    [cancelRunUpdate, 'cancel', ['running', 'paused'], 'canceling'],
+  // Pause, resume and cancel: validated against the run's state machine, then applied in Postgres.
+  for (const [update, action] of [
+    [pauseRunUpdate, 'pause'],
+    [resumeRunUpdate, 'resume'],
+    [cancelRunUpdate, 'cancel'],
   ] as const) {
-    const { handler, validator } = transitionHandler(action, [...from], to);
-    setHandler(update, handler, { validator });
+    setHandler(
+      update,
+      async () => {
+        const result = await transitionRun({ runId: input.runId, action });
+        phase = RUN_TRANSITIONS[action].to;
+        woken = true;
+        return result;
+      },
+      {
+        validator: () => {
+          if (finished || !allowsTransition(phase, action)) {
+            throw nonRetryable(FailureType.InvalidTransition, `cannot ${action} a run that is ${finished ? 'finished' : phase}`);
+          }
+        },
+      },
+    );
   }
 
   const shouldContinueAsNew = () =>

@@ -1,2 +1,2 @@
 export { bulkCallRun } from './bulk-call-run';
-export { reconcileCalls } from './reconcile-calls';
+export { reconcile } from './reconcile';

@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { RunStatus } from '../db/statuses';
 
 /**
  * Every signal, query and update of BulkCallRun, shared by the workflow, the API and the activities.
@@ -74,7 +75,33 @@ export interface DialPassSummary {
   limit: number;
 }
 
+/**
+ * The run's state machine, the one definition: the workflow's update validators check it against the
+ * workflow's phase, and the activities apply it to Postgres (`WHERE status = ANY(from)`). `pending`
+ * is in `from` where a change may come before the workflow's first activity has marked the run
+ * running (the workflow's phase is already `running` then).
+ */
+export const RUN_TRANSITIONS = {
+  start: { from: ['pending'], to: 'running' },
+  pause: { from: ['pending', 'running'], to: 'paused' },
+  resume: { from: ['paused'], to: 'running' },
+  cancel: { from: ['pending', 'running', 'paused'], to: 'canceling' },
+  /** Every job is terminal. From `paused` too: a pause that came after the last dial leaves nothing to wait for. */
+  complete: { from: ['running', 'paused'], to: 'completed' },
+  endCanceled: { from: ['canceling'], to: 'canceled' },
+  /** The run cannot go on (no public host, its workflow could not be started). */
+  fail: { from: ['pending', 'running', 'paused', 'canceling'], to: 'failed' },
+  /** The carrier refused the account or caller ID: every lead would fail alike, so the run waits for an operator. */
+  pauseForCarrier: { from: ['running'], to: 'paused' },
+} as const satisfies Record<string, { from: readonly RunStatus[]; to: RunStatus }>;
+export type RunAction = keyof typeof RUN_TRANSITIONS;
+
+/** What an operator may ask of a run (the API's pause, resume and cancel). */
 export type RunTransition = 'pause' | 'resume' | 'cancel';
+
+export function allowsTransition(from: RunStatus, action: RunAction): boolean {
+  return (RUN_TRANSITIONS[action].from as readonly RunStatus[]).includes(from);
+}
 
 export interface RunTransitionResult {
   runId: string;

@@ -124,7 +124,7 @@ describe('API routes', () => {
     try {
       const res = await fetch(`http://127.0.0.1:${(unreachable.address() as AddressInfo).port}/v1/businesses/${business.id}/calls`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.adminKey}` },
         body: JSON.stringify({ to: '+14155550161' }),
       });
       expect(res.status).toBe(503);

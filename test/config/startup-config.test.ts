@@ -12,6 +12,7 @@ const VALID: Record<string, string> = {
   DATABASE_URL: 'postgres://outdial:outdial@127.0.0.1:1/outdial',
   TWILIO_ACCOUNT_SID: 'AC' + 'a'.repeat(32),
   TWILIO_AUTH_TOKEN: 'sandbox-token-123',
+  OUTDIAL_ADMIN_KEYS: 'admin-key-for-the-start-up-tests-0001',
 };
 
 /** Starts an entry point with exactly this environment and returns how it ended. */
@@ -43,6 +44,9 @@ describe('start-up configuration', () => {
     ['LOG_LEVEL malformed', { ...VALID, LOG_LEVEL: 'loud' }, /LOG_LEVEL is invalid/],
     ['OUTDIAL_ENV malformed', { ...VALID, OUTDIAL_ENV: 'staging' }, /OUTDIAL_ENV is invalid/],
     ['RUN_WAKE_FALLBACK_SECONDS malformed', { ...VALID, RUN_WAKE_FALLBACK_SECONDS: '-1' }, /RUN_WAKE_FALLBACK_SECONDS is invalid/],
+    ['OUTDIAL_ADMIN_KEYS missing in production', without('OUTDIAL_ADMIN_KEYS'), /OUTDIAL_ADMIN_KEYS is missing: set it to one or more admin API keys/],
+    ['OUTDIAL_ADMIN_KEYS too short', { ...VALID, OUTDIAL_ADMIN_KEYS: 'short-secret-value' }, /OUTDIAL_ADMIN_KEYS is invalid \(value hidden\): each key must be at least 32/],
+    ['API_RATE_LIMIT_PER_MINUTE malformed', { ...VALID, API_RATE_LIMIT_PER_MINUTE: 'lots' }, /API_RATE_LIMIT_PER_MINUTE is invalid/],
   ];
 
   test.concurrent.each(cases)('the API with %s prints one clear line and exits non-zero', async (_name, env, expected) => {
@@ -53,6 +57,8 @@ describe('start-up configuration', () => {
     expect(lines[0]).toMatch(/^outdial api: Configuration error: /);
     expect(lines[0]).toMatch(expected);
     expect(stderr).not.toMatch(/\n\s+at /);
+    // A configuration error never echoes a secret's value.
+    for (const secret of [env.TWILIO_AUTH_TOKEN, env.OUTDIAL_ADMIN_KEYS, 'outdial:outdial@']) if (secret) expect(stderr).not.toContain(secret);
   });
 
   test.concurrent.each(cases.slice(0, 4))('the worker with %s prints one clear line and exits non-zero', async (_name, env, expected) => {

@@ -44,6 +44,14 @@ function processGroupMembers(pgid: number): string[] {
     .filter((l) => l.startsWith(`${pgid} `));
 }
 
+/** The key `npm start` prints on its `export OUTDIAL_ADMIN_KEY=…` line. */
+function printedAdminKey(output: string[]): string {
+  const line = output.find((l) => l.includes('export OUTDIAL_ADMIN_KEY='));
+  const key = line && /OUTDIAL_ADMIN_KEY=(\S+)/.exec(line)?.[1];
+  if (!key) throw new Error(`npm start printed no admin key:\n${output.join('\n')}`);
+  return key;
+}
+
 describe('where embedded Postgres keeps its data', () => {
   test('as root, a data directory the postgres user cannot reach moves under /var/tmp, with one line saying so', () => {
     const said: string[] = [];
@@ -87,6 +95,7 @@ describe('npm start (the local stack)', () => {
 
     const first = await startStack(env);
     let businessId: string;
+    let adminKey: string;
     try {
       expect(first.output.join('\n')).toContain(`Temporal Web UI     http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`);
       expect(first.output.join('\n')).toContain(`npm run demo -- --api ${api}`);
@@ -94,9 +103,11 @@ describe('npm start (the local stack)', () => {
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: 'ok', postgres: { ok: true }, temporal: { ok: true } });
       expect((await fetch(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).status).toBe(200);
+      adminKey = printedAdminKey(first.output);
+      expect((await fetch(`${api}/v1/businesses`, { method: 'POST' })).status).toBe(401);
       const created = await fetch(`${api}/v1/businesses`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
         body: JSON.stringify({ name: 'Persisted', callerId: '+15005550006' }),
       });
       expect(created.status).toBe(201);
@@ -118,7 +129,9 @@ describe('npm start (the local stack)', () => {
     const second = await startStack(env);
     try {
       expect(second.output.join('\n')).not.toContain('Installing the Temporal CLI');
-      const again = await fetch(`${api}/v1/businesses/${businessId}`);
+      // The development admin key is kept with the data: the same key works after a restart.
+      expect(printedAdminKey(second.output)).toBe(adminKey);
+      const again = await fetch(`${api}/v1/businesses/${businessId}`, { headers: { authorization: `Bearer ${adminKey}` } });
       expect(again.status).toBe(200);
     } finally {
       await ctrlC(second.proc);

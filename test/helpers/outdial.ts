@@ -44,6 +44,16 @@ export interface OutdialTestStackOptions {
   databaseUrl?: string;
   /** A Temporal server of the test's own (e.g. one it restarts); default: the suite's. */
   temporalAddress?: string;
+  /** Requests per minute per API key; default: no limit. */
+  rateLimitPerMinute?: number;
+  /** Seconds a committed run may stay pending before the sweep starts it; default 10. */
+  stalledRunAfterSeconds?: number;
+}
+
+export interface ApiCallOptions {
+  /** The bearer key; default: the stack's admin key; null: no Authorization header. */
+  key?: string | null;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -64,6 +74,8 @@ export class OutdialTestStack {
     },
   );
   readonly taskQueue = `test-${randomUUID()}`;
+  /** This stack's admin key (configuration's OUTDIAL_ADMIN_KEYS). */
+  readonly adminKey = `test-admin-${randomUUID()}`;
   private workers: { worker: Worker; running: Promise<void> }[] = [];
 
   private constructor(
@@ -96,10 +108,14 @@ export class OutdialTestStack {
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
+      stalledRunAfterSeconds: opts.stalledRunAfterSeconds ?? 10,
+      adminKeys: [],
+      apiRateLimitPerMinute: opts.rateLimitPerMinute ?? 0,
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
     const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000, databaseUrl, temporalAddress);
     config.temporal.taskQueue = stack.taskQueue;
+    config.adminKeys.push(stack.adminKey);
     server.on('request', createApp(stack.deps()));
     return stack;
   }
@@ -139,10 +155,15 @@ export class OutdialTestStack {
     return worker;
   }
 
-  async api<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T; headers: Headers }> {
+  async api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, opts: ApiCallOptions = {}): Promise<{ status: number; body: T; headers: Headers }> {
+    const key = opts.key === undefined ? this.adminKey : opts.key;
     const res = await fetch(this.apiUrl + path, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+        ...opts.headers,
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
@@ -161,10 +182,14 @@ export class OutdialTestStack {
     return res.body.business;
   }
 
-  async createRun(businessId: string, phones: string[]): Promise<{ id: string; workflowId: string }> {
-    const res = await this.api<{ run: { id: string; workflowId: string } }>('POST', `/v1/businesses/${businessId}/runs`, {
-      leads: phones.map((phone, i) => ({ phone, name: `Lead ${i + 1}` })),
-    });
+  async createRun(businessId: string, phones: string[], opts: ApiCallOptions & { allowDuplicates?: boolean } = {}): Promise<{ id: string; workflowId: string }> {
+    const { allowDuplicates, ...call } = opts;
+    const res = await this.api<{ run: { id: string; workflowId: string } }>(
+      'POST',
+      `/v1/businesses/${businessId}/runs`,
+      { leads: phones.map((phone, i) => ({ phone, name: `Lead ${i + 1}` })), ...(allowDuplicates ? { allowDuplicates } : {}) },
+      call,
+    );
     if (res.status !== 201) throw new Error(`createRun: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.run;
   }
@@ -211,6 +236,7 @@ export class OutdialTestStack {
       TWILIO_AUTH_TOKEN: this.carrier.authToken,
       TWILIO_API_BASE_URL: this.carrier.url,
       RECONCILE_AFTER_SECONDS: String(this.config.reconcileAfterSeconds),
+      STALLED_RUN_AFTER_SECONDS: String(this.config.stalledRunAfterSeconds),
       // Test workers share one Temporal server: no global sweep schedule pointing at a test queue.
       RECONCILE_SWEEP_SECONDS: '0',
     };

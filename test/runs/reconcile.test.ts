@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createDatabase, migrateDatabase, type Database } from '../../src/db/client';
 import { reserveDirectCall } from '../../src/slots';
 import { ensureReconcileSchedule } from '../../src/temporal/reconcile-schedule';
-import { reconcileCalls } from '../../src/workflows';
+import { reconcile } from '../../src/workflows';
 import { connectTestDatabase, createEmptyDatabase } from '../helpers/db';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
@@ -139,16 +139,16 @@ describe('reconciliation with the carrier', () => {
       const placed = await stack.api<{ call: { id: string; twilioCallSid: string } }>('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155760001' });
       expect(placed.status).toBe(201);
       await stack.carrier.waitForCall(placed.body.call.twilioCallSid, 'completed');
-      const swept: { settled: number }[] = [];
+      const swept: { calls: { settled: number } }[] = [];
       const deadline = Date.now() + 30_000;
       // Sweep until the call has been quiet long enough (1 s here) to be asked about.
       while (Date.now() < deadline) {
-        swept.push(await stack.temporal.client.workflow.execute(reconcileCalls, { taskQueue: stack.taskQueue, workflowId: `sweep-${randomUUID()}` }));
+        swept.push(await stack.temporal.client.workflow.execute(reconcile, { taskQueue: stack.taskQueue, workflowId: `sweep-${randomUUID()}` }));
         const status = (await stack.database.pool.query('SELECT status FROM calls WHERE id = $1', [placed.body.call.id])).rows[0].status;
         if (status === 'completed') break;
         await new Promise((r) => setTimeout(r, 200));
       }
-      expect(swept.at(-1)!.settled).toBeGreaterThanOrEqual(1);
+      expect(swept.at(-1)!.calls.settled).toBeGreaterThanOrEqual(1);
       expect((await stack.api<{ business: { activeCalls: number } }>('GET', `/v1/businesses/${business.id}`)).body.business.activeCalls).toBe(0);
     } finally {
       stack.carrier.setScripts([]);
@@ -164,7 +164,7 @@ describe('reconciliation with the carrier', () => {
     try {
       const described = await handle.describe();
       expect(described.spec.intervals).toMatchObject([{ every: 60_000 }]);
-      expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileCalls', taskQueue: stack.taskQueue });
+      expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcile', taskQueue: stack.taskQueue });
       expect(described.policies.overlap).toBe('SKIP');
     } finally {
       await handle.delete();

@@ -1,43 +1,72 @@
-import { eq } from 'drizzle-orm';
 import { Router } from 'express';
 import { z } from 'zod';
-import { businesses } from '../../db/schema';
-import { countActiveCalls } from '../../slots';
+import { listKeys, mintApiKey, revokeKey } from '../../domain/api-keys';
+import { changeBusiness, createBusiness, getBusiness } from '../../domain/businesses';
 import type { ApiDeps } from '../app';
+import { authorizeBusiness, requireAdmin } from '../auth';
 import { notFound } from '../errors';
-import { e164Phone, parseId, parseOr400 } from '../validation';
+import { idempotencyOf } from '../idempotency';
+import { e164Phone, parseId, parseOr400, storableText } from '../validation';
 
-const createBusinessBody = z.object({
-  name: z.string().trim().min(1, 'must not be empty').max(200),
-  callerId: e164Phone,
-  maxConcurrentCalls: z.number().int().min(1).max(1000).default(3),
-});
+const name = storableText.trim().min(1, 'must not be empty').max(200);
+const maxConcurrentCalls = z.number().int().min(1).max(1000);
 
-export function businessView(row: typeof businesses.$inferSelect, activeCalls?: number) {
-  return {
-    id: row.id,
-    name: row.name,
-    callerId: row.callerId,
-    maxConcurrentCalls: row.maxConcurrentCalls,
-    ...(activeCalls === undefined ? {} : { activeCalls }),
-    createdAt: row.createdAt.toISOString(),
-  };
-}
+const createBusinessBody = z.object({ name, callerId: e164Phone, maxConcurrentCalls: maxConcurrentCalls.default(3) }).strict();
+const changeBusinessBody = z
+  .object({ name: name.optional(), callerId: e164Phone.optional(), maxConcurrentCalls: maxConcurrentCalls.optional() })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'name at least one of name, callerId, maxConcurrentCalls');
+const mintKeyBody = z.object({ name: storableText.trim().min(1).max(200).optional() }).strict();
 
-export function businessRoutes({ database }: ApiDeps) {
+export function businessRoutes(deps: ApiDeps) {
   const router = Router();
 
   router.post('/v1/businesses', async (req, res) => {
+    requireAdmin(res);
     const body = parseOr400(createBusinessBody, req.body);
-    const [row] = await database.db.insert(businesses).values(body).returning();
-    res.status(201).json({ business: businessView(row!, 0) });
+    res.status(201).json({ business: await createBusiness(deps, body, idempotencyOf(req, res)) });
   });
 
   router.get('/v1/businesses/:businessId', async (req, res) => {
     const id = parseId(req.params.businessId, 'business');
-    const row = await database.db.query.businesses.findFirst({ where: eq(businesses.id, id) });
-    if (!row) throw notFound('business', id);
-    res.json({ business: businessView(row, await countActiveCalls(database, id)) });
+    authorizeBusiness(res, id);
+    const business = await getBusiness(deps, id);
+    if (!business) throw notFound('business', id);
+    res.json({ business });
+  });
+
+  router.patch('/v1/businesses/:businessId', async (req, res) => {
+    requireAdmin(res);
+    const id = parseId(req.params.businessId, 'business');
+    const business = await changeBusiness(deps, id, parseOr400(changeBusinessBody, req.body));
+    if (!business) throw notFound('business', id);
+    res.json({ business });
+  });
+
+  router.post('/v1/businesses/:businessId/api-keys', async (req, res) => {
+    requireAdmin(res);
+    const id = parseId(req.params.businessId, 'business');
+    const { name: keyName } = parseOr400(mintKeyBody, req.body ?? {});
+    const minted = await mintApiKey(deps, id, keyName ?? null, idempotencyOf(req, res));
+    if ('notFound' in minted) throw notFound('business', id);
+    res.status(201).json(minted);
+  });
+
+  router.get('/v1/businesses/:businessId/api-keys', async (req, res) => {
+    const id = parseId(req.params.businessId, 'business');
+    authorizeBusiness(res, id);
+    if (!(await getBusiness(deps, id))) throw notFound('business', id);
+    res.json({ apiKeys: await listKeys(deps, id) });
+  });
+
+  /** A business may revoke its own keys (a leaked one above all); an admin any. */
+  router.delete('/v1/businesses/:businessId/api-keys/:keyId', async (req, res) => {
+    const id = parseId(req.params.businessId, 'business');
+    authorizeBusiness(res, id);
+    const keyId = parseId(req.params.keyId, 'API key');
+    const revoked = await revokeKey(deps, id, keyId);
+    if (!revoked) throw notFound('API key', keyId);
+    res.json({ apiKey: revoked });
   });
 
   return router;

@@ -3,14 +3,17 @@ import twilio from 'twilio';
 import { z } from 'zod';
 import { applyCallStatus } from '../../calls/apply-status';
 import { STATUS_CALLBACK_PATH } from '../../calls/status-callback-url';
+import { statusCallbackUrlOf } from '../../db/queries/calls';
 import { CALL_STATUSES } from '../../db/statuses';
 import { resolvePublicHost } from '../../public-host';
 import type { ApiDeps } from '../app';
 import { HttpError } from '../errors';
+import { storableText } from '../validation';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const optionalInt = z.preprocess((v) => (v === undefined || v === '' ? undefined : v), z.coerce.number().int().optional());
+/** A non-negative whole number that fits the integer columns it is stored in. */
+const optionalInt = z.preprocess((v) => (v === undefined || v === '' ? undefined : v), z.coerce.number().int().min(0).max(2_147_483_647).optional());
 
 const callbackParams = z.object({
   CallSid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call SID'),
@@ -18,7 +21,7 @@ const callbackParams = z.object({
   SequenceNumber: optionalInt,
   CallDuration: optionalInt,
   ErrorCode: optionalInt,
-  ErrorMessage: z.string().optional(),
+  ErrorMessage: storableText.max(2000).optional(),
 });
 
 /**
@@ -34,13 +37,12 @@ export function twilioStatusRoutes({ database, config, logger, wakeRuns }: ApiDe
    */
   async function urlTheCarrierWasGiven(callId: string | undefined, originalUrl: string): Promise<string> {
     if (callId) {
-      const stored = await database.pool.query<{ status_callback_url: string | null }>('SELECT status_callback_url FROM calls WHERE id = $1', [callId]);
-      const url = stored.rows[0]?.status_callback_url;
+      const url = await statusCallbackUrlOf(database.pool, callId);
       if (url) return url;
     }
     const host = resolvePublicHost(config);
     // Fail closed: without the public URL no signature can be checked.
-    if (!host.ok) throw new HttpError(500, 'no_public_host', `${host.error}: cannot verify callback signatures`);
+    if (!host.ok) throw new HttpError(503, 'no_public_host', `${host.error}: cannot verify callback signatures`);
     return host.baseUrl + originalUrl;
   }
 
@@ -51,7 +53,13 @@ export function twilioStatusRoutes({ database, config, logger, wakeRuns }: ApiDe
     const callId = typeof req.query.callId === 'string' && UUID.test(req.query.callId) ? req.query.callId : undefined;
     const signedUrl = await urlTheCarrierWasGiven(callId, req.originalUrl);
     const params = (req.body ?? {}) as Record<string, string>;
-    if (!twilio.validateRequest(config.twilio.authToken, signature, signedUrl, params)) {
+    let valid = false;
+    try {
+      valid = twilio.validateRequest(config.twilio.authToken, signature, signedUrl, params);
+    } catch {
+      // Parameters the validator cannot even read (odd shapes) are not a valid signature either.
+    }
+    if (!valid) {
       throw new HttpError(403, 'invalid_signature', 'X-Twilio-Signature does not match this request');
     }
     const parsed = callbackParams.safeParse(params);

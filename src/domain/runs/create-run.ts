@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { inTransaction } from '../../db/client';
+import { findBusiness } from '../../db/queries/businesses';
+import { insertLeadsAndJobs, type NewLead } from '../../db/queries/jobs';
+import { insertRun } from '../../db/queries/runs';
+import { bulkCallRunWorkflowId } from '../../workflows/messages';
+import type { DomainDeps } from '../deps';
+import { claimOrReplay, recordResult, type IdempotencyKey } from '../idempotency';
+import { runView, type RunView } from './run-view';
+import { startRunWorkflow } from './start-workflow';
+
+export interface CreateRunCommand {
+  businessId: string;
+  leads: NewLead[];
+  /** Keep every row even when a number repeats (by default a number is dialed once per run). */
+  allowDuplicates?: boolean;
+  idempotency?: IdempotencyKey;
+}
+
+export type CreateRunResult = { ok: true; run: RunView; duplicatesMerged: number } | { ok: false; reason: 'business-not-found' };
+
+/** One dial per number: later rows with a number already listed are merged into the first (its name is kept). */
+export function mergeDuplicateNumbers(leads: NewLead[]): { leads: NewLead[]; merged: number } {
+  const seen = new Set<string>();
+  const kept = leads.filter((lead) => !seen.has(lead.phone) && (seen.add(lead.phone), true));
+  return { leads: kept, merged: leads.length - kept.length };
+}
+
+/**
+ * Creates a run: the run, its leads and their jobs commit together (with the idempotency record),
+ * then its workflow is started. A start that fails (Temporal unreachable, the process dies) leaves
+ * the run `pending`; the sweep starts it (`startStalledRuns`), so a committed run always runs.
+ */
+export async function createRun(deps: DomainDeps, command: CreateRunCommand): Promise<CreateRunResult> {
+  const { leads, merged } = command.allowDuplicates ? { leads: command.leads, merged: 0 } : mergeDuplicateNumbers(command.leads);
+  const runId = randomUUID();
+  const workflowId = bulkCallRunWorkflowId(runId);
+  const { result, fresh } = await inTransaction(deps.database, async (client): Promise<{ result: CreateRunResult; fresh: boolean }> => {
+    if (!(await findBusiness(client, command.businessId))) return { result: { ok: false, reason: 'business-not-found' }, fresh: false };
+    const replayed = await claimOrReplay<CreateRunResult>(client, command.idempotency);
+    if (replayed) return { result: replayed.replay, fresh: false };
+    const run = await insertRun(client, { id: runId, businessId: command.businessId, workflowId, duplicatesMerged: merged });
+    await insertLeadsAndJobs(
+      client,
+      runId,
+      command.businessId,
+      leads.map(() => randomUUID()),
+      leads,
+    );
+    const created: CreateRunResult = { ok: true, run: await runView(client, run), duplicatesMerged: merged };
+    await recordResult(client, command.idempotency, created);
+    return { result: created, fresh: true };
+  });
+  if (!fresh) return result;
+  const start = await startRunWorkflow(deps, { id: runId, businessId: command.businessId, workflowId });
+  if (!start.started && !start.alreadyStarted) {
+    deps.logger.warn({ runId, err: start.error }, 'run committed but its workflow did not start; the sweep will start it');
+  } else {
+    deps.logger.info({ runId, businessId: command.businessId, leads: leads.length, duplicatesMerged: merged, workflowId }, 'run created');
+  }
+  return result;
+}

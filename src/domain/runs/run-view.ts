@@ -1,0 +1,54 @@
+import type { Database } from '../../db/client';
+import { findBusiness } from '../../db/queries/businesses';
+import { countActiveCalls } from '../../db/queries/calls';
+import { jobTallies } from '../../db/queries/jobs';
+import { findRun, type RunRow } from '../../db/queries/runs';
+import { JOB_STATUSES, TERMINAL_CALL_STATUSES, type RunStatus } from '../../db/statuses';
+import type { Executor } from '../../db/queries/executor';
+
+export interface RunView {
+  id: string;
+  businessId: string;
+  status: RunStatus;
+  lastError: string | null;
+  workflowId: string;
+  /** Rows of the request merged into an earlier row with the same number (dialed once). */
+  duplicatesMerged: number;
+  jobs: Record<(typeof JOB_STATUSES)[number] | 'total', number>;
+  outcomes: Record<(typeof TERMINAL_CALL_STATUSES)[number], number>;
+  business: { activeCalls: number; maxConcurrentCalls: number | null };
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** Where a run stands: its status, its jobs by status and outcome, and its business's slots. */
+export async function runView(db: Executor, run: RunRow): Promise<RunView> {
+  const [tallies, business, activeCalls] = await Promise.all([
+    jobTallies(db, run.id),
+    findBusiness(db, run.business_id),
+    countActiveCalls(db, run.business_id),
+  ]);
+  const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, tallies.byStatus.get(s) ?? 0])) as RunView['jobs'];
+  jobs.total = [...tallies.byStatus.values()].reduce((a, b) => a + b, 0);
+  const outcomes = Object.fromEntries(TERMINAL_CALL_STATUSES.map((s) => [s, tallies.byOutcome.get(s) ?? 0])) as RunView['outcomes'];
+  return {
+    id: run.id,
+    businessId: run.business_id,
+    status: run.status,
+    lastError: run.last_error,
+    workflowId: run.workflow_id,
+    duplicatesMerged: run.duplicates_merged,
+    jobs,
+    outcomes,
+    business: { activeCalls, maxConcurrentCalls: business?.max_concurrent_calls ?? null },
+    createdAt: run.created_at.toISOString(),
+    startedAt: run.started_at?.toISOString() ?? null,
+    finishedAt: run.finished_at?.toISOString() ?? null,
+  };
+}
+
+export async function getRun(database: Database, runId: string): Promise<RunView | null> {
+  const run = await findRun(database.pool, runId);
+  return run ? runView(database.pool, run) : null;
+}
