@@ -10,7 +10,7 @@ import { callRoutes } from './routes/calls';
 import { healthRoutes } from './routes/health';
 import { runRoutes } from './routes/runs';
 import { twilioStatusRoutes } from './routes/twilio-status';
-import { unstorableTextPath } from './validation';
+import { bodyProblem, MAX_JSON_DEPTH } from './validation';
 
 export interface ApiDeps extends DomainDeps {
   config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute'>;
@@ -29,11 +29,15 @@ const jsonOnly: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** Text Postgres cannot store is refused here, naming where it is, before any route sees it. */
+/** Text Postgres cannot store, and absurd nesting, are refused here, naming where, before any route sees them. */
 const storableBody: RequestHandler = (req, _res, next) => {
-  const path = unstorableTextPath(req.body);
-  if (path) next(new HttpError(400, 'invalid_text', `${path}: text must not contain NUL characters or unpaired UTF-16 surrogates`));
-  else next();
+  const problem = bodyProblem(req.body);
+  if (!problem) return next();
+  next(
+    problem.code === 'too_deep'
+      ? new HttpError(400, 'too_deep', `${problem.path}: the body nests deeper than ${MAX_JSON_DEPTH} levels`)
+      : new HttpError(400, 'invalid_text', `${problem.path}: text must not contain NUL characters or unpaired UTF-16 surrogates`),
+  );
 };
 
 /** The Express app: stateless, so any number of API processes can serve it. */

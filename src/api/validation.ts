@@ -42,21 +42,28 @@ export function isStorableText(value: string): boolean {
 /** Text Postgres can store: no NUL, no lone surrogate. */
 export const storableText = z.string().refine(isStorableText, 'must not contain NUL characters or unpaired UTF-16 surrogates');
 
-/** The path of the first string (or object key) in a parsed JSON body that Postgres could not store, or null. */
-export function unstorableTextPath(value: unknown, path: string[] = []): string | null {
-  if (typeof value === 'string') return isStorableText(value) ? null : path.join('.') || '(body)';
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i += 1) {
-      const found = unstorableTextPath(value[i], [...path, String(i)]);
-      if (found) return found;
-    }
-    return null;
-  }
-  if (value && typeof value === 'object') {
-    for (const [key, v] of Object.entries(value)) {
-      if (!isStorableText(key)) return [...path, '(a key)'].join('.');
-      const found = unstorableTextPath(v, [...path, key]);
-      if (found) return found;
+/** Deeper than any body Outdial takes: refused before anything walks it. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * What is wrong with a parsed JSON body before any route sees it: nesting deeper than
+ * MAX_JSON_DEPTH, or a string (or object key) Postgres could not store. Iterative, so no body can
+ * exhaust the stack.
+ */
+export function bodyProblem(body: unknown): { code: 'too_deep' | 'invalid_text'; path: string } | null {
+  const pending: { value: unknown; path: string[] }[] = [{ value: body, path: [] }];
+  while (pending.length > 0) {
+    const { value, path } = pending.pop()!;
+    if (path.length > MAX_JSON_DEPTH) return { code: 'too_deep', path: path.slice(0, 4).join('.') + '…' };
+    if (typeof value === 'string') {
+      if (!isStorableText(value)) return { code: 'invalid_text', path: path.join('.') || '(body)' };
+    } else if (Array.isArray(value)) {
+      value.forEach((v, i) => pending.push({ value: v, path: [...path, String(i)] }));
+    } else if (value && typeof value === 'object') {
+      for (const [key, v] of Object.entries(value)) {
+        if (!isStorableText(key)) return { code: 'invalid_text', path: [...path, '(a key)'].join('.') };
+        pending.push({ value: v, path: [...path, key] });
+      }
     }
   }
   return null;

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../src/api/app';
 import { createDatabase, migrateDatabase, type Database } from '../../src/db/client';
 import { reserveDirectCall } from '../../src/slots';
 import { ensureReconcileSchedule } from '../../src/temporal/reconcile-schedule';
@@ -27,6 +30,7 @@ describe('reconciliation with the carrier', () => {
     // Calls count as stale after 1 s without news; runs re-check every 2 s when no signal comes.
     stack = await OutdialTestStack.start({
       databaseUrl: ownDatabase.url,
+      stalledRunAfterSeconds: 0,
       wakeFallbackSeconds: 2,
       reconcileAfterSeconds: 1,
       carrier: { defaultScript: { dialMs: 2, ringMs: 10, talkMs: 30 } },
@@ -152,6 +156,44 @@ describe('reconciliation with the carrier', () => {
       expect((await stack.api<{ business: { activeCalls: number } }>('GET', `/v1/businesses/${business.id}`)).body.business.activeCalls).toBe(0);
     } finally {
       stack.carrier.setScripts([]);
+    }
+  });
+
+  test('a run whose workflow start failed after the commit is started by the sweep and completes, every lead dialed once', async () => {
+    // An API whose Temporal start is lost after the run committed (as when the process dies in between).
+    const client = stack.temporal.client;
+    const lostStart = new Proxy(client.workflow, {
+      get: (target, prop) => (prop === 'start' ? async () => Promise.reject(new Error('injected: the start never reached Temporal')) : Reflect.get(target, prop, target)),
+    });
+    const failingClient = new Proxy(client, { get: (target, prop) => (prop === 'workflow' ? lostStart : Reflect.get(target, prop, target)) });
+    const api = http.createServer(createApp({ ...stack.deps(), temporal: failingClient }));
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+    const business = await stack.createBusiness();
+    const phones = leadPhones(5, '+1415577');
+    try {
+      const res = await fetch(`http://127.0.0.1:${(api.address() as AddressInfo).port}/v1/businesses/${business.id}/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.adminKey}` },
+        body: JSON.stringify({ leads: phones.map((phone) => ({ phone })) }),
+      });
+      expect(res.status).toBe(201);
+      const { run } = (await res.json()) as { run: { id: string; workflowId: string; status: string } };
+      expect(run.status).toBe('pending');
+      await expect(client.workflow.getHandle(run.workflowId).describe()).rejects.toThrow();
+
+      const swept = await client.workflow.execute(reconcile, { taskQueue: stack.taskQueue, workflowId: `sweep-${randomUUID()}` });
+      expect(swept.runs.started).toBeGreaterThanOrEqual(1);
+      const done = await stack.runResult(run);
+      expect(done.status).toBe('completed');
+      expect(done.jobs).toMatchObject({ total: 5, completed: 5 });
+      const calls = stack.carrier.calls({ from: business.callerId }).map((c) => c.to);
+      expect(calls.sort()).toEqual([...phones].sort());
+      // A second sweep finds nothing to start, and a second start of the same run is refused by its workflow ID.
+      const again = await client.workflow.execute(reconcile, { taskQueue: stack.taskQueue, workflowId: `sweep-${randomUUID()}` });
+      expect(again.runs.started).toBe(0);
+      expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(5);
+    } finally {
+      api.close();
     }
   });
 
