@@ -24,6 +24,17 @@ describe('docker-compose.yml', () => {
       for (const required of ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'PUBLIC_HOST']) expect(s.environment).toHaveProperty(required);
       expect(s.depends_on).toHaveProperty('temporal-setup');
     }
+    // No default secret: the auth token (callback signatures, the sandbox's) and the admin keys must be set.
+    for (const name of ['api', 'worker']) {
+      const env = services[name]!.environment!;
+      expect(env.TWILIO_AUTH_TOKEN).toMatch(/^\$\{TWILIO_AUTH_TOKEN:\?/);
+      expect(env.OUTDIAL_ADMIN_KEYS).toMatch(/^\$\{OUTDIAL_ADMIN_KEYS:\?/);
+    }
+    expect(services['sandbox-carrier']!.environment!.SANDBOX_AUTH_TOKEN).toMatch(/^\$\{TWILIO_AUTH_TOKEN:\?/);
+    // Only the API listens on every interface.
+    for (const [name, s] of Object.entries(services)) {
+      for (const port of (s as { ports?: string[] }).ports ?? []) if (name !== 'api') expect([name, port]).toEqual([name, expect.stringMatching(/^127\.0\.0\.1:/)]);
+    }
     expect(services.api!.command).toEqual(['node_modules/.bin/tsx', 'src/server.ts']);
     expect(services.worker!.command).toEqual(['node_modules/.bin/tsx', 'src/worker.ts']);
     for (const s of Object.values(services)) {
@@ -42,7 +53,13 @@ describe('docker-compose.yml', () => {
   const compose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
   test(`docker-compose config accepts it (${compose.status === 0 ? 'docker-compose found' : 'docker-compose not installed: structural checks above only'})`, () => {
     if (compose.status !== 0) return;
-    const normalized = execFileSync('docker-compose', ['-f', path.join(ROOT, 'docker-compose.yml'), 'config'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
-    expect((parse(normalized) as { services: Record<string, Service> }).services.api!.environment).toMatchObject({ TWILIO_API_BASE_URL: 'http://sandbox-carrier:3100' });
+    const file = path.join(ROOT, 'docker-compose.yml');
+    const secrets = { TWILIO_AUTH_TOKEN: 'a-long-random-test-token-0123456789', OUTDIAL_ADMIN_KEYS: 'an-admin-key-of-at-least-32-characters' };
+    const normalized = execFileSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { PATH: process.env.PATH, ...secrets } });
+    expect((parse(normalized) as { services: Record<string, Service> }).services.api!.environment).toMatchObject({ TWILIO_API_BASE_URL: 'http://sandbox-carrier:3100', ...secrets });
+    // Without the secrets it refuses, naming what to set.
+    const refused = spawnSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/TWILIO_AUTH_TOKEN|OUTDIAL_ADMIN_KEYS/);
   });
 });

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { forEachLine } from '../../src/dev/log-lines';
@@ -112,6 +112,24 @@ describe('npm start (the local stack)', () => {
       });
       expect(created.status).toBe(201);
       businessId = ((await created.json()) as { business: { id: string } }).business.id;
+
+      // The README's API examples, pasted in order with the printed key, work as written.
+      const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+      const block = /## API\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+      expect(block).toBeDefined();
+      const pasted = spawnSync('bash', ['-eo', 'pipefail', '-c', block!], {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, OUTDIAL_ADMIN_KEY: adminKey, API: api },
+        timeout: 60_000,
+      });
+      expect([pasted.status, pasted.stderr]).toEqual([0, '']);
+      const answers = pasted.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>);
+      const run = answers.find((a) => a.run)!.run!;
+      expect(run).toMatchObject({ duplicatesMerged: 1, jobs: expect.objectContaining({ total: 4 }) });
+      expect(answers.find((a) => a.call)!.call).toMatchObject({ direction: 'direct', to: '+14155551005' });
+      expect(answers.find((a) => a.business)!.business).toMatchObject({ maxConcurrentCalls: 5 });
+      expect(answers.find((a) => a.apiKey && a.apiKey.revokedAt)).toBeDefined();
+      expect(answers.at(-1)).toEqual({ status: 'ok', postgres: { ok: true }, temporal: { ok: true } });
 
       // A second start on the same ports says why in one line, and leaves the first untouched.
       const again = spawnManaged('npm', ['start', '--silent'], { cwd: ROOT, env });
