@@ -24,11 +24,10 @@ export interface RunView {
 
 /** Where a run stands: its status, its jobs by status and outcome, and its business's slots. */
 export async function runView(db: Executor, run: RunRow): Promise<RunView> {
-  const [tallies, business, activeCalls] = await Promise.all([
-    jobTallies(db, run.id),
-    findBusiness(db, run.business_id),
-    countActiveCalls(db, run.business_id),
-  ]);
+  // One after another: `db` may be a single client inside a transaction (pg runs one query at a time).
+  const tallies = await jobTallies(db, run.id);
+  const business = await findBusiness(db, run.business_id);
+  const activeCalls = await countActiveCalls(db, run.business_id);
   const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, tallies.byStatus.get(s) ?? 0])) as RunView['jobs'];
   jobs.total = [...tallies.byStatus.values()].reduce((a, b) => a + b, 0);
   const outcomes = Object.fromEntries(TERMINAL_CALL_STATUSES.map((s) => [s, tallies.byOutcome.get(s) ?? 0])) as RunView['outcomes'];
