@@ -46,7 +46,7 @@ const variables = {
   TEMPORAL_ADDRESS: { schema: hostPort.default('127.0.0.1:7233'), hint: 'set it to the Temporal frontend, host:port' },
   TEMPORAL_NAMESPACE: { schema: z.string().min(1).default('default'), hint: 'set it to a Temporal namespace' },
   TEMPORAL_TASK_QUEUE: { schema: z.string().min(1).default('outdial'), hint: 'set it to the task queue name' },
-  TEMPORAL_API_KEY: { schema: z.string().min(1).optional(), hint: 'set it to a Temporal Cloud API key, or unset it', secret: true },
+  TEMPORAL_API_KEY: { schema: z.string().min(1).optional(), hint: 'set it to a Temporal Cloud API key, or unset it', redact: hidden },
   TEMPORAL_TLS: { schema: z.enum(['true', 'false']).default('false'), hint: 'set it to true or false' },
   PORT: { schema: port.default(3000), hint: 'set it to the API port, 1-65535' },
   PUBLIC_HOST: {
@@ -58,7 +58,7 @@ const variables = {
     hint: 'set it to the public base URL Twilio can reach, for example https://calls.example.com',
   },
   TWILIO_ACCOUNT_SID: { schema: accountSid, hint: 'set it to your Twilio account SID (npm start sets a sandbox one)' },
-  TWILIO_AUTH_TOKEN: { schema: z.string().min(8), hint: 'set it to your Twilio auth token (at least 8 characters)', secret: true },
+  TWILIO_AUTH_TOKEN: { schema: z.string().min(8), hint: 'set it to your Twilio auth token (at least 8 characters)', redact: hidden },
   OUTDIAL_ADMIN_KEYS: {
     schema: z
       .string()
@@ -66,7 +66,7 @@ const variables = {
       .refine((keys) => keys.length > 0 && keys.every((k) => k.length >= 32 && /^[\x21-\x7e]+$/.test(k)), 'each key must be at least 32 printable characters, no spaces')
       .optional(),
     hint: 'set it to one or more admin API keys, comma-separated (at least 32 characters each; e.g. openssl rand -hex 32); several let a key be rotated with an overlap',
-    secret: true,
+    redact: hidden,
   },
   API_RATE_LIMIT_PER_MINUTE: {
     schema: z.coerce.number().int().min(0).max(1_000_000).default(1200),
@@ -133,10 +133,13 @@ export interface EnvVariable {
   schema: z.ZodType;
   /** What to set, printed after the problem: "set it to …". */
   hint: string;
-  /** A secret's value is never printed, not even when it is malformed. */
-  secret?: boolean;
-  /** Or: the value as it may be printed (a URL without its password). */
-  redact?: (value: string) => string;
+  /** A secret's value as it may be printed when malformed (a URL without its password), or null: never. */
+  redact?: (value: string) => string | null;
+}
+
+/** A secret: its value is never printed, not even when it is malformed. */
+function hidden(): null {
+  return null;
 }
 
 /** A URL as it may be printed: its password replaced. */
@@ -161,7 +164,8 @@ export function parseEnvVariable(name: string, variable: EnvVariable, env: NodeJ
   if (result.success) return result.data;
   if (value === undefined) throw new ConfigError(name, `is missing: ${variable.hint}`);
   const reason = result.error.issues[0]?.message ?? 'is invalid';
-  const shown = variable.secret ? '(value hidden)' : `(${JSON.stringify(variable.redact ? variable.redact(value) : value)})`;
+  const printable = variable.redact ? variable.redact(value) : value;
+  const shown = printable === null ? '(value hidden)' : `(${JSON.stringify(printable)})`;
   throw new ConfigError(name, `is invalid ${shown}: ${reason}; ${variable.hint}`);
 }
 

@@ -6,7 +6,7 @@ import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
 import type { Database } from '../db/client';
 import { cancelQueuedJobs, countJobsInStatus } from '../db/queries/jobs';
-import { changeRunStatus, findRun } from '../db/queries/runs';
+import { changeRunStatus, findRun, runStatus } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { reserveAndClaimJobs } from '../slots';
 import type { TelephonyClient } from '../telephony/client';
@@ -72,11 +72,11 @@ export function createDialActivities(deps: DialDeps) {
       if (accountRefusal) await pauseForAccountRefusal(runId, accountRefusal.message);
 
       // Where the run stands now. A canceling run ends the jobs a withdrawn reservation put back in the queue.
-      const run = await findRun(database.pool, runId);
-      if (run?.status === 'canceling') await cancelQueuedJobs(database.pool, runId);
+      const status = await runStatus(database.pool, runId);
+      if (status === 'canceling') await cancelQueuedJobs(database.pool, runId);
       const jobs = await countJobsInStatus(database.pool, runId);
       return {
-        runStatus: run?.status ?? null,
+        runStatus: status,
         dialed: count('placed'),
         rejected: count('rejected'),
         notSent: count('not-sent') + count('account-refused'),

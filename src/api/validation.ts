@@ -39,7 +39,7 @@ export function isStorableText(value: string): boolean {
   return !value.includes('\u0000') && !LONE_SURROGATE.test(value);
 }
 
-/** Text Postgres can store: no NUL, no lone surrogate. */
+/** Text Postgres can store: no NUL, no lone surrogate (for form bodies; JSON bodies are checked whole in app.ts). */
 export const storableText = z.string().refine(isStorableText, 'must not contain NUL characters or unpaired UTF-16 surrogates');
 
 /** Deeper than any body Outdial takes: refused before anything walks it. */

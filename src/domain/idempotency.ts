@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { Database } from '../db/client';
+import type { Executor } from '../db/queries/executor';
 import {
   claimIdempotencyKey,
   deleteIdempotencyKey,
@@ -81,7 +82,7 @@ export async function claimOrReplay<T>(client: PoolClient, idem: IdempotencyKey 
 }
 
 /** Stores the result to replay; inside the creating transaction, or later to replace a provisional one. */
-export async function recordResult(db: PoolClient | Database['pool'], idem: IdempotencyKey | undefined, result: unknown): Promise<void> {
+export async function recordResult(db: Executor, idem: IdempotencyKey | undefined, result: unknown): Promise<void> {
   if (idem) await storeIdempotentResult(db, idem.principal.id, idem.key, seal(idem.principal, result));
 }
 

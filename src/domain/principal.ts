@@ -15,6 +15,8 @@ export type Principal =
 /** `odk_` + 12 characters of lookup prefix + 32 of secret: 264 random bits, base64url. */
 const KEY_PATTERN = /^odk_([A-Za-z0-9_-]{12})([A-Za-z0-9_-]{32})$/;
 
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 const credentialKeyOf = (secret: string) => createHmac('sha256', secret).update('outdial idempotency results').digest();
@@ -52,8 +54,9 @@ export async function authenticate(database: Database, adminHashes: readonly str
   if (!KEY_PATTERN.test(secret)) return null;
   const row = await findLiveApiKey(database.pool, secret.slice(0, 16));
   if (!row || !sameHash(row.secret_hash, hash)) return null;
-  // Best effort: a failed "last used" write must not fail the request.
-  void touchApiKey(database.pool, row.id).catch(() => undefined);
+  // Recorded at most once a minute, decided from the row just read (no write on the hot path);
+  // best effort: a failed write must not fail the request.
+  if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) void touchApiKey(database.pool, row.id).catch(() => undefined);
   return { kind: 'business', id: row.id, businessId: row.business_id, credentialKey: credentialKeyOf(secret) };
 }
 

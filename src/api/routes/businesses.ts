@@ -6,9 +6,9 @@ import type { ApiDeps } from '../app';
 import { authorizeBusiness, requireAdmin } from '../auth';
 import { notFound } from '../errors';
 import { idempotencyOf } from '../idempotency';
-import { e164Phone, parseId, parseOr400, storableText } from '../validation';
+import { e164Phone, parseId, parseOr400 } from '../validation';
 
-const name = storableText.trim().min(1, 'must not be empty').max(200);
+const name = z.string().trim().min(1, 'must not be empty').max(200);
 const maxConcurrentCalls = z.number().int().min(1).max(1000);
 
 const createBusinessBody = z.object({ name, callerId: e164Phone, maxConcurrentCalls: maxConcurrentCalls.default(3) }).strict();
@@ -16,7 +16,7 @@ const changeBusinessBody = z
   .object({ name: name.optional(), callerId: e164Phone.optional(), maxConcurrentCalls: maxConcurrentCalls.optional() })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'name at least one of name, callerId, maxConcurrentCalls');
-const mintKeyBody = z.object({ name: storableText.trim().min(1).max(200).optional() }).strict();
+const mintKeyBody = z.object({ name: z.string().trim().min(1).max(200).optional() }).strict();
 
 export function businessRoutes(deps: ApiDeps) {
   const router = Router();

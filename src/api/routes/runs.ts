@@ -7,11 +7,11 @@ import type { ApiDeps } from '../app';
 import { authorizeBusiness } from '../auth';
 import { HttpError, notFound } from '../errors';
 import { idempotencyOf } from '../idempotency';
-import { e164Phone, parseId, parseOr400, storableText } from '../validation';
+import { e164Phone, parseId, parseOr400 } from '../validation';
 
 export const MAX_LEADS_PER_RUN = 100_000;
 
-const leadRow = z.object({ phone: e164Phone, name: storableText.trim().max(200).optional() }).strict();
+const leadRow = z.object({ phone: e164Phone, name: z.string().trim().max(200).optional() }).strict();
 const createRunBody = z
   .object({
     leads: z.array(z.unknown()).min(1, 'must hold at least one lead').max(MAX_LEADS_PER_RUN),

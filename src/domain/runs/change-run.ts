@@ -1,5 +1,4 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { Database } from '../../db/client';
 import { findRun } from '../../db/queries/runs';
 import { cancelRunUpdate, pauseRunUpdate, resumeRunUpdate, type RunTransition } from '../../workflows/messages';
 import type { DomainDeps } from '../deps';
@@ -23,5 +22,5 @@ export async function changeRunState(deps: Pick<DomainDeps, 'database' | 'tempor
     if (err instanceof WorkflowNotFoundError) return { ok: false, reason: 'invalid-transition', message: `the run is ${run.status}` };
     throw err;
   }
-  return { ok: true, run: (await getRun(deps.database as Database, runId))! };
+  return { ok: true, run: (await getRun(deps.database, runId))! };
 }
