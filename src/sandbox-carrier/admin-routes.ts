@@ -10,9 +10,9 @@ import {
   scriptsBodySchema,
 } from './admin-schemas';
 import type { CarrierAdmin } from './carrier';
-import type { CallbackFilter } from './carrier-api';
+import type { CallbackFilter, VoiceRequestFilter } from './carrier-api';
 import { isLoopback } from './http-util';
-import type { CallbackEvent, CallbackResult, CallFilter, LifecycleStatus } from './types';
+import type { CallbackResult, CallFilter, DeliveredEvent, LifecycleStatus, VoiceRequestResult } from './types';
 import { WaitTimeoutError } from './waiters';
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
@@ -38,9 +38,24 @@ function callbackFilter(q: Request['query']): CallbackFilter {
   const event = text(q.event);
   const result = text(q.result);
   if (callSid) f.callSid = callSid;
-  if (event) f.event = event as CallbackEvent;
+  if (event) f.event = event as DeliveredEvent;
   if (result) f.result = result as CallbackResult;
   return f;
+}
+
+function voiceRequestFilter(q: Request['query']): VoiceRequestFilter {
+  const f: VoiceRequestFilter = {};
+  const callSid = text(q.callSid);
+  const result = text(q.result);
+  if (callSid) f.callSid = callSid;
+  if (result) f.result = result as VoiceRequestResult;
+  return f;
+}
+
+function countOf(q: Request['query']): number {
+  const count = Number(text(q.count) ?? '1');
+  if (!Number.isInteger(count) || count < 0) throw new AdminInputError('count must be a whole number');
+  return count;
 }
 
 function timeoutOf(q: Request['query']): { timeoutMs?: number } {
@@ -76,6 +91,9 @@ export function adminRouter(carrier: CarrierAdmin): express.Router {
   });
   router.get('/callbacks', (req, res) => {
     res.json(carrier.callbacks(callbackFilter(req.query)));
+  });
+  router.get('/voice-requests', (req, res) => {
+    res.json(carrier.voiceRequests(voiceRequestFilter(req.query)));
   });
   router.get('/requests', (_req, res) => {
     res.json(carrier.requests());
@@ -130,14 +148,13 @@ export function adminRouter(carrier: CarrierAdmin): express.Router {
     res.json({ released: carrier.releaseAll(outcome) });
   });
   router.get('/wait/calls', async (req, res) => {
-    const count = Number(text(req.query.count) ?? '1');
-    if (!Number.isInteger(count) || count < 0) throw new AdminInputError('count must be a whole number');
-    res.json(await carrier.waitForCalls(count, callFilter(req.query), timeoutOf(req.query)));
+    res.json(await carrier.waitForCalls(countOf(req.query), callFilter(req.query), timeoutOf(req.query)));
   });
   router.get('/wait/callbacks', async (req, res) => {
-    const count = Number(text(req.query.count) ?? '1');
-    if (!Number.isInteger(count) || count < 0) throw new AdminInputError('count must be a whole number');
-    res.json(await carrier.waitForCallbacks(count, callbackFilter(req.query), timeoutOf(req.query)));
+    res.json(await carrier.waitForCallbacks(countOf(req.query), callbackFilter(req.query), timeoutOf(req.query)));
+  });
+  router.get('/wait/voice-requests', async (req, res) => {
+    res.json(await carrier.waitForVoiceRequests(countOf(req.query), voiceRequestFilter(req.query), timeoutOf(req.query)));
   });
   router.get('/wait/idle', async (req, res) => {
     await carrier.whenIdle(timeoutOf(req.query));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { OUTCOMES } from './scripts';
-import type { CallbackFault, CallScript, FaultInjection, Outcome, ReleaseOutcome, ScriptRule } from './types';
+import { ANSWERED_BY, OUTCOMES } from './scripts';
+import type { AnsweredBy, CallbackFault, CallScript, FaultInjection, Outcome, ReleaseOutcome, ScriptRule } from './types';
 
 /**
  * Shapes of the admin inputs. The programmatic API validates with the same schemas as the HTTP
@@ -9,7 +9,7 @@ import type { CallbackFault, CallScript, FaultInjection, Outcome, ReleaseOutcome
 
 const ms = z.number().int().min(0);
 const count = z.number().int().min(0);
-const events = z.array(z.enum(['initiated', 'ringing', 'answered', 'completed'])).optional();
+const events = z.array(z.enum(['initiated', 'ringing', 'answered', 'completed', 'amd'])).optional();
 const outcome = z.enum(OUTCOMES as [Outcome, ...Outcome[]]);
 
 export const callbackFaultSchema: z.ZodType<CallbackFault> = z.discriminatedUnion('kind', [
@@ -35,7 +35,8 @@ const scriptShape = {
   dialMs: ms.optional(),
   ringMs: ms.optional(),
   talkMs: ms.optional(),
-  answeredBy: z.string().min(1).optional(),
+  answeredBy: z.enum(ANSWERED_BY as [AnsweredBy, ...AnsweredBy[]]).optional(),
+  amdMs: ms.optional(),
   sipResponseCode: z.number().int().min(100).max(699).optional(),
   callbackFaults: z.array(callbackFaultSchema).optional(),
   responseDelayMs: ms.optional(),

@@ -102,7 +102,10 @@ export function apiRouter(ctx: ApiContext): express.Router {
   return router;
 }
 
-/** Url/Twiml/Method and StatusCallback(Method) on a live call: new instructions, new callback target. */
+/**
+ * Url/Twiml/Method, Fallback* and StatusCallback(Method) on a live call: new instructions, new callback target.
+ * The new instructions are stored, not fetched: a call that is not answered yet uses them when it is.
+ */
 function applyRedirect(call: CallRecord, form: Form): void {
   const url = single(form, 'Url')?.trim();
   const twiml = single(form, 'Twiml');
@@ -110,6 +113,10 @@ function applyRedirect(call: CallRecord, form: Form): void {
   if (url) call.request = { ...call.request, url, twiml: null };
   else if (twiml) call.request = { ...call.request, twiml, url: null };
   if (method === 'GET' || method === 'POST') call.request = { ...call.request, method };
+  const fallbackUrl = single(form, 'FallbackUrl')?.trim();
+  const fallbackMethod = single(form, 'FallbackMethod')?.toUpperCase();
+  if (fallbackUrl) call.request = { ...call.request, fallbackUrl };
+  if (fallbackMethod === 'GET' || fallbackMethod === 'POST') call.request = { ...call.request, fallbackMethod };
   const statusCallback = single(form, 'StatusCallback')?.trim();
   const callbackMethod = single(form, 'StatusCallbackMethod')?.toUpperCase() === 'GET' ? 'GET' : 'POST';
   if (statusCallback) {

@@ -1,5 +1,5 @@
 import type { ResolvedScript } from './scripts';
-import type { CallbackEvent, CallbackFault, CallStatus, CallView, LifecycleStatus, TerminalStatus, TimelineEntry } from './types';
+import type { AnsweredBy, CallbackEvent, CallbackFault, CallStatus, CallView, LifecycleStatus, TerminalStatus, TimelineEntry } from './types';
 import type { CreateRequest } from './validation';
 
 export interface CallbackTarget {
@@ -17,7 +17,10 @@ export interface CallRecord {
   lifecycle: LifecycleStatus;
   script: ResolvedScript;
   callbackFaults: CallbackFault[];
+  /** The instructions now: an update's Url or Twiml replaces the created ones. */
   request: CreateRequest;
+  /** The request as created, for the view. */
+  readonly created: CreateRequest;
   callback: CallbackTarget | null;
   createdAt: number;
   updatedAt: number;
@@ -33,6 +36,13 @@ export interface CallRecord {
   sipResponseCode: number | null;
   timeline: TimelineEntry[];
   timer: NodeJS.Timeout | null;
+  /** Async AMD runs beside the call's own timer. */
+  amdTimer: NodeJS.Timeout | null;
+  /** The AMD result once known, as reported; null without MachineDetection. */
+  answeredBy: AnsweredBy | null;
+  voiceFetches: number;
+  /** 11200 / 12100 when an application error ended the call. */
+  errorCode: number | null;
   deleted: boolean;
 }
 
@@ -72,6 +82,15 @@ export function toView(call: CallRecord): CallView {
     statusCallback: call.callback?.url ?? null,
     statusCallbackMethod: call.callback?.method ?? 'POST',
     statusCallbackEvents: call.callback ? [...call.callback.events] : [],
+    url: call.created.url,
+    method: call.created.method,
+    twiml: call.created.twiml,
+    applicationSid: call.created.applicationSid,
+    machineDetection: call.created.machineDetection,
+    asyncAmd: call.created.asyncAmd,
+    answeredBy: call.answeredBy,
+    voiceFetches: call.voiceFetches,
+    errorCode: call.errorCode,
     timeline: call.timeline.map((t) => ({ ...t })),
   };
 }

@@ -1,21 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import type pino from 'pino';
-import type { CallRecord, CallbackTarget } from './call-record';
+import type { CallRecord } from './call-record';
 import { callStatusFor } from './callback-params';
-import type { HttpSender, SendResult } from './http-sender';
+import { sharedAbortController, type HttpSender, type SendResult } from './http-sender';
 import type { Instrumentation } from './instrumentation';
 import { parseOverrides, shouldRetry } from './overrides';
-import { buildCallbackRequest, splitFragment, type CallbackRequest } from './signing';
-import type { CallbackEvent, CallbackFault, CallbackRecord, LifecycleStatus } from './types';
+import { buildCallbackRequest, splitFragment, webhookHeaders, type CallbackRequest } from './signing';
+import type { CallbackFault, CallbackRecord, DeliveredEvent, LifecycleStatus } from './types';
 import type { ChangeSignal } from './waiters';
 
 interface Job {
   callSid: string;
   accountSid: string;
-  event: CallbackEvent;
+  event: DeliveredEvent;
   callStatus: LifecycleStatus;
-  sequenceNumber: number;
+  sequenceNumber: number | null;
   target: { url: string; method: 'GET' | 'POST' };
   params: Record<string, string>;
   authToken: string;
@@ -35,7 +34,7 @@ interface CallQueue {
   dead: boolean;
 }
 
-const matches = (fault: CallbackFault, event: CallbackEvent) => !('events' in fault) || !fault.events || fault.events.includes(event);
+const matches = (fault: CallbackFault, event: DeliveredEvent) => !('events' in fault) || !fault.events || fault.events.includes(event);
 
 /**
  * Delivers each call's status callbacks in order: one ordered queue per call, each request sent
@@ -44,7 +43,7 @@ const matches = (fault: CallbackFault, event: CallbackEvent) => !('events' in fa
 export class CallbackDispatcher {
   private queues = new Map<string, CallQueue>();
   private outstanding = 0;
-  private abort = CallbackDispatcher.controller();
+  private abort = sharedAbortController();
   private sleeps = new Set<() => void>();
 
   constructor(
@@ -55,19 +54,22 @@ export class CallbackDispatcher {
     private readonly logger: pino.Logger,
   ) {}
 
-  /** One signal aborts every in-flight callback on reset/stop, so it has one listener per request. */
-  private static controller(): AbortController {
-    const controller = new AbortController();
-    setMaxListeners(0, controller.signal);
-    return controller;
-  }
 
   /** Callbacks queued, waiting out a delay, being sent, or held back by a reorder fault. */
   get pending(): number {
     return this.outstanding;
   }
 
-  fire(call: CallRecord, target: CallbackTarget, event: CallbackEvent, sequenceNumber: number, params: Record<string, string>, authToken: string, at: number): void {
+  /** Queues one callback: a status event, or (`amd`, no SequenceNumber) the AsyncAmdStatusCallback. */
+  fire(
+    call: CallRecord,
+    target: { url: string; method: 'GET' | 'POST' },
+    event: DeliveredEvent,
+    sequenceNumber: number | null,
+    params: Record<string, string>,
+    authToken: string,
+    at: number,
+  ): void {
     const faults = call.callbackFaults;
     const job: Job = {
       callSid: call.sid,
@@ -129,7 +131,7 @@ export class CallbackDispatcher {
     this.queues.clear();
     this.outstanding = 0;
     this.abort.abort();
-    this.abort = CallbackDispatcher.controller();
+    this.abort = sharedAbortController();
     for (const wake of this.sleeps) wake();
     this.sleeps.clear();
   }
@@ -194,15 +196,7 @@ export class CallbackDispatcher {
         this.record(job, attempt, null, Date.now(), { kind: 'connection-error', error: `unusable StatusCallback: ${String(err)}` });
         return;
       }
-      const headers: Record<string, string> = {
-        'User-Agent': 'TwilioProxy/1.1',
-        'X-Twilio-Signature': request.signature,
-        'I-Twilio-Idempotency-Token': job.token,
-        'X-Home-Region': 'us1',
-        Accept: '*/*',
-        'Cache-Control': 'max-age=259200',
-      };
-      if (request.method === 'POST') headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      const headers = webhookHeaders(request, job.token);
       const sentAt = Date.now();
       const result = await this.sender.send(request, {
         connectTimeoutMs: overrides.connectTimeoutMs,

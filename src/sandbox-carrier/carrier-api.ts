@@ -2,7 +2,7 @@ import type pino from 'pino';
 import type {
   AccountConfig,
   ApiRequestRecord,
-  CallbackEvent,
+  DeliveredEvent,
   CallbackRecord,
   CallbackResult,
   CallFilter,
@@ -14,6 +14,8 @@ import type {
   ReleaseOutcome,
   SandboxStats,
   ScriptRule,
+  VoiceRequestRecord,
+  VoiceRequestResult,
 } from './types';
 
 /** The carrier object's public surface and its start options (see docs/sandbox-carrier.md). */
@@ -47,6 +49,8 @@ export interface SandboxCarrierOptions {
   blockedNumbers?: string[];
   /** Pause before a callback's retry; default 50 ms. */
   callbackRetryDelayMs?: number;
+  /** How long a voice URL has to answer; default 15000 ms, Twilio's timeout (not scaled). */
+  voiceUrlTimeoutMs?: number;
   /** Default timeout of the waitFor* helpers; default 30 s. */
   waitTimeoutMs?: number;
   logger?: pino.Logger;
@@ -58,8 +62,14 @@ export interface WaitOptions {
 
 export interface CallbackFilter {
   callSid?: string;
-  event?: CallbackEvent;
+  /** `amd` selects AsyncAmdStatusCallback deliveries. */
+  event?: DeliveredEvent;
   result?: CallbackResult;
+}
+
+export interface VoiceRequestFilter {
+  callSid?: string;
+  result?: VoiceRequestResult;
 }
 
 export interface AccountLimits {
@@ -79,6 +89,8 @@ export interface SandboxCarrier {
   calls(filter?: CallFilter): CallView[];
   call(sid: string): CallView | undefined;
   callbacks(filter?: CallbackFilter): CallbackRecord[];
+  /** Every request for a call's voice app (Url, FallbackUrl), in the order they finished. */
+  voiceRequests(filter?: VoiceRequestFilter): VoiceRequestRecord[];
   /** Every Calls API request received, in arrival order, with the status it was answered. */
   requests(): ApiRequestRecord[];
   stats(): SandboxStats;
@@ -103,6 +115,8 @@ export interface SandboxCarrier {
   waitForCalls(count: number, filter?: CallFilter, opts?: WaitOptions): Promise<CallView[]>;
   waitForCall(sid: string, status: LifecycleStatus | LifecycleStatus[], opts?: WaitOptions): Promise<CallView>;
   waitForCallbacks(count: number, filter?: CallbackFilter, opts?: WaitOptions): Promise<CallbackRecord[]>;
-  /** Resolves when no call is live and no callback is pending. */
+  /** Resolves once at least `count` voice requests match the filter; returns them. */
+  waitForVoiceRequests(count: number, filter?: VoiceRequestFilter, opts?: WaitOptions): Promise<VoiceRequestRecord[]>;
+  /** Resolves when no call is live and no callback or voice request is pending. */
   whenIdle(opts?: WaitOptions): Promise<void>;
 }

@@ -25,9 +25,10 @@ import { asTwilioError, sendTwilioError } from './http-util';
 import { Instrumentation } from './instrumentation';
 import { ScriptBook } from './scripts';
 import { ACCOUNT_SID, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN } from './sids';
-import type { AccountLimits, CallbackFilter, SandboxCarrier, SandboxCarrierOptions, WaitOptions } from './carrier-api';
+import type { AccountLimits, CallbackFilter, SandboxCarrier, SandboxCarrierOptions, VoiceRequestFilter, WaitOptions } from './carrier-api';
 import type * as types from './types';
 import { DEFAULT_GEO_BLOCKED_PREFIXES } from './validation';
+import { DEFAULT_VOICE_URL_TIMEOUT_MS, VoiceFetcher } from './voice-app';
 import { ChangeSignal } from './waiters';
 
 function callMatches(call: CallRecord, f: types.CallFilter): boolean {
@@ -41,6 +42,10 @@ function callMatches(call: CallRecord, f: types.CallFilter): boolean {
     if (!statuses.includes(call.lifecycle)) return false;
   }
   return true;
+}
+
+function voiceRequestMatches(r: types.VoiceRequestRecord, f: VoiceRequestFilter): boolean {
+  return (f.callSid === undefined || r.callSid === f.callSid) && (f.result === undefined || r.result === f.result);
 }
 
 function callbackMatches(r: types.CallbackRecord, f: CallbackFilter): boolean {
@@ -57,6 +62,7 @@ class Carrier implements SandboxCarrier {
   private readonly instrumentation = new Instrumentation();
   private readonly sender = new HttpSender();
   private readonly dispatcher: CallbackDispatcher;
+  private readonly voice: VoiceFetcher;
   private readonly engine: CallEngine;
   private readonly scripts: ScriptBook;
   private readonly faults = new FaultBook();
@@ -91,7 +97,10 @@ class Carrier implements SandboxCarrier {
       parseAdmin(callScriptSchema, opts.defaultScript ?? {}, 'defaultScript'),
     );
     this.dispatcher = new CallbackDispatcher(this.instrumentation, this.signal, this.sender, opts.callbackRetryDelayMs ?? 50, this.logger);
-    this.engine = new CallEngine(accounts, this.instrumentation, this.dispatcher, this.signal, opts.timeScale ?? 0.01, this.logger);
+    const voiceTimeout = opts.voiceUrlTimeoutMs ?? DEFAULT_VOICE_URL_TIMEOUT_MS;
+    if (!(voiceTimeout > 0)) throw new Error('sandbox carrier: voiceUrlTimeoutMs must be > 0');
+    this.voice = new VoiceFetcher(this.instrumentation, this.signal, this.sender, voiceTimeout, this.logger);
+    this.engine = new CallEngine(accounts, this.instrumentation, this.dispatcher, this.voice, this.signal, opts.timeScale ?? 0.01, this.logger);
     this.resetBlocking();
     this.server = http.createServer(this.app());
     this.server.keepAliveTimeout = 30_000;
@@ -187,6 +196,10 @@ class Carrier implements SandboxCarrier {
     return this.instrumentation.callbacks().filter((r) => callbackMatches(r, filter));
   }
 
+  voiceRequests(filter: VoiceRequestFilter = {}): types.VoiceRequestRecord[] {
+    return this.instrumentation.voiceRequests().filter((r) => voiceRequestMatches(r, filter));
+  }
+
   requests(): types.ApiRequestRecord[] {
     return [...this.instrumentation.requests()];
   }
@@ -198,6 +211,7 @@ class Carrier implements SandboxCarrier {
   reset(): void {
     this.engine.reset();
     this.dispatcher.clear();
+    this.voice.clear();
     this.instrumentation.reset();
     this.scripts.reset();
     this.faults.reset();
@@ -297,10 +311,15 @@ class Carrier implements SandboxCarrier {
     return matching();
   }
 
+  async waitForVoiceRequests(count: number, filter: VoiceRequestFilter = {}, opts: WaitOptions = {}): Promise<types.VoiceRequestRecord[]> {
+    await this.waitFor(() => this.voiceRequests(filter).length >= count, { ...opts, description: `${count} voice requests matching ${JSON.stringify(filter)}` });
+    return this.voiceRequests(filter);
+  }
+
   whenIdle(opts: WaitOptions = {}): Promise<void> {
-    return this.waitFor(() => this.instrumentation.liveTotal() === 0 && this.dispatcher.pending === 0, {
+    return this.waitFor(() => this.instrumentation.liveTotal() === 0 && this.dispatcher.pending === 0 && this.voice.pending === 0, {
       ...opts,
-      description: 'the carrier to be idle (no live call, no pending callback)',
+      description: 'the carrier to be idle (no live call, no pending callback or voice request)',
     });
   }
 
@@ -311,6 +330,7 @@ class Carrier implements SandboxCarrier {
       this.delayed.clear();
       this.engine.clear();
       this.dispatcher.clear();
+      this.voice.clear();
       this.sender.destroy();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeAllConnections();

@@ -1,4 +1,5 @@
 import type pino from 'pino';
+import { amdCallbackParams, plannedDetection, type Detection } from './amd';
 import { isTerminal, TERMINAL, type CallRecord } from './call-record';
 import { callbackParams } from './callback-params';
 import type { CallbackDispatcher } from './callbacks';
@@ -8,6 +9,7 @@ import type { ResolvedScript } from './scripts';
 import { newSid } from './sids';
 import type { AccountConfig, CallbackEvent, CallbackFault, LifecycleStatus, ReleaseOutcome, TerminalStatus } from './types';
 import type { CreateRequest } from './validation';
+import { verdictOfTwiml, type VoiceFetcher, type VoiceVerdict } from './voice-app';
 import type { ChangeSignal } from './waiters';
 
 export interface Account {
@@ -35,6 +37,7 @@ export class CallEngine {
     accounts: AccountConfig[],
     private readonly instrumentation: Instrumentation,
     private readonly dispatcher: CallbackDispatcher,
+    private readonly voice: VoiceFetcher,
     private readonly signal: ChangeSignal,
     private readonly timeScale: number,
     private readonly logger: pino.Logger,
@@ -67,6 +70,7 @@ export class CallEngine {
       script,
       callbackFaults,
       request,
+      created: request,
       callback: request.statusCallback
         ? { url: request.statusCallback, method: request.statusCallbackMethod, events: new Set(request.statusCallbackEvents) }
         : null,
@@ -82,6 +86,10 @@ export class CallEngine {
       sipResponseCode: script.sipResponseCode,
       timeline: [{ status: 'queued', at: now }],
       timer: null,
+      amdTimer: null,
+      answeredBy: null,
+      voiceFetches: 0,
+      errorCode: null,
       deleted: false,
     };
     this.calls.set(call.sid, call);
@@ -136,7 +144,10 @@ export class CallEngine {
 
   /** Cancels every timer and forgets every call, scheduling nothing new (stop). */
   clear(): void {
-    for (const call of this.calls.values()) if (call.timer) clearTimeout(call.timer);
+    for (const call of this.calls.values()) {
+      if (call.timer) clearTimeout(call.timer);
+      if (call.amdTimer) clearTimeout(call.amdTimer);
+    }
     this.calls.clear();
     for (const account of this.accounts.values()) account.queue.clear();
   }
@@ -169,12 +180,68 @@ export class CallEngine {
     }
   }
 
+  /**
+   * Synchronous AMD holds the answered callback and the voice request until detection is done, so
+   * both carry AnsweredBy. Async AMD lets them go at once and reports on the AsyncAmdStatusCallback.
+   */
   private answer(call: CallRecord): void {
     const now = Date.now();
     call.answeredAt = now;
     this.enter(call, 'in-progress', now);
+    const detection = plannedDetection(call.script, call.request, this.timeScale);
+    if (detection && !call.request.asyncAmd) {
+      this.after(call, detection.durationMs, () => {
+        call.answeredBy = detection.answeredBy;
+        this.emit(call, 'answered', Date.now());
+        this.startApp(call);
+      });
+      return;
+    }
     this.emit(call, 'answered', now);
-    const limit = call.timeLimitMs;
+    if (detection) call.amdTimer = setTimeout(() => this.detectedAsync(call, detection), detection.durationMs);
+    this.startApp(call);
+  }
+
+  private detectedAsync(call: CallRecord, detection: Detection): void {
+    call.amdTimer = null;
+    if (isTerminal(call)) return;
+    call.answeredBy = detection.answeredBy;
+    this.signal.notify();
+    const url = call.request.asyncAmdStatusCallback;
+    const account = this.accounts.get(call.accountSid);
+    if (!url || !account) return;
+    const target = { url, method: call.request.asyncAmdStatusCallbackMethod };
+    this.dispatcher.fire(call, target, 'amd', null, amdCallbackParams(call, detection), account.authToken, Date.now());
+  }
+
+  /** The call's instructions start: fetched from its Url, read from its Twiml, or (ApplicationSid) none to read. */
+  private startApp(call: CallRecord): void {
+    const { url, twiml } = call.request;
+    const account = this.accounts.get(call.accountSid);
+    if (url && account) {
+      const live = () => !isTerminal(call) && this.calls.get(call.sid) === call;
+      void this.voice.run(call, account.authToken, live).then((verdict) => {
+        if (live()) this.follow(call, verdict);
+      });
+    } else if (twiml) {
+      this.follow(call, verdictOfTwiml(twiml));
+    } else {
+      this.talk(call);
+    }
+  }
+
+  /** Twilio plays its "application error" message and hangs up when the voice app cannot be used. */
+  private follow(call: CallRecord, verdict: VoiceVerdict): void {
+    if (verdict.kind === 'aborted') return;
+    if (verdict.kind === 'continue') return this.talk(call);
+    if (verdict.kind === 'application-error') call.errorCode = verdict.errorCode;
+    this.finish(call, 'completed');
+  }
+
+  /** The script's talk time runs from when the instructions start; TimeLimit counts from the answer. */
+  private talk(call: CallRecord): void {
+    const answeredAt = call.answeredAt ?? Date.now();
+    const limit = call.timeLimitMs === null ? null : Math.max(0, call.timeLimitMs - (Date.now() - answeredAt));
     if (call.script.outcome === 'hold') {
       if (limit !== null) this.after(call, limit, () => this.finish(call, 'completed'));
       return;
@@ -186,7 +253,9 @@ export class CallEngine {
   private finish(call: CallRecord, status: TerminalStatus, opts: { silent?: boolean } = {}): void {
     if (isTerminal(call)) return;
     if (call.timer) clearTimeout(call.timer);
+    if (call.amdTimer) clearTimeout(call.amdTimer);
     call.timer = null;
+    call.amdTimer = null;
     if (call.lifecycle === 'queued') this.accounts.get(call.accountSid)?.queue.remove(call);
     const now = Date.now();
     // enter() takes the call out of the live count before the terminal callback is queued.

@@ -44,6 +44,9 @@ export const errors = {
   invalidUrl: (param: string, value: string) => err(400, 21205, `${param} is not a valid URL: ${value}`),
   invalidApplicationSid: (sid: string) => err(400, 21218, `Invalid ApplicationSid: ${sid}`),
   invalidEvent: (value: string) => err(400, 21626, `Invalid 'StatusCallbackEvent': ${value}`),
+  /** Twilio's 21234 "Invalid Machine Detection configuration value" covers every AMD parameter. */
+  invalidMachineDetection: (param: string, value: string, allowed: string) =>
+    err(400, 21234, `Invalid Machine Detection configuration value: ${param} ${JSON.stringify(value)} is not allowed (${allowed})`),
   unreachable: (to: string) => err(400, 21214, `'To' phone number cannot be reached: ${to}`),
   geoBlocked: (to: string) =>
     err(

@@ -1,9 +1,11 @@
 import http from 'node:http';
 import https from 'node:https';
+import { setMaxListeners } from 'node:events';
 import type { CallbackRequest } from './signing';
 
 export type SendResult =
-  | { kind: 'response'; status: number }
+  /** `body` only when the request asked for it (maxBodyBytes); `truncated` when it was longer. */
+  | { kind: 'response'; status: number; body?: string; truncated?: boolean }
   | { kind: 'connection-error'; error: string }
   | { kind: 'timeout'; error: string }
   | { kind: 'aborted'; error: string };
@@ -13,6 +15,8 @@ export interface SendOptions {
   responseTimeoutMs: number;
   headers: Record<string, string>;
   signal: AbortSignal;
+  /** Read the response body, up to this many bytes (voice requests); otherwise it is discarded. */
+  maxBodyBytes?: number;
 }
 
 /**
@@ -79,10 +83,27 @@ export class HttpSender {
       };
       opts.signal.addEventListener('abort', onAbort);
       outgoing.on('response', (res) => {
-        // A status callback's response body is ignored; drain it so the socket can be reused.
-        res.resume();
         res.on('error', () => undefined);
-        finish({ kind: 'response', status: res.statusCode ?? 0 });
+        const status = res.statusCode ?? 0;
+        const limit = opts.maxBodyBytes;
+        if (limit === undefined) {
+          // A status callback's response body is ignored; drain it so the socket can be reused.
+          res.resume();
+          finish({ kind: 'response', status });
+          return;
+        }
+        // The response timeout keeps running until the whole body is in, as a slow body is a slow answer.
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          size += chunk.length;
+          if (size <= limit) return;
+          finish({ kind: 'response', status, body: Buffer.concat(chunks).subarray(0, limit).toString('utf8'), truncated: true });
+          outgoing.destroy();
+        });
+        res.on('end', () => finish({ kind: 'response', status, body: Buffer.concat(chunks).toString('utf8'), truncated: false }));
+        res.on('close', () => finish({ kind: 'connection-error', error: 'connection closed before the response body ended' }));
       });
       outgoing.on('error', (err) => {
         const reason = connected ? `${err.message} (connection dropped before a response)` : err.message;
@@ -96,4 +117,11 @@ export class HttpSender {
     this.agents['http:'].destroy();
     this.agents['https:'].destroy();
   }
+}
+
+/** One signal aborts every in-flight request on reset/stop, so it has one listener per request: no listener cap. */
+export function sharedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

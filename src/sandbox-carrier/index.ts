@@ -4,7 +4,7 @@
  * live/peak concurrency counts. See docs/sandbox-carrier.md.
  */
 export { startSandboxCarrier } from './carrier';
-export type { AccountLimits, CallbackFilter, SandboxCarrier, SandboxCarrierOptions, WaitOptions } from './carrier-api';
+export type { AccountLimits, CallbackFilter, SandboxCarrier, SandboxCarrierOptions, VoiceRequestFilter, WaitOptions } from './carrier-api';
 export { MAGIC_NUMBERS } from './validation';
 export { MAGIC_OUTCOME_RULES } from './scripts';
 export { DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN } from './sids';

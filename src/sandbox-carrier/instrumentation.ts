@@ -1,5 +1,5 @@
 import type { CallRecord } from './call-record';
-import type { ApiRequestRecord, CallbackRecord, LiveCount, SandboxStats } from './types';
+import type { ApiRequestRecord, CallbackRecord, LiveCount, SandboxStats, VoiceRequestRecord } from './types';
 
 /**
  * Live and peak simultaneous calls per From and per account, plus the callback and request logs.
@@ -12,7 +12,9 @@ export class Instrumentation {
   private perAccount = new Map<string, LiveCount>();
   private callbackLog: CallbackRecord[] = [];
   private requestLog: ApiRequestRecord[] = [];
+  private voiceLog: VoiceRequestRecord[] = [];
   private nextCallbackId = 1;
+  private nextVoiceId = 1;
 
   callStarted(call: CallRecord): void {
     bump(this.perFrom, call.from, +1);
@@ -44,6 +46,16 @@ export class Instrumentation {
     return this.callbackLog;
   }
 
+  recordVoiceRequest(record: Omit<VoiceRequestRecord, 'id'>): VoiceRequestRecord {
+    const full = { id: this.nextVoiceId++, ...record };
+    this.voiceLog.push(full);
+    return full;
+  }
+
+  voiceRequests(): readonly VoiceRequestRecord[] {
+    return this.voiceLog;
+  }
+
   recordRequest(record: ApiRequestRecord): void {
     this.requestLog.push(record);
   }
@@ -57,6 +69,7 @@ export class Instrumentation {
     this.perAccount.clear();
     this.callbackLog = [];
     this.requestLog = [];
+    this.voiceLog = [];
   }
 }
 

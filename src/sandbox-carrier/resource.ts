@@ -46,7 +46,7 @@ export function toResource(call: CallRecord): Record<string, unknown> {
   const duration = callDurationSec(call);
   return {
     account_sid: call.accountSid,
-    answered_by: call.answeredAt !== null ? call.script.answeredBy : null,
+    answered_by: call.answeredBy,
     api_version: '2010-04-01',
     caller_name: null,
     date_created: rfc2822(call.createdAt),

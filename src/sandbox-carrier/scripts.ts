@@ -1,4 +1,4 @@
-import type { CallbackFault, CallScript, CreateFault, NumberPattern, Outcome, ScriptRule } from './types';
+import type { AnsweredBy, CallbackFault, CallScript, CreateFault, NumberPattern, Outcome, ScriptRule } from './types';
 
 /** A script with every field decided, as one call will play it. */
 export interface ResolvedScript {
@@ -8,7 +8,9 @@ export interface ResolvedScript {
   /** False when ringMs is only the built-in default: a no-answer then rings for the request's Timeout. */
   ringMsExplicit: boolean;
   talkMs: number;
-  answeredBy: string | null;
+  /** Scripted AMD result; null = `human` when the request asks for detection. */
+  answeredBy: AnsweredBy | null;
+  amdMs: number;
   sipResponseCode: number | null;
   callbackFaults: CallbackFault[];
   responseDelayMs: number;
@@ -16,7 +18,7 @@ export interface ResolvedScript {
 }
 
 /** Tens of ms end to end, so a test suite can place hundreds of calls in seconds. */
-export const BUILTIN_DEFAULT_SCRIPT = { outcome: 'completed', dialMs: 5, ringMs: 20, talkMs: 30 } as const;
+export const BUILTIN_DEFAULT_SCRIPT = { outcome: 'completed', dialMs: 5, ringMs: 20, talkMs: 30, amdMs: 10 } as const;
 
 /** Magic To numbers that pick an outcome without any setup (documented in docs/sandbox-carrier.md). */
 export const MAGIC_OUTCOME_RULES: readonly ScriptRule[] = [
@@ -27,6 +29,8 @@ export const MAGIC_OUTCOME_RULES: readonly ScriptRule[] = [
 ];
 
 export const OUTCOMES: readonly Outcome[] = ['completed', 'busy', 'no-answer', 'failed', 'hold'];
+
+export const ANSWERED_BY: readonly AnsweredBy[] = ['human', 'machine_start', 'machine_end_beep', 'machine_end_silence', 'machine_end_other', 'fax', 'unknown'];
 
 type Matcher = (value: string) => boolean;
 
@@ -113,6 +117,7 @@ export class ScriptBook {
       ringMsExplicit: ringMs !== undefined,
       talkMs: specific.talkMs ?? d.talkMs ?? BUILTIN_DEFAULT_SCRIPT.talkMs,
       answeredBy: specific.answeredBy ?? d.answeredBy ?? null,
+      amdMs: specific.amdMs ?? d.amdMs ?? BUILTIN_DEFAULT_SCRIPT.amdMs,
       sipResponseCode: specific.sipResponseCode ?? d.sipResponseCode ?? null,
       callbackFaults: [...(d.callbackFaults ?? []), ...(specific.callbackFaults ?? [])],
       responseDelayMs: specific.responseDelayMs ?? d.responseDelayMs ?? 0,

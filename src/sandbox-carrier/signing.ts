@@ -90,3 +90,17 @@ export function buildCallbackRequest(
 function tampered(params: Record<string, string>): Record<string, string> {
   return { ...params, CallStatus: params.CallStatus === 'completed' ? 'busy' : 'completed' };
 }
+
+/** The headers Twilio puts on the webhooks it sends: status callbacks, voice requests, AMD callbacks. */
+export function webhookHeaders(request: CallbackRequest, idempotencyToken: string): Record<string, string> {
+  const headers: Record<string, string> = {
+    'User-Agent': 'TwilioProxy/1.1',
+    'X-Twilio-Signature': request.signature,
+    'I-Twilio-Idempotency-Token': idempotencyToken,
+    'X-Home-Region': 'us1',
+    Accept: '*/*',
+    'Cache-Control': 'max-age=259200',
+  };
+  if (request.method === 'POST') headers['Content-Type'] = 'application/x-www-form-urlencoded';
+  return headers;
+}

@@ -11,6 +11,15 @@ export type TerminalStatus = 'completed' | 'busy' | 'failed' | 'no-answer' | 'ca
 /** Names a client subscribes to with StatusCallbackEvent. */
 export type CallbackEvent = 'initiated' | 'ringing' | 'answered' | 'completed';
 
+/** Every callback the carrier delivers: the status events, plus `amd`, the AsyncAmdStatusCallback. */
+export type DeliveredEvent = CallbackEvent | 'amd';
+
+/** AnsweredBy values as Twilio names them. */
+export type AnsweredBy = 'human' | 'machine_start' | 'machine_end_beep' | 'machine_end_silence' | 'machine_end_other' | 'fax' | 'unknown';
+
+/** The request's MachineDetection mode. */
+export type MachineDetection = 'Enable' | 'DetectMessageEnd';
+
 /** What a scripted call does once dialled; `hold` answers and stays in-progress until released. */
 export type Outcome = 'completed' | 'busy' | 'no-answer' | 'failed' | 'hold';
 
@@ -19,15 +28,15 @@ export type ReleaseOutcome = 'completed' | 'busy' | 'no-answer' | 'failed';
 
 export type CallbackFault =
   /** The matching callbacks are never sent (recorded with result `dropped`). */
-  | { kind: 'drop'; events?: CallbackEvent[] }
+  | { kind: 'drop'; events?: DeliveredEvent[] }
   /** The matching callbacks are sent twice, with the same idempotency token. */
-  | { kind: 'duplicate'; events?: CallbackEvent[] }
+  | { kind: 'duplicate'; events?: DeliveredEvent[] }
   /** The matching callbacks wait `ms` before being sent (later ones queue behind them). */
-  | { kind: 'delay'; ms: number; events?: CallbackEvent[] }
+  | { kind: 'delay'; ms: number; events?: DeliveredEvent[] }
   /** Signed with a wrong token. */
-  | { kind: 'bad-signature'; events?: CallbackEvent[] }
+  | { kind: 'bad-signature'; events?: DeliveredEvent[] }
   /** Signed correctly, then one parameter is altered, as by a tampering proxy. */
-  | { kind: 'tamper'; events?: CallbackEvent[] }
+  | { kind: 'tamper'; events?: DeliveredEvent[] }
   /** The call's callbacks are held back until its final one and then sent newest first. */
   | { kind: 'reorder' }
   /** The terminal callback is never sent, although the call ends at the carrier. */
@@ -50,8 +59,15 @@ export interface CallScript {
   ringMs?: number;
   /** in-progress → completed. */
   talkMs?: number;
-  /** Sent as AnsweredBy (and the resource's answered_by) when set. */
-  answeredBy?: string;
+  /**
+   * What answering-machine detection finds, when the request asks for it (default `human`). Reported
+   * in the request's mode: with `Enable` a `machine_end_*` reads `machine_start`; with
+   * `DetectMessageEnd` a `machine_start` reads `machine_end_other`. Without MachineDetection it is
+   * never sent.
+   */
+  answeredBy?: AnsweredBy;
+  /** How long detection takes after the answer (default 10). Past MachineDetectionTimeout × timeScale it gives `unknown`. */
+  amdMs?: number;
   /** Overrides the SipResponseCode of the terminal callback. */
   sipResponseCode?: number;
   callbackFaults?: CallbackFault[];
@@ -105,6 +121,19 @@ export interface CallView {
   statusCallback: string | null;
   statusCallbackMethod: 'GET' | 'POST';
   statusCallbackEvents: CallbackEvent[];
+  /** The voice app the call was created with (a later update does not change these). */
+  url: string | null;
+  method: 'GET' | 'POST';
+  twiml: string | null;
+  applicationSid: string | null;
+  machineDetection: MachineDetection | null;
+  asyncAmd: boolean;
+  /** The AMD result once known (as reported), else null; always null without MachineDetection. */
+  answeredBy: AnsweredBy | null;
+  /** Voice URL requests made for this call (Url and FallbackUrl attempts). */
+  voiceFetches: number;
+  /** 11200 or 12100 when an application error ended the call, else null. */
+  errorCode: number | null;
   timeline: TimelineEntry[];
 }
 
@@ -115,9 +144,11 @@ export interface CallbackRecord {
   id: number;
   callSid: string;
   accountSid: string;
-  event: CallbackEvent;
+  /** `amd` for an AsyncAmdStatusCallback. */
+  event: DeliveredEvent;
   callStatus: LifecycleStatus;
-  sequenceNumber: number;
+  /** null for `amd`, which carries no SequenceNumber. */
+  sequenceNumber: number | null;
   method: 'GET' | 'POST';
   /** The URL requested (for GET, with the parameters in its query). */
   url: string;
@@ -131,6 +162,39 @@ export interface CallbackRecord {
   error: string | null;
   firedAt: number;
   sentAt: number | null;
+  finishedAt: number;
+}
+
+export type VoiceRequestResult = 'response' | 'connection-error' | 'timeout' | 'invalid-twiml';
+
+/** What the carrier did with the call after a voice request. */
+export type VoiceAction = 'continue' | 'hangup' | 'fallback' | 'application-error' | 'call-ended';
+
+/** One request for a call's voice app (its Url, or its FallbackUrl after a failure). */
+export interface VoiceRequestRecord {
+  /** Global order in which requests finished. */
+  id: number;
+  callSid: string;
+  accountSid: string;
+  /** `url` for the call's Url, `fallback` for its FallbackUrl. */
+  source: 'url' | 'fallback';
+  method: 'GET' | 'POST';
+  /** The URL requested (for GET, with the parameters appended to its query). */
+  url: string;
+  params: Record<string, string>;
+  signature: string;
+  idempotencyToken: string;
+  /** `response` is any HTTP answer with a usable body or a non-2xx status (see errorCode). */
+  result: VoiceRequestResult;
+  responseStatus: number | null;
+  /** The body as received, cut to 4096 characters. */
+  responseBody: string | null;
+  /** 11200 (retrieval failure: non-2xx, connection error, timeout) or 12100 (not TwiML), else null. */
+  errorCode: number | null;
+  error: string | null;
+  action: VoiceAction;
+  /** When the request was sent (epoch ms). */
+  at: number;
   finishedAt: number;
 }
 

@@ -1,5 +1,5 @@
 import { errors } from './errors';
-import type { CallbackEvent } from './types';
+import type { CallbackEvent, MachineDetection } from './types';
 
 /**
  * Create-request validation in Twilio's order, plus the sandbox's trigger table. The magic numbers
@@ -53,7 +53,18 @@ export interface CreateRequest {
   statusCallbackEvents: CallbackEvent[];
   timeoutSec: number;
   timeLimitSec: number | null;
+  fallbackUrl: string | null;
+  fallbackMethod: 'GET' | 'POST';
+  /** null = no answering-machine detection (also when SendDigits is given, as Twilio ignores it then). */
+  machineDetection: MachineDetection | null;
+  machineDetectionTimeoutSec: number;
+  asyncAmd: boolean;
+  asyncAmdStatusCallback: string | null;
+  asyncAmdStatusCallbackMethod: 'GET' | 'POST';
 }
+
+export const MACHINE_DETECTION_MODES: readonly MachineDetection[] = ['Enable', 'DetectMessageEnd'];
+export const DEFAULT_MACHINE_DETECTION_TIMEOUT_SEC = 30;
 
 export interface ValidationContext {
   /** null = any valid From is owned. */
@@ -97,6 +108,46 @@ function intParam(form: Form, key: string): number | null {
   return Number(v.trim());
 }
 
+interface AmdRequest {
+  machineDetection: MachineDetection | null;
+  machineDetectionTimeoutSec: number;
+  asyncAmd: boolean;
+  asyncAmdStatusCallback: string | null;
+  asyncAmdStatusCallbackMethod: 'GET' | 'POST';
+}
+
+/** The AMD parameters; each bad value is a 21234, a bad AsyncAmdStatusCallback a 21205 like any URL. */
+function validateAmd(form: Form): AmdRequest {
+  const mode = single(form, 'MachineDetection')?.trim();
+  let machineDetection: MachineDetection | null = null;
+  if (mode) {
+    machineDetection = MACHINE_DETECTION_MODES.find((m) => m.toLowerCase() === mode.toLowerCase()) ?? null;
+    if (!machineDetection) throw errors.invalidMachineDetection('MachineDetection', mode, 'Enable or DetectMessageEnd');
+  }
+  const rawTimeout = single(form, 'MachineDetectionTimeout')?.trim();
+  let machineDetectionTimeoutSec = DEFAULT_MACHINE_DETECTION_TIMEOUT_SEC;
+  if (rawTimeout) {
+    machineDetectionTimeoutSec = /^\d+$/.test(rawTimeout) ? Number(rawTimeout) : NaN;
+    if (!(machineDetectionTimeoutSec >= 3 && machineDetectionTimeoutSec <= 59)) {
+      throw errors.invalidMachineDetection('MachineDetectionTimeout', rawTimeout, 'whole seconds, 3-59');
+    }
+  }
+  const rawAsync = single(form, 'AsyncAmd')?.trim().toLowerCase();
+  if (rawAsync && rawAsync !== 'true' && rawAsync !== 'false') throw errors.invalidMachineDetection('AsyncAmd', rawAsync, 'true or false');
+  const asyncAmdStatusCallback = single(form, 'AsyncAmdStatusCallback')?.trim() || null;
+  if (asyncAmdStatusCallback && !isValidCallbackUrl(asyncAmdStatusCallback)) throw errors.invalidUrl('AsyncAmdStatusCallback', asyncAmdStatusCallback);
+  const rawMethod = single(form, 'AsyncAmdStatusCallbackMethod')?.trim().toUpperCase();
+  if (rawMethod && rawMethod !== 'GET' && rawMethod !== 'POST') throw errors.invalidMachineDetection('AsyncAmdStatusCallbackMethod', rawMethod, 'GET or POST');
+  return {
+    // Twilio ignores MachineDetection when SendDigits is given.
+    machineDetection: single(form, 'SendDigits') ? null : machineDetection,
+    machineDetectionTimeoutSec,
+    asyncAmd: rawAsync === 'true',
+    asyncAmdStatusCallback,
+    asyncAmdStatusCallbackMethod: method(rawMethod),
+  };
+}
+
 export function validateCreate(form: Form, ctx: ValidationContext): CreateRequest {
   const to = single(form, 'To')?.trim() ?? '';
   const from = single(form, 'From')?.trim() ?? '';
@@ -123,6 +174,7 @@ export function validateCreate(form: Form, ctx: ValidationContext): CreateReques
     const value = single(form, key)?.trim();
     if (value && !isValidCallbackUrl(value)) throw errors.invalidUrl(key, value);
   }
+  const amd = validateAmd(form);
 
   if (to === MAGIC_NUMBERS.geoBlockedTo || ctx.geoBlockedPrefixes.some((p) => to.startsWith(p))) throw errors.geoBlocked(to);
   if (to === MAGIC_NUMBERS.blockedTo || ctx.blockedNumbers.has(to)) throw errors.blocked(to);
@@ -143,5 +195,9 @@ export function validateCreate(form: Form, ctx: ValidationContext): CreateReques
     statusCallbackEvents,
     timeoutSec: timeout === null || timeout === 0 ? 60 : Math.min(timeout, 600),
     timeLimitSec: intParam(form, 'TimeLimit'),
+    // Like Method, the fallback belongs to the Url; an ApplicationSid brings its own.
+    fallbackUrl: url && !applicationSid ? single(form, 'FallbackUrl')?.trim() || null : null,
+    fallbackMethod: method(single(form, 'FallbackMethod')),
+    ...amd,
   };
 }

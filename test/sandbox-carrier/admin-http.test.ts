@@ -1,6 +1,6 @@
 import type { CallbackRecord, CallView, SandboxStats } from '../../src/sandbox-carrier';
 import { isLoopback } from '../../src/sandbox-carrier/http-util';
-import { FROM, rejection, TWIML_URL, useCarrierFixture } from './helpers';
+import { FROM, rejection, useCarrierFixture } from './helpers';
 
 /** The admin API as a test whose carrier runs in another process uses it: HTTP only. */
 
@@ -14,7 +14,7 @@ async function admin<T>(method: string, path: string, body?: unknown): Promise<{
   return { status: res.status, body: (await res.json()) as T };
 }
 
-const dial = (to: string) => fx.client.calls.create({ to, from: FROM, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status` });
+const dial = (to: string) => fx.client.calls.create({ to, from: FROM, url: fx.receiver.twimlUrl(), statusCallback: `${fx.receiver.url}/status` });
 
 test('scripts, waits, stats, release, callbacks, requests and reset over HTTP', async () => {
   expect((await admin('GET', '/health')).body).toEqual({ ok: true, url: fx.carrier.url, accountSid: fx.carrier.accountSid });

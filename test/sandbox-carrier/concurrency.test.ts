@@ -1,4 +1,4 @@
-import { TWIML_URL, useCarrierFixture } from './helpers';
+import { useCarrierFixture } from './helpers';
 
 /**
  * Later tests measure Outdial's concurrency limit with these counts, so they must be exact: live
@@ -7,7 +7,7 @@ import { TWIML_URL, useCarrierFixture } from './helpers';
 
 const fx = useCarrierFixture();
 
-const dial = (to: string, from: string) => fx.client.calls.create({ to, from, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status` });
+const dial = (to: string, from: string) => fx.client.calls.create({ to, from, url: fx.receiver.twimlUrl(), statusCallback: `${fx.receiver.url}/status` });
 
 test('7 calls held open at once give a peak of exactly 7; after release live is 0; a later batch that never overlaps leaves the peak at 7', async () => {
   const from = '+16505550701';

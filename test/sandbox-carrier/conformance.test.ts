@@ -5,7 +5,7 @@ import addFormats from 'ajv-formats';
 import twilio from 'twilio';
 import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
 import { BaseUrlRequestClient } from '../../src/telephony/client';
-import { CallbackReceiver, FROM, TWIML_URL } from './helpers';
+import { CallbackReceiver, FROM } from './helpers';
 
 /**
  * The carrier's responses, and the requests the SDK sends it, checked against Twilio's own OpenAPI
@@ -181,8 +181,15 @@ test('create, fetch, update, list and delete through the SDK: every response and
   const call = await client.calls.create({
     to: '+14155558800',
     from: FROM,
-    url: TWIML_URL,
+    url: receiver.twimlUrl(),
     method: 'POST',
+    fallbackUrl: receiver.twimlUrl('/fallback'),
+    fallbackMethod: 'POST',
+    machineDetection: 'DetectMessageEnd',
+    machineDetectionTimeout: 30,
+    asyncAmd: 'true',
+    asyncAmdStatusCallback: `${receiver.url}/amd`,
+    asyncAmdStatusCallbackMethod: 'POST',
     statusCallback: `${receiver.url}/status`,
     statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
     statusCallbackMethod: 'POST',
@@ -191,7 +198,9 @@ test('create, fetch, update, list and delete through the SDK: every response and
     record: false,
   });
   await carrier.waitForCall(call.sid, 'in-progress');
-  await client.calls(call.sid).fetch();
+  // Fetched once the async AMD result is in, so answered_by is checked filled too.
+  await carrier.waitForCallbacks(1, { callSid: call.sid, event: 'amd' });
+  expect((await client.calls(call.sid).fetch()).answeredBy).toBe('human');
   await client.calls(call.sid).update({ url: 'http://127.0.0.1/next', method: 'GET' });
   await client.calls(call.sid).update({ status: 'completed' });
   await client.calls(call.sid).fetch();

@@ -1,12 +1,12 @@
 import twilio from 'twilio';
 import type { TelephonyClient } from '../../src/telephony/client';
-import { FROM, rejection, sdkFor, TWIML_URL, useCarrierFixture } from './helpers';
+import { FROM, rejection, sdkFor, useCarrierFixture } from './helpers';
 
 const fx = useCarrierFixture();
 const ALL_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
 
 function dial(to: string, c: TelephonyClient = fx.client) {
-  return c.calls.create({ to, from: FROM, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status`, statusCallbackEvent: ALL_EVENTS });
+  return c.calls.create({ to, from: FROM, url: fx.receiver.twimlUrl(), statusCallback: `${fx.receiver.url}/status`, statusCallbackEvent: ALL_EVENTS });
 }
 
 describe('create faults', () => {

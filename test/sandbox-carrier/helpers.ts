@@ -25,13 +25,29 @@ export interface ReceivedCallback {
 /** Return true when the hook answered (or destroyed) the request itself. */
 export type ReceiverHook = (cb: ReceivedCallback, req: Request, res: Response) => boolean;
 
+/** A request for the voice app (a path under /twiml), validated like a callback. */
+export interface VoiceFetch extends ReceivedCallback {
+  /** The query of the URL as received, which holds the caller's own variables (and, for GET, Twilio's). */
+  query: Record<string, string>;
+}
+
+export type VoiceHook = (fetch: VoiceFetch, req: Request, res: Response) => boolean;
+
+/** Keeps a call in progress: the script's talk time (or hold) decides when it ends. */
+export const PAUSE_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Pause length="60"/></Response>';
+
 /**
  * A status-callback endpoint as an application would write it: express.urlencoded, then the SDK's
- * own twilio.validateRequest over the public URL; 403 when the signature does not match.
+ * own twilio.validateRequest over the public URL; 403 when the signature does not match. Paths
+ * under /twiml are the voice app instead: they answer `twiml` (or `voiceHook`) and are kept apart
+ * in `voiceFetches`, so callback counts never include them.
  */
 export class CallbackReceiver {
   readonly received: ReceivedCallback[] = [];
+  readonly voiceFetches: VoiceFetch[] = [];
   hook: ReceiverHook | null = null;
+  voiceHook: VoiceHook | null = null;
+  twiml = PAUSE_TWIML;
   private readonly events = new EventEmitter();
 
   private constructor(
@@ -61,6 +77,10 @@ export class CallbackReceiver {
         valid: twilio.validateRequest(authToken, signature, url, req.method === 'POST' ? params : {}),
         status: 0,
       };
+      if (req.path.startsWith('/twiml')) {
+        receiver.serveTwiml({ ...cb, query: { ...(req.query as Record<string, string>) } }, req, res);
+        return;
+      }
       if (receiver.hook?.(cb, req, res)) {
         cb.status = res.headersSent ? res.statusCode : -1;
       } else {
@@ -71,6 +91,31 @@ export class CallbackReceiver {
       receiver.events.emit('received');
     });
     return receiver;
+  }
+
+  /** Where the voice app lives; `path` may carry a query of the caller's own variables. */
+  twimlUrl(path = ''): string {
+    return `${this.url}/twiml${path}`;
+  }
+
+  private serveTwiml(fetch: VoiceFetch, req: Request, res: Response): void {
+    if (this.voiceHook?.(fetch, req, res)) {
+      fetch.status = res.headersSent ? res.statusCode : -1;
+    } else if (!fetch.valid) {
+      fetch.status = 403;
+      res.status(403).end();
+    } else {
+      fetch.status = 200;
+      res.status(200).type('text/xml').send(this.twiml);
+    }
+    this.voiceFetches.push(fetch);
+    this.events.emit('received');
+  }
+
+  /** Resolves once `count` voice requests for the call have arrived. */
+  waitForVoice(callSid: string, count = 1, timeoutMs = 10_000): Promise<VoiceFetch[]> {
+    const mine = () => this.voiceFetches.filter((f) => f.params.CallSid === callSid);
+    return this.waitFor(() => mine().length >= count, timeoutMs).then(mine);
   }
 
   forCall(callSid: string): ReceivedCallback[] {
@@ -104,7 +149,10 @@ export class CallbackReceiver {
 
   clear(): void {
     this.received.length = 0;
+    this.voiceFetches.length = 0;
     this.hook = null;
+    this.voiceHook = null;
+    this.twiml = PAUSE_TWIML;
   }
 
   async stop(): Promise<void> {
@@ -211,4 +259,8 @@ export async function rejection(promise: Promise<unknown>): Promise<{ status?: n
 }
 
 export const FROM = '+14155550100';
+/**
+ * A voice URL nothing serves (port 80 on loopback): an answered call asking it ends at once with
+ * 11200. For calls that must stay up, use the receiver's `twimlUrl()`.
+ */
 export const TWIML_URL = 'http://127.0.0.1/twiml';

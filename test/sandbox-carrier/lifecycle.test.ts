@@ -1,7 +1,7 @@
 import twilio from 'twilio';
 import type { CallView } from '../../src/sandbox-carrier';
 import type { TelephonyClient } from '../../src/telephony/client';
-import { FROM, rejection, TWIML_URL, useCarrierFixture } from './helpers';
+import { FROM, rejection, useCarrierFixture } from './helpers';
 
 const fx = useCarrierFixture();
 const ALL_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
@@ -10,7 +10,7 @@ const statuses = (view: CallView | undefined) => view?.timeline.map((t) => t.sta
 const at = (view: CallView | undefined, status: string) => view?.timeline.find((t) => t.status === status)?.at ?? NaN;
 
 function dial(to: string, extra: Partial<Parameters<TelephonyClient['calls']['create']>[0]> = {}) {
-  return fx.client.calls.create({ to, from: FROM, url: TWIML_URL, statusCallback: `${fx.receiver.url}/status`, statusCallbackEvent: ALL_EVENTS, ...extra });
+  return fx.client.calls.create({ to, from: FROM, url: fx.receiver.twimlUrl(), statusCallback: `${fx.receiver.url}/status`, statusCallbackEvent: ALL_EVENTS, ...extra });
 }
 
 describe('outcomes', () => {
