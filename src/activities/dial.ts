@@ -8,7 +8,7 @@ import type { Database } from '../db/client';
 import { cancelQueuedJobs, countJobsInStatus } from '../db/queries/jobs';
 import { changeRunStatus, findRun, runStatus } from '../db/queries/runs';
 import type { Logger } from '../logger';
-import { reserveAndClaimJobs } from '../slots';
+import { reserveAndClaimJobs } from '../claim/bulk';
 import type { TelephonyClient } from '../telephony/client';
 import { FailureType, nonRetryable } from '../workflows/failures';
 import { RUN_TRANSITIONS, type DialPassSummary } from '../workflows/messages';
@@ -51,10 +51,13 @@ export function createDialActivities(deps: DialDeps) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.
         throw nonRetryable(FailureType.RunNotLive, `run ${runId} is ${claim.runStatus ?? 'gone'} in Postgres; it dials no more`);
       }
-      const { limit, active } = claim.slots;
-      if (claim.claimed.length === 0 && claim.runStatus === 'running' && active >= limit) {
-        logger.info({ runId, active, limit }, `business at its limit (${active}/${limit}), waiting`);
+      const limit = claim.slots?.limit ?? 0;
+      const active = claim.slots?.active ?? 0;
+      if (claim.heldBy) {
+        const why = claim.heldBy === 'business-limit' ? `business at its limit (${active}/${limit})` : `no slot for this run (${claim.heldBy})`;
+        logger.info({ runId, active, limit, heldBy: claim.heldBy, run: claim.slots?.run }, `${why}, waiting`);
       }
+      if (claim.skippedDoNotCall > 0) logger.info({ runId, skipped: claim.skippedDoNotCall }, 'leads skipped: their numbers are on a do-not-call list');
       const outcomes = await Promise.all(
         claim.claimed.map(async (call) => {
           const outcome = await placeReservedCall(deps, call);
@@ -80,10 +83,12 @@ export function createDialActivities(deps: DialDeps) {
         dialed: count('placed'),
         rejected: count('rejected'),
         notSent: count('not-sent') + count('account-refused'),
+        skippedDoNotCall: claim.skippedDoNotCall + count('do-not-call'),
+        heldBy: claim.heldBy,
         unknown: count('unknown'),
         queued: jobs.queued,
         dialing: jobs.dialing,
-        active: active - count('rejected') - count('not-sent') - count('account-refused'),
+        active: active - count('rejected') - count('not-sent') - count('account-refused') - count('do-not-call'),
         limit,
       };
     },

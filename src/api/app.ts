@@ -7,6 +7,7 @@ import { rateLimitPerKey, requireKey } from './auth';
 import { errorHandler, HttpError, unknownRoute } from './errors';
 import { businessRoutes } from './routes/businesses';
 import { callRoutes } from './routes/calls';
+import { doNotCallRoutes } from './routes/do-not-call';
 import { healthRoutes } from './routes/health';
 import { runRoutes } from './routes/runs';
 import { twilioStatusRoutes } from './routes/twilio-status';
@@ -60,7 +61,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(healthRoutes(deps));
   app.use(twilioStatusRoutes(deps));
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
-  app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps));
+  app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,9 +1,10 @@
 import type { Database } from '../db/client';
-import { beginDial, recordPlaced, recordUnknownOutcome, withdrawReservation } from '../db/queries/calls';
+import { beginDial, recordPlaced, recordUnknownOutcome, withdrawForDoNotCall, withdrawReservation } from '../db/queries/calls';
 import type { Logger } from '../logger';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus, type AppliedStatus } from './apply-status';
-import type { ReservedCall } from '../slots';
+import type { ReservedCall } from '../claim/slots';
+import { amdParams, voiceParams } from './instructions';
 import { STATUS_CALLBACK_EVENTS } from './status-callback-url';
 
 /**
@@ -20,22 +21,22 @@ import { STATUS_CALLBACK_EVENTS } from './status-callback-url';
  * - `unknown`: timeout, 5xx or a broken connection: the carrier may have created the call, so the
  *   slot stays held and nothing is re-dialed; its status callback (matched by our call ID) or a
  *   reconciliation with the carrier settles it.
+ * - `do-not-call`: the number was listed after the claim and before the dial: nothing was sent, the
+ *   reservation is gone and a run's job ends `skipped_dnc`.
  */
 export type DialOutcome =
   | { kind: 'placed'; callSid: string }
   | { kind: 'rejected'; errorCode: number | null; message: string; freed: AppliedStatus }
   | { kind: 'not-sent'; message: string }
   | { kind: 'account-refused'; errorCode: number | null; message: string }
-  | { kind: 'unknown'; message: string };
+  | { kind: 'unknown'; message: string }
+  | { kind: 'do-not-call'; message: string };
 
 export interface PlaceCallDeps {
   database: Database;
   telephony: TelephonyClient;
   logger: Logger;
 }
-
-/** A short greeting until runs carry their own TwiML or voice URL. */
-const DEFAULT_TWIML = '<Response><Say>Hello, this is a call from Outdial.</Say></Response>';
 
 interface CarrierError {
   status?: number;
@@ -56,9 +57,14 @@ const ACCOUNT_LEVEL_CODES = new Set([10001, 20003, 20005, 21210, 21212, 21213]);
 
 export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promise<DialOutcome> {
   // The last word before the carrier is asked: the run must still be running (a pause or cancel
-  // that committed since the claim wins), and `dialed_at` records that an attempt began, so a
-  // reservation without it is known never to have reached the carrier.
-  if (!(await beginDial(deps.database.pool, call.callId))) {
+  // that committed since the claim wins), the number on no do-not-call list, and `dialed_at`
+  // records that an attempt began, so a reservation without it is known never to have reached the carrier.
+  const began = await beginDial(deps.database.pool, call.callId);
+  if (began === 'do-not-call') {
+    await withdrawForDoNotCall(deps.database.pool, call.callId);
+    return { kind: 'do-not-call', message: 'the number was put on a do-not-call list before it was dialed' };
+  }
+  if (began === 'stopped') {
     await withdrawReservation(deps.database.pool, call.callId);
     return { kind: 'not-sent', message: 'the run stopped dialing before this call was placed' };
   }
@@ -67,7 +73,8 @@ export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall)
     const created = await deps.telephony.calls.create({
       to: call.to,
       from: call.from,
-      twiml: DEFAULT_TWIML,
+      ...voiceParams(call.instructions.voiceApp, call.instructions.variables),
+      ...amdParams(call.instructions.machineDetection, call.amdCallbackUrl),
       statusCallback: call.statusCallbackUrl,
       statusCallbackMethod: 'POST',
       statusCallbackEvent: STATUS_CALLBACK_EVENTS,

@@ -11,3 +11,10 @@ export function statusCallbackUrl(publicBaseUrl: string, callId: string): string
 
 /** The events we subscribe to: progress for operators, `completed` (any terminal status) to free the slot. */
 export const STATUS_CALLBACK_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
+
+/** Twilio's async answering-machine result, for the same call (verified like the status callback). */
+export const AMD_CALLBACK_PATH = '/v1/twilio/amd';
+
+export function amdCallbackUrl(publicBaseUrl: string, callId: string): string {
+  return `${publicBaseUrl}${AMD_CALLBACK_PATH}?callId=${encodeURIComponent(callId)}`;
+}

@@ -1,7 +1,11 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import {
   ACTIVE_CALL_STATUSES,
+  ANSWERED_BY_VALUES,
+  ON_MACHINE_POLICIES,
+  type AnsweredBy,
+  type OnMachinePolicy,
   CALL_DIRECTIONS,
   CALL_STATUSES,
   E164_PATTERN,
@@ -13,6 +17,7 @@ import {
   type JobStatus,
   type RunStatus,
 } from './statuses';
+import type { LeadVariables, MachineDetection, VoiceApp } from './settings';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -24,14 +29,22 @@ export const businesses = pgTable(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     name: text('name').notNull(),
+    /** The default caller ID. */
     callerId: text('caller_id').notNull(),
+    /** The business's other caller IDs: a run or direct call may pick the default or any of these. */
+    callerIds: text('caller_ids').array().notNull().default(sql`'{}'::text[]`),
     maxConcurrentCalls: integer('max_concurrent_calls').notNull().default(3),
+    /** Slots only direct calls may use: the business's runs together hold at most limit − this. */
+    reservedDirectSlots: integer('reserved_direct_slots').notNull().default(0),
+    /** The voice app of calls that name none; null = Outdial's short greeting. */
+    voiceApp: jsonb('voice_app').$type<VoiceApp>(),
     createdAt: createdAt(),
   },
   () => [
     check('businesses_name_not_blank', sql`length(trim(name)) > 0`),
     check('businesses_caller_id_e164', isE164('caller_id')),
     check('businesses_max_concurrent_calls_range', sql`max_concurrent_calls BETWEEN 1 AND 1000`),
+    check('businesses_reserved_direct_slots_range', sql`reserved_direct_slots >= 0 AND reserved_direct_slots < max_concurrent_calls`),
   ],
 );
 
@@ -44,6 +57,8 @@ export const leads = pgTable(
       .references(() => businesses.id),
     phone: text('phone').notNull(),
     name: text('name'),
+    /** The lead's own fields, passed to the voice app (see src/calls/instructions.ts). */
+    variables: jsonb('variables').$type<LeadVariables>(),
     createdAt: createdAt(),
   },
   (t) => [check('leads_phone_e164', isE164('phone')), index('leads_business_idx').on(t.businessId)],
@@ -60,6 +75,15 @@ export const bulkCallRuns = pgTable(
     workflowId: text('workflow_id').notNull(),
     /** Rows of the request that repeated an earlier row's number and were merged into it (one dial per number). */
     duplicatesMerged: integer('duplicates_merged').notNull().default(0),
+    /** The run's own voice app; null = the business's default at dial time. */
+    voiceApp: jsonb('voice_app').$type<VoiceApp>(),
+    /** The run's caller ID (one the business owns); null = the business's default at dial time. */
+    callerId: text('caller_id'),
+    machineDetection: jsonb('machine_detection').$type<MachineDetection>(),
+    /** This run's own cap (≤ the business's limit); null = only the business's limits. */
+    maxConcurrentCalls: integer('max_concurrent_calls'),
+    /** Jobs this run has claimed so far: the fair share's tie-break (src/claim/fair-share.ts). */
+    jobsClaimed: integer('jobs_claimed').notNull().default(0),
     lastError: text('last_error'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -68,6 +92,7 @@ export const bulkCallRuns = pgTable(
   },
   (t) => [
     check('bulk_call_runs_status_valid', inList('status', RUN_STATUSES)),
+    check('bulk_call_runs_max_concurrent_calls_range', sql`max_concurrent_calls IS NULL OR max_concurrent_calls BETWEEN 1 AND 1000`),
     uniqueIndex('bulk_call_runs_workflow_id_unique').on(t.workflowId),
     index('bulk_call_runs_business_status_idx').on(t.businessId, t.status),
   ],
@@ -133,6 +158,12 @@ export const calls = pgTable(
     errorCode: integer('error_code'),
     lastError: text('last_error'),
     durationSeconds: integer('duration_seconds'),
+    /** Twilio's answering-machine verdict, once known. */
+    answeredBy: text('answered_by').$type<AnsweredBy>(),
+    /** Set when detection was asked for: what to do if a machine answers. */
+    onMachine: text('on_machine').$type<OnMachinePolicy>(),
+    /** The AsyncAmdStatusCallback URL the carrier was given (verified like the status callback). */
+    amdCallbackUrl: text('amd_callback_url'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     dialedAt: timestamp('dialed_at', { withTimezone: true }),
@@ -144,6 +175,8 @@ export const calls = pgTable(
     check('calls_direction_valid', inList('direction', CALL_DIRECTIONS)),
     check('calls_to_e164', isE164('to_number')),
     check('calls_bulk_has_job', sql`(direction = 'bulk') = (job_id IS NOT NULL AND run_id IS NOT NULL)`),
+    check('calls_answered_by_valid', sql.raw(`answered_by IS NULL OR answered_by IN (${sqlList(ANSWERED_BY_VALUES)})`)),
+    check('calls_on_machine_valid', sql.raw(`on_machine IS NULL OR on_machine IN (${sqlList(ON_MACHINE_POLICIES)})`)),
     check('calls_sid_format', sql`twilio_call_sid IS NULL OR twilio_call_sid ~ '^CA[0-9a-fA-F]{32}$'`),
     uniqueIndex('calls_twilio_call_sid_unique').on(t.twilioCallSid),
     uniqueIndex('calls_job_unique').on(t.jobId),
@@ -192,4 +225,25 @@ export const idempotencyKeys = pgTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.principal, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);
+
+/**
+ * Do-not-call numbers: a business's own list (`business_id` set) and the operator-wide list
+ * (`business_id` null). Checked inside the claim, so a number listed before a claim is never dialed.
+ */
+export const doNotCallNumbers = pgTable(
+  'do_not_call_numbers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    businessId: uuid('business_id').references(() => businesses.id),
+    phone: text('phone').notNull(),
+    reason: text('reason'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check('do_not_call_numbers_phone_e164', isE164('phone')),
+    unique('do_not_call_numbers_scope_phone_unique').on(t.businessId, t.phone).nullsNotDistinct(),
+    // The claim's check: is this number on the business's list or the global one.
+    index('do_not_call_numbers_phone_idx').on(t.phone),
+  ],
 );

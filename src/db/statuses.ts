@@ -8,7 +8,8 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Runs whose workflow is alive and wants wake-ups when a slot of their business frees. */
 export const LIVE_RUN_STATUSES = ['pending', 'running', 'paused', 'canceling'] as const satisfies readonly RunStatus[];
 
-export const JOB_STATUSES = ['queued', 'dialing', 'completed', 'failed', 'canceled'] as const;
+/** `skipped_dnc`: the lead's number was on a do-not-call list when its turn came; it was never dialed. */
+export const JOB_STATUSES = ['queued', 'dialing', 'completed', 'failed', 'canceled', 'skipped_dnc'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** Twilio's call states (REST and callbacks), plus `reserved`: our slot is taken, the carrier not yet asked. */
@@ -56,6 +57,21 @@ export function callStatusRank(status: CallStatus): number {
       return 5;
   }
 }
+
+/** Twilio's AnsweredBy values (answering-machine detection). */
+export const ANSWERED_BY_VALUES = ['human', 'machine_start', 'machine_end_beep', 'machine_end_silence', 'machine_end_other', 'fax', 'unknown'] as const;
+export type AnsweredBy = (typeof ANSWERED_BY_VALUES)[number];
+/** How a run counts them: every machine_* is a machine. */
+export const ANSWERED_BY_CLASSES = ['human', 'machine', 'fax', 'unknown'] as const;
+export type AnsweredByClass = (typeof ANSWERED_BY_CLASSES)[number];
+
+export function answeredByClass(value: AnsweredBy): AnsweredByClass {
+  return value.startsWith('machine_') ? 'machine' : (value as AnsweredByClass);
+}
+
+/** What a call does when detection says a machine (or fax) answered: end it, or leave it to the voice app. */
+export const ON_MACHINE_POLICIES = ['hangup', 'continue'] as const;
+export type OnMachinePolicy = (typeof ON_MACHINE_POLICIES)[number];
 
 export const CALL_DIRECTIONS = ['bulk', 'direct'] as const;
 export type CallDirection = (typeof CALL_DIRECTIONS)[number];

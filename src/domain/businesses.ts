@@ -1,16 +1,23 @@
 import { inTransaction } from '../db/client';
-import { findBusiness, insertBusiness, updateBusiness, type BusinessFields, type BusinessRow } from '../db/queries/businesses';
+import { findBusiness, insertBusiness, lockBusiness, ownedCallerIds, updateBusiness, type BusinessFields, type BusinessRow } from '../db/queries/businesses';
 import { countActiveCalls } from '../db/queries/calls';
+import type { VoiceApp } from '../db/settings';
 import type { DomainDeps } from './deps';
 import { claimOrReplay, recordResult, type IdempotencyKey } from './idempotency';
 
-/** Businesses: the tenant, its caller ID and its concurrency limit. */
+/** Businesses: the tenant, its caller IDs, its limit and reserved direct slots, its default voice app. */
 
 export interface BusinessView {
   id: string;
   name: string;
+  /** The default caller ID. */
   callerId: string;
+  /** Every caller ID the business owns, the default first: a run or direct call may pick any. */
+  callerIds: string[];
   maxConcurrentCalls: number;
+  reservedDirectSlots: number;
+  /** The voice app of calls that name none; null = Outdial's short greeting. */
+  voiceApp: VoiceApp | null;
   activeCalls: number;
   createdAt: string;
 }
@@ -20,17 +27,55 @@ function view(row: BusinessRow, activeCalls: number): BusinessView {
     id: row.id,
     name: row.name,
     callerId: row.caller_id,
+    callerIds: ownedCallerIds(row),
     maxConcurrentCalls: row.max_concurrent_calls,
+    reservedDirectSlots: row.reserved_direct_slots,
+    voiceApp: row.voice_app,
     activeCalls,
     createdAt: row.created_at.toISOString(),
   };
 }
 
-export function createBusiness(deps: Pick<DomainDeps, 'database'>, fields: BusinessFields, idem?: IdempotencyKey): Promise<BusinessView> {
+export interface BusinessInput {
+  name: string;
+  callerId: string;
+  callerIds?: string[] | undefined;
+  maxConcurrentCalls: number;
+  reservedDirectSlots?: number | undefined;
+  voiceApp?: VoiceApp | null | undefined;
+}
+
+export type BusinessResult = { ok: true; business: BusinessView } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'invalid'; message: string };
+
+/** The one rule between the fields: runs must keep at least one slot. */
+function problemWith(fields: BusinessFields): string | null {
+  if (fields.reservedDirectSlots >= fields.maxConcurrentCalls) {
+    return `reservedDirectSlots (${fields.reservedDirectSlots}) must be less than maxConcurrentCalls (${fields.maxConcurrentCalls}), so runs keep at least one slot`;
+  }
+  return null;
+}
+
+function fieldsOf(input: BusinessInput, current?: BusinessFields): BusinessFields {
+  const callerId = input.callerId;
+  const others = input.callerIds ?? current?.callerIds ?? [];
+  return {
+    name: input.name,
+    callerId,
+    callerIds: [...new Set(others)].filter((n) => n !== callerId),
+    maxConcurrentCalls: input.maxConcurrentCalls,
+    reservedDirectSlots: input.reservedDirectSlots ?? current?.reservedDirectSlots ?? 0,
+    voiceApp: input.voiceApp === undefined ? (current?.voiceApp ?? null) : input.voiceApp,
+  };
+}
+
+export function createBusiness(deps: Pick<DomainDeps, 'database'>, input: BusinessInput, idem?: IdempotencyKey): Promise<BusinessResult> {
+  const fields = fieldsOf(input);
+  const problem = problemWith(fields);
+  if (problem) return Promise.resolve({ ok: false, reason: 'invalid', message: problem });
   return inTransaction(deps.database, async (client) => {
-    const replayed = await claimOrReplay<BusinessView>(client, idem);
+    const replayed = await claimOrReplay<BusinessResult>(client, idem);
     if (replayed) return replayed.replay;
-    const created = view(await insertBusiness(client, fields), 0);
+    const created: BusinessResult = { ok: true, business: view(await insertBusiness(client, fields), 0) };
     await recordResult(client, idem, created);
     return created;
   });
@@ -41,12 +86,42 @@ export async function getBusiness(deps: Pick<DomainDeps, 'database'>, id: string
   return row ? view(row, await countActiveCalls(deps.database.pool, id)) : null;
 }
 
-/** Changes name, caller ID or limit. A higher limit frees slots at once, so the business's runs are woken. */
-export async function changeBusiness(deps: Pick<DomainDeps, 'database' | 'wakeRuns'>, id: string, fields: Partial<BusinessFields>): Promise<BusinessView | null> {
-  const before = await findBusiness(deps.database.pool, id);
-  if (!before) return null;
-  const row = await updateBusiness(deps.database.pool, id, fields);
-  if (!row) return null;
-  if (row.max_concurrent_calls > before.max_concurrent_calls) await deps.wakeRuns(id);
-  return view(row, await countActiveCalls(deps.database.pool, id));
+/**
+ * Changes the given fields (absent ones keep their value; callerIds replaces the list). Under the
+ * slot lock, so the check between limit and reserved slots sees the row it changes. More slots for
+ * runs (a higher limit, fewer reserved) are free at once, so the business's runs are woken.
+ */
+export async function changeBusiness(deps: Pick<DomainDeps, 'database' | 'wakeRuns'>, id: string, change: Partial<BusinessInput>): Promise<BusinessResult> {
+  const result = await inTransaction(deps.database, async (client): Promise<BusinessResult & { wake?: boolean }> => {
+    const before = await lockBusiness(client, id);
+    if (!before) return { ok: false, reason: 'not-found' };
+    const current: BusinessFields = {
+      name: before.name,
+      callerId: before.caller_id,
+      callerIds: before.caller_ids,
+      maxConcurrentCalls: before.max_concurrent_calls,
+      reservedDirectSlots: before.reserved_direct_slots,
+      voiceApp: before.voice_app,
+    };
+    const fields = fieldsOf(
+      {
+        name: change.name ?? current.name,
+        callerId: change.callerId ?? current.callerId,
+        callerIds: change.callerIds,
+        maxConcurrentCalls: change.maxConcurrentCalls ?? current.maxConcurrentCalls,
+        reservedDirectSlots: change.reservedDirectSlots,
+        voiceApp: change.voiceApp,
+      },
+      // A new default caller ID keeps the old one owned unless the list is replaced too.
+      change.callerIds === undefined ? { ...current, callerIds: [current.callerId, ...current.callerIds] } : current,
+    );
+    const problem = problemWith(fields);
+    if (problem) return { ok: false, reason: 'invalid', message: problem };
+    const row = (await updateBusiness(client, id, fields))!;
+    const runSlots = (f: BusinessFields) => f.maxConcurrentCalls - f.reservedDirectSlots;
+    return { ok: true, business: view(row, await countActiveCalls(client, id)), wake: runSlots(fields) > runSlots(current) };
+  });
+  if (result.ok && result.wake) await deps.wakeRuns(id);
+  if (!result.ok) return result;
+  return { ok: true, business: result.business };
 }

@@ -68,6 +68,10 @@ export interface DialPassSummary {
   rejected: number;
   /** Calls the carrier certainly did not take (429, unreachable): their jobs went back to the queue. */
   notSent: number;
+  /** Jobs ended `skipped_dnc` in this pass (absent in passes recorded before do-not-call lists). */
+  skippedDoNotCall?: number;
+  /** When the pass got no slot: the rule that held it back (business-limit, reserved-direct-slots, run-cap, fair-share). */
+  heldBy?: string | null;
   unknown: number;
   queued: number;
   dialing: number;

@@ -262,7 +262,10 @@ export interface RunView {
   lastError: string | null;
   jobs: Record<string, number>;
   outcomes: Record<string, number>;
+  answeredBy: Record<string, number>;
   business: { activeCalls: number; maxConcurrentCalls: number };
+  startedAt: string | null;
+  finishedAt: string | null;
 }
 
 /** n distinct valid US numbers (555-01xx is reserved for fiction; the carrier scripts them by pattern). */

@@ -272,7 +272,10 @@ describe('BulkCallRun', () => {
       }
       const phones = leadPhones(2, '+1415567');
       const run = await stack.createRun(business.id, phones);
-      await waitFor(async () => stack.logs.some((l) => l.runId === run.id && l.msg === 'business at its limit (3/3), waiting'));
+      // The run's own progress (what the Temporal UI's query shows) says why it waits.
+      const handle = stack.temporal.client.workflow.getHandle(run.workflowId);
+      await waitFor(async () => (await handle.query(progressQuery)).lastPass?.heldBy === 'business-limit');
+      expect((await handle.query(progressQuery)).lastPass).toMatchObject({ dialed: 0, active: 3, limit: 3, queued: 2 });
       expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(3);
       stack.carrier.releaseAll();
       const done = await stack.runResult(run);

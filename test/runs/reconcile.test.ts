@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app';
 import { createDatabase, migrateDatabase, type Database } from '../../src/db/client';
-import { reserveDirectCall } from '../../src/slots';
+import { reserveDirectCall } from '../../src/claim/direct';
 import { ensureReconcileSchedule } from '../../src/temporal/reconcile-schedule';
 import { reconcile } from '../../src/workflows';
 import { connectTestDatabase, createEmptyDatabase } from '../helpers/db';
@@ -120,7 +120,7 @@ describe('reconciliation with the carrier', () => {
     const business = await stack.createBusiness({ maxConcurrentCalls: 2 });
     // As if an API process died between reserving two direct calls and dialing them.
     for (const to of ['+14155740001', '+14155740002']) {
-      expect((await reserveDirectCall(stack.database, business.id, to, stack.apiUrl)).ok).toBe(true);
+      expect((await reserveDirectCall(stack.database, business.id, { to }, stack.apiUrl)).ok).toBe(true);
     }
     const listsBefore = stack.carrier.requests().filter((r) => r.method === 'GET' && r.path.endsWith('/Calls.json')).length;
     const phones = leadPhones(3, '+1415575');

@@ -1,22 +1,49 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { listKeys, mintApiKey, revokeKey } from '../../domain/api-keys';
-import { changeBusiness, createBusiness, getBusiness } from '../../domain/businesses';
+import { changeBusiness, createBusiness, getBusiness, type BusinessResult } from '../../domain/businesses';
 import type { ApiDeps } from '../app';
 import { authorizeBusiness, requireAdmin } from '../auth';
-import { notFound } from '../errors';
+import { HttpError, notFound } from '../errors';
+import { voiceAppField } from '../campaign-fields';
 import { idempotencyOf } from '../idempotency';
 import { e164Phone, parseId, parseOr400 } from '../validation';
 
 const name = z.string().trim().min(1, 'must not be empty').max(200);
 const maxConcurrentCalls = z.number().int().min(1).max(1000);
 
-const createBusinessBody = z.object({ name, callerId: e164Phone, maxConcurrentCalls: maxConcurrentCalls.default(3) }).strict();
+const callerIds = z.array(e164Phone).max(100);
+const reservedDirectSlots = z.number().int().min(0).max(999);
+
+const createBusinessBody = z
+  .object({
+    name,
+    callerId: e164Phone,
+    callerIds: callerIds.optional(),
+    maxConcurrentCalls: maxConcurrentCalls.default(3),
+    reservedDirectSlots: reservedDirectSlots.default(0),
+    voiceApp: voiceAppField.nullable().optional(),
+  })
+  .strict();
 const changeBusinessBody = z
-  .object({ name: name.optional(), callerId: e164Phone.optional(), maxConcurrentCalls: maxConcurrentCalls.optional() })
+  .object({
+    name: name.optional(),
+    callerId: e164Phone.optional(),
+    callerIds: callerIds.optional(),
+    maxConcurrentCalls: maxConcurrentCalls.optional(),
+    reservedDirectSlots: reservedDirectSlots.optional(),
+    voiceApp: voiceAppField.nullable().optional(),
+  })
   .strict()
-  .refine((b) => Object.keys(b).length > 0, 'name at least one of name, callerId, maxConcurrentCalls');
+  .refine((b) => Object.keys(b).length > 0, 'name at least one field to change');
 const mintKeyBody = z.object({ name: z.string().trim().min(1).max(200).optional() }).strict();
+
+/** The business, or the HTTP error its refusal maps to. */
+function businessOr4xx(result: BusinessResult, id?: string) {
+  if (result.ok) return result.business;
+  if (result.reason === 'not-found') throw notFound('business', id ?? '');
+  throw new HttpError(400, 'invalid_request', result.message);
+}
 
 export function businessRoutes(deps: ApiDeps) {
   const router = Router();
@@ -24,7 +51,7 @@ export function businessRoutes(deps: ApiDeps) {
   router.post('/v1/businesses', async (req, res) => {
     requireAdmin(res);
     const body = parseOr400(createBusinessBody, req.body);
-    res.status(201).json({ business: await createBusiness(deps, body, idempotencyOf(req, res)) });
+    res.status(201).json({ business: businessOr4xx(await createBusiness(deps, body, idempotencyOf(req, res))) });
   });
 
   router.get('/v1/businesses/:businessId', async (req, res) => {
@@ -38,9 +65,7 @@ export function businessRoutes(deps: ApiDeps) {
   router.patch('/v1/businesses/:businessId', async (req, res) => {
     requireAdmin(res);
     const id = parseId(req.params.businessId, 'business');
-    const business = await changeBusiness(deps, id, parseOr400(changeBusinessBody, req.body));
-    if (!business) throw notFound('business', id);
-    res.json({ business });
+    res.json({ business: businessOr4xx(await changeBusiness(deps, id, parseOr400(changeBusinessBody, req.body)), id) });
   });
 
   router.post('/v1/businesses/:businessId/api-keys', async (req, res) => {

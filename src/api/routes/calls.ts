@@ -7,9 +7,18 @@ import type { ApiDeps } from '../app';
 import { authorizeBusiness } from '../auth';
 import { HttpError, notFound } from '../errors';
 import { idempotencyOf } from '../idempotency';
+import { machineDetectionField, variablesField, voiceAppField } from '../campaign-fields';
 import { e164Phone, parseId, parseOr400 } from '../validation';
 
-const createCallBody = z.object({ to: e164Phone }).strict();
+const createCallBody = z
+  .object({
+    to: e164Phone,
+    callerId: e164Phone.optional(),
+    voiceApp: voiceAppField.optional(),
+    variables: variablesField.optional(),
+    machineDetection: machineDetectionField.optional(),
+  })
+  .strict();
 
 /** How long a caller refused at the limit should wait: calls usually end within tens of seconds. */
 const AT_LIMIT_RETRY_AFTER_SECONDS = 5;
@@ -22,8 +31,8 @@ export function callRoutes(deps: ApiDeps) {
   router.post('/v1/businesses/:businessId/calls', async (req, res) => {
     const businessId = parseId(req.params.businessId, 'business');
     authorizeBusiness(res, businessId);
-    const { to } = parseOr400(createCallBody, req.body);
-    const result = await placeDirectCall(deps, { businessId, to, idempotency: idempotencyOf(req, res) });
+    const body = parseOr400(createCallBody, req.body);
+    const result = await placeDirectCall(deps, { businessId, ...body, idempotency: idempotencyOf(req, res) });
     switch (result.kind) {
       case 'placed':
         return void res.status(201).json({ call: result.call });
@@ -32,6 +41,10 @@ export function callRoutes(deps: ApiDeps) {
         return void res.status(202).json({ call: result.call });
       case 'business-not-found':
         throw notFound('business', businessId);
+      case 'do-not-call':
+        throw new HttpError(422, 'do_not_call', `${body.to} is on a do-not-call list; nothing was dialed`);
+      case 'caller-id-not-owned':
+        throw new HttpError(422, 'caller_id_not_owned', `callerId is not one of the business's caller IDs (${result.callerIds.join(', ')})`, { callerIds: result.callerIds });
       case 'no-public-host':
         throw new HttpError(503, 'no_public_host', `${result.message}: set PUBLIC_HOST so the carrier can reach the status callback`);
       case 'at-limit': {

@@ -7,21 +7,26 @@ import type { ApiDeps } from '../app';
 import { authorizeBusiness } from '../auth';
 import { HttpError, notFound } from '../errors';
 import { idempotencyOf } from '../idempotency';
+import { machineDetectionField, variablesField, voiceAppField } from '../campaign-fields';
 import { e164Phone, parseId, parseOr400 } from '../validation';
 
 export const MAX_LEADS_PER_RUN = 100_000;
 
-const leadRow = z.object({ phone: e164Phone, name: z.string().trim().max(200).optional() }).strict();
+const leadRow = z.object({ phone: e164Phone, name: z.string().trim().max(200).optional(), variables: variablesField.optional() }).strict();
 const createRunBody = z
   .object({
     leads: z.array(z.unknown()).min(1, 'must hold at least one lead').max(MAX_LEADS_PER_RUN),
     allowDuplicates: z.boolean().default(false),
+    voiceApp: voiceAppField.optional(),
+    callerId: e164Phone.optional(),
+    machineDetection: machineDetectionField.optional(),
+    maxConcurrentCalls: z.number().int().min(1).max(1000).optional(),
   })
   .strict();
 
 /** Validates every lead row, so the caller learns of all bad rows at once; any bad row rejects the whole run. */
 function parseRunBody(body: unknown) {
-  const { leads, allowDuplicates } = parseOr400(createRunBody, body);
+  const { leads, ...settings } = parseOr400(createRunBody, body);
   const rows: z.output<typeof leadRow>[] = [];
   const errors: { index: number; field: string; message: string }[] = [];
   leads.forEach((raw, index) => {
@@ -32,7 +37,7 @@ function parseRunBody(body: unknown) {
   if (errors.length > 0) {
     throw new HttpError(400, 'invalid_leads', `${new Set(errors.map((e) => e.index)).size} of ${leads.length} leads are invalid; nothing was created`, errors);
   }
-  return { leads: rows, allowDuplicates };
+  return { ...settings, leads: rows };
 }
 
 export function runRoutes(deps: ApiDeps) {
@@ -50,10 +55,16 @@ export function runRoutes(deps: ApiDeps) {
   router.post('/v1/businesses/:businessId/runs', async (req, res) => {
     const businessId = parseId(req.params.businessId, 'business');
     authorizeBusiness(res, businessId);
-    const { leads, allowDuplicates } = parseRunBody(req.body);
-    const created = await createRun(deps, { businessId, leads, allowDuplicates, idempotency: idempotencyOf(req, res) });
-    if (!created.ok) throw notFound('business', businessId);
-    res.status(201).json({ run: created.run, duplicatesMerged: created.duplicatesMerged });
+    const created = await createRun(deps, { businessId, ...parseRunBody(req.body), idempotency: idempotencyOf(req, res) });
+    if (created.ok) return void res.status(201).json({ run: created.run, duplicatesMerged: created.duplicatesMerged });
+    switch (created.reason) {
+      case 'business-not-found':
+        throw notFound('business', businessId);
+      case 'caller-id-not-owned':
+        throw new HttpError(422, 'caller_id_not_owned', `callerId is not one of the business's caller IDs (${created.callerIds.join(', ')})`, { callerIds: created.callerIds });
+      case 'cap-above-limit':
+        throw new HttpError(422, 'cap_above_limit', `maxConcurrentCalls must be at most the business's limit of ${created.limit}`, { maxConcurrentCalls: created.limit });
+    }
   });
 
   router.get('/v1/runs/:runId', async (req, res) => {

@@ -1,10 +1,11 @@
 import express, { Router } from 'express';
 import twilio from 'twilio';
 import { z } from 'zod';
+import { applyAnsweredBy } from '../../calls/answered-by';
 import { applyCallStatus } from '../../calls/apply-status';
-import { STATUS_CALLBACK_PATH } from '../../calls/status-callback-url';
-import { statusCallbackUrlOf } from '../../db/queries/calls';
-import { CALL_STATUSES } from '../../db/statuses';
+import { AMD_CALLBACK_PATH, STATUS_CALLBACK_PATH } from '../../calls/status-callback-url';
+import { callbackUrlsOf } from '../../db/queries/calls';
+import { ANSWERED_BY_VALUES, CALL_STATUSES } from '../../db/statuses';
 import { resolvePublicHost } from '../../public-host';
 import type { ApiDeps } from '../app';
 import { HttpError } from '../errors';
@@ -15,8 +16,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A non-negative whole number that fits the integer columns it is stored in. */
 const optionalInt = z.preprocess((v) => (v === undefined || v === '' ? undefined : v), z.coerce.number().int().min(0).max(2_147_483_647).optional());
 
+const callSid = z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call SID');
+const answeredBy = z.enum(ANSWERED_BY_VALUES);
+
 const callbackParams = z.object({
-  CallSid: z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call SID'),
+  CallSid: callSid,
+  AnsweredBy: answeredBy.optional(),
   CallStatus: z.enum(CALL_STATUSES.filter((s) => s !== 'reserved') as [string, ...string[]]),
   SequenceNumber: optionalInt,
   CallDuration: optionalInt,
@@ -24,20 +29,27 @@ const callbackParams = z.object({
   ErrorMessage: storableText.max(2000).optional(),
 });
 
+/** Async AMD's result (Twilio also sends MachineDetectionDuration, which nothing here needs). */
+const amdParams = z.object({ CallSid: callSid, AnsweredBy: answeredBy });
+
+type Req = express.Request;
+
 /**
- * Twilio's status callbacks. Signature first (verified against the configured public URL, never the
- * Host header a proxy may rewrite), then the status goes to Postgres in one transaction, then every
- * live run of the business is woken if a slot was freed.
+ * Twilio's status and async-AMD callbacks. Signature first (verified against the URL the carrier
+ * was given, never the Host header a proxy may rewrite), then the status goes to Postgres in one
+ * transaction, then every live run of the business is woken if a slot was freed.
  */
-export function twilioStatusRoutes({ database, config, logger, wakeRuns }: ApiDeps) {
+export function twilioStatusRoutes(deps: ApiDeps) {
+  const { database, config, logger, wakeRuns } = deps;
   /**
-   * Twilio signs the exact StatusCallback URL it was given, which is stored on the call: that stays
-   * right if PUBLIC_HOST changes mid-call or a proxy rewrites the path. A request for no known call
-   * is checked against this API's public URL (and then finds no call).
+   * Twilio signs the exact callback URL it was given, which is stored on the call: that stays right
+   * if PUBLIC_HOST changes mid-call or a proxy rewrites the path. A request for no known call is
+   * checked against this API's public URL (and then finds no call).
    */
-  async function urlTheCarrierWasGiven(callId: string | undefined, originalUrl: string): Promise<string> {
+  async function urlTheCarrierWasGiven(callId: string | undefined, kind: 'status' | 'amd', originalUrl: string): Promise<string> {
     if (callId) {
-      const url = await statusCallbackUrlOf(database.pool, callId);
+      const urls = await callbackUrlsOf(database.pool, callId);
+      const url = kind === 'status' ? urls?.status_callback_url : urls?.amd_callback_url;
       if (url) return url;
     }
     const host = resolvePublicHost(config);
@@ -46,12 +58,12 @@ export function twilioStatusRoutes({ database, config, logger, wakeRuns }: ApiDe
     return host.baseUrl + originalUrl;
   }
 
-  const router = Router();
-  router.post(STATUS_CALLBACK_PATH, express.urlencoded({ extended: false }), async (req, res) => {
+  /** The request's call ID and parameters, once its X-Twilio-Signature is verified (400/403 otherwise). */
+  async function verified<T extends z.ZodType>(req: Req, kind: 'status' | 'amd', schema: T): Promise<{ callId: string | undefined; params: z.output<T> }> {
     const signature = req.header('X-Twilio-Signature');
     if (!signature) throw new HttpError(400, 'missing_signature', 'X-Twilio-Signature header is required');
     const callId = typeof req.query.callId === 'string' && UUID.test(req.query.callId) ? req.query.callId : undefined;
-    const signedUrl = await urlTheCarrierWasGiven(callId, req.originalUrl);
+    const signedUrl = await urlTheCarrierWasGiven(callId, kind, req.originalUrl);
     const params = (req.body ?? {}) as Record<string, string>;
     let valid = false;
     try {
@@ -62,11 +74,18 @@ export function twilioStatusRoutes({ database, config, logger, wakeRuns }: ApiDe
     if (!valid) {
       throw new HttpError(403, 'invalid_signature', 'X-Twilio-Signature does not match this request');
     }
-    const parsed = callbackParams.safeParse(params);
+    const parsed = schema.safeParse(params);
     if (!parsed.success) {
       throw new HttpError(400, 'invalid_callback', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     }
-    const p = parsed.data;
+    return { callId, params: parsed.data };
+  }
+
+  const router = Router();
+  router.post(STATUS_CALLBACK_PATH, express.urlencoded({ extended: false }), async (req, res) => {
+    const { callId, params: p } = await verified(req, 'status', callbackParams);
+    // Sync AMD's verdict rides on the status callbacks: keep it (and act on it) before the status.
+    if (p.AnsweredBy) await applyAnsweredBy(deps, { ...(callId ? { callId } : {}), callSid: p.CallSid }, p.AnsweredBy);
     const applied = await applyCallStatus(database, {
       ...(callId ? { callId } : {}),
       callSid: p.CallSid,
@@ -87,6 +106,13 @@ export function twilioStatusRoutes({ database, config, logger, wakeRuns }: ApiDe
       );
       await wakeRuns(applied.businessId);
     }
+    res.status(204).end();
+  });
+
+  /** Async AMD's result: kept on the call; a machine on a `hangup` call is ended at once. */
+  router.post(AMD_CALLBACK_PATH, express.urlencoded({ extended: false }), async (req, res) => {
+    const { callId, params: p } = await verified(req, 'amd', amdParams);
+    await applyAnsweredBy(deps, { ...(callId ? { callId } : {}), callSid: p.CallSid }, p.AnsweredBy);
     res.status(204).end();
   });
   return router;

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import type { VoiceApp } from '../settings';
 import type { Executor } from './executor';
 
 /** Queries of the `businesses` table. */
@@ -7,20 +8,34 @@ export interface BusinessRow {
   id: string;
   name: string;
   caller_id: string;
+  caller_ids: string[];
   max_concurrent_calls: number;
+  reserved_direct_slots: number;
+  voice_app: VoiceApp | null;
   created_at: Date;
 }
 
 export interface BusinessFields {
   name: string;
   callerId: string;
+  /** The business's other caller IDs (the default is always owned). */
+  callerIds: string[];
   maxConcurrentCalls: number;
+  reservedDirectSlots: number;
+  /** null = Outdial's greeting. */
+  voiceApp: VoiceApp | null;
+}
+
+/** The caller IDs a business may dial from: the default first, then its others. */
+export function ownedCallerIds(row: Pick<BusinessRow, 'caller_id' | 'caller_ids'>): string[] {
+  return [row.caller_id, ...row.caller_ids.filter((n) => n !== row.caller_id)];
 }
 
 export async function insertBusiness(db: Executor, fields: BusinessFields): Promise<BusinessRow> {
   const r = await db.query<BusinessRow>(
-    'INSERT INTO businesses (name, caller_id, max_concurrent_calls) VALUES ($1, $2, $3) RETURNING *',
-    [fields.name, fields.callerId, fields.maxConcurrentCalls],
+    `INSERT INTO businesses (name, caller_id, caller_ids, max_concurrent_calls, reserved_direct_slots, voice_app)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+    [fields.name, fields.callerId, fields.callerIds, fields.maxConcurrentCalls, fields.reservedDirectSlots, fields.voiceApp],
   );
   return r.rows[0]!;
 }
@@ -29,26 +44,20 @@ export async function findBusiness(db: Executor, id: string): Promise<BusinessRo
   return (await db.query<BusinessRow>('SELECT * FROM businesses WHERE id = $1', [id])).rows[0] ?? null;
 }
 
-/** Changes the given fields; absent ones keep their value. */
-export async function updateBusiness(db: Executor, id: string, fields: Partial<BusinessFields>): Promise<BusinessRow | null> {
+/** Writes every field (the domain merges a change into the current row first). */
+export async function updateBusiness(db: Executor, id: string, fields: BusinessFields): Promise<BusinessRow | null> {
   const r = await db.query<BusinessRow>(
-    `UPDATE businesses SET name = COALESCE($2, name), caller_id = COALESCE($3, caller_id),
-            max_concurrent_calls = COALESCE($4, max_concurrent_calls)
+    `UPDATE businesses SET name = $2, caller_id = $3, caller_ids = $4, max_concurrent_calls = $5, reserved_direct_slots = $6, voice_app = $7
       WHERE id = $1 RETURNING *`,
-    [id, fields.name ?? null, fields.callerId ?? null, fields.maxConcurrentCalls ?? null],
+    [id, fields.name, fields.callerId, fields.callerIds, fields.maxConcurrentCalls, fields.reservedDirectSlots, fields.voiceApp],
   );
   return r.rows[0] ?? null;
 }
 
 /**
  * Takes the business's slot lock for the rest of the transaction (`FOR NO KEY UPDATE`: it does not
- * conflict with the `FOR KEY SHARE` locks foreign-key checks take) and reads its limit and caller ID.
+ * conflict with the `FOR KEY SHARE` locks foreign-key checks take) and reads the row under it.
  */
-export async function lockBusiness(client: PoolClient, id: string): Promise<{ maxConcurrentCalls: number; callerId: string } | null> {
-  const r = await client.query<{ max_concurrent_calls: number; caller_id: string }>(
-    'SELECT max_concurrent_calls, caller_id FROM businesses WHERE id = $1 FOR NO KEY UPDATE',
-    [id],
-  );
-  const row = r.rows[0];
-  return row ? { maxConcurrentCalls: row.max_concurrent_calls, callerId: row.caller_id } : null;
+export async function lockBusiness(client: PoolClient, id: string): Promise<BusinessRow | null> {
+  return (await client.query<BusinessRow>('SELECT * FROM businesses WHERE id = $1 FOR NO KEY UPDATE', [id])).rows[0] ?? null;
 }

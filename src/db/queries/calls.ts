@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { ACTIVE_CALL_STATUSES, type CallDirection, type CallStatus } from '../statuses';
+import { ACTIVE_CALL_STATUSES, type AnsweredBy, type CallDirection, type CallStatus, type OnMachinePolicy } from '../statuses';
 import type { Executor } from './executor';
 
 /**
@@ -21,6 +21,9 @@ export interface CallRow {
   error_code: number | null;
   last_error: string | null;
   duration_seconds: number | null;
+  answered_by: AnsweredBy | null;
+  on_machine: OnMachinePolicy | null;
+  amd_callback_url: string | null;
   created_at: Date;
   dialed_at: Date | null;
   answered_at: Date | null;
@@ -35,12 +38,24 @@ export async function countActiveCalls(db: Executor, businessId: string): Promis
   return Number(r.rows[0]?.n ?? 0);
 }
 
+/** A business's active calls, all of them and those of its runs (the runs' share excludes reserved direct slots). */
+export async function countActiveCallsByDirection(db: Executor, businessId: string): Promise<{ total: number; bulk: number }> {
+  const r = await db.query<{ total: string; bulk: string }>(
+    `SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk FROM calls WHERE business_id = $1 AND status = ANY($2)`,
+    [businessId, ACTIVE_CALL_STATUSES],
+  );
+  return { total: Number(r.rows[0]?.total ?? 0), bulk: Number(r.rows[0]?.bulk ?? 0) };
+}
+
 export interface NewReservedCall {
   id: string;
   to: string;
   statusCallbackUrl: string;
   /** Bulk calls: the job (and run) the slot is for. */
   jobId?: string;
+  /** Set when answering-machine detection is asked for. */
+  onMachine?: OnMachinePolicy | null;
+  amdCallbackUrl?: string | null;
 }
 
 export async function insertReservedCalls(
@@ -49,9 +64,9 @@ export async function insertReservedCalls(
   calls: NewReservedCall[],
 ): Promise<void> {
   await client.query(
-    `INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url)
-     SELECT c.id, $1, CASE WHEN $3::uuid IS NULL THEN 'direct' ELSE 'bulk' END, 'reserved', c.phone, $2, $3, c.job_id, c.url
-       FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[]) AS c(id, job_id, phone, url)`,
+    `INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url, on_machine, amd_callback_url)
+     SELECT c.id, $1, CASE WHEN $3::uuid IS NULL THEN 'direct' ELSE 'bulk' END, 'reserved', c.phone, $2, $3, c.job_id, c.url, c.on_machine, c.amd_url
+       FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) AS c(id, job_id, phone, url, on_machine, amd_url)`,
     [
       slot.businessId,
       slot.from,
@@ -60,6 +75,8 @@ export async function insertReservedCalls(
       calls.map((c) => c.jobId ?? null),
       calls.map((c) => c.to),
       calls.map((c) => c.statusCallbackUrl),
+      calls.map((c) => c.onMachine ?? null),
+      calls.map((c) => c.amdCallbackUrl ?? null),
     ],
   );
 }
@@ -68,22 +85,62 @@ export async function findCall(db: Executor, id: string): Promise<CallRow | null
   return (await db.query<CallRow>('SELECT * FROM calls WHERE id = $1', [id])).rows[0] ?? null;
 }
 
-export async function statusCallbackUrlOf(db: Executor, id: string): Promise<string | null> {
-  return (await db.query<{ status_callback_url: string | null }>('SELECT status_callback_url FROM calls WHERE id = $1', [id])).rows[0]?.status_callback_url ?? null;
+/** The callback URLs the carrier was given for this call (callbacks are verified against them). */
+export async function callbackUrlsOf(db: Executor, id: string): Promise<{ status_callback_url: string | null; amd_callback_url: string | null } | null> {
+  const r = await db.query<{ status_callback_url: string | null; amd_callback_url: string | null }>(
+    'SELECT status_callback_url, amd_callback_url FROM calls WHERE id = $1',
+    [id],
+  );
+  return r.rows[0] ?? null;
 }
 
 /**
- * The last word before the carrier is asked: the call is still a fresh reservation and its run (if
- * any) still running; records `dialed_at`, so a reservation without it never reached the carrier.
+ * The last word before the carrier is asked: the call is still a fresh reservation, its run (if
+ * any) still running, and its number on no do-not-call list; records `dialed_at`, so a reservation
+ * without it never reached the carrier.
  */
-export async function beginDial(db: Executor, id: string): Promise<boolean> {
-  const r = await db.query(
-    `UPDATE calls c SET dialed_at = now(), updated_at = now()
-      WHERE c.id = $1 AND c.status = 'reserved' AND c.dialed_at IS NULL
-        AND (c.run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = c.run_id AND r.status = 'running'))`,
+export async function beginDial(db: Executor, id: string): Promise<'ok' | 'stopped' | 'do-not-call'> {
+  const r = await db.query<{ listed: boolean; dialing: boolean }>(
+    `WITH c AS (SELECT * FROM calls WHERE id = $1),
+     listed AS (
+       SELECT EXISTS (SELECT 1 FROM c JOIN do_not_call_numbers d ON d.phone = c.to_number AND (d.business_id = c.business_id OR d.business_id IS NULL)) AS listed
+     ),
+     began AS (
+       UPDATE calls SET dialed_at = now(), updated_at = now()
+        WHERE id = $1 AND status = 'reserved' AND dialed_at IS NULL AND NOT (SELECT listed FROM listed)
+          AND (run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = calls.run_id AND r.status = 'running'))
+       RETURNING id
+     )
+     SELECT (SELECT listed FROM listed) AS listed, EXISTS (SELECT 1 FROM began) AS dialing`,
     [id],
   );
-  return (r.rowCount ?? 0) > 0;
+  const row = r.rows[0];
+  if (row?.dialing) return 'ok';
+  return row?.listed ? 'do-not-call' : 'stopped';
+}
+
+/**
+ * A reservation whose number was listed between its claim and its dial: the row goes, and its job
+ * (if a run's) ends `skipped_dnc`, never dialed.
+ */
+export async function withdrawForDoNotCall(db: Executor, id: string): Promise<void> {
+  await db.query(
+    `WITH c AS (DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL RETURNING job_id)
+     UPDATE outbound_call_jobs j
+        SET status = 'skipped_dnc', last_error = 'the number is on a do-not-call list', dial_lock_token = NULL, finished_at = now(), updated_at = now()
+       FROM c WHERE j.id = c.job_id AND j.status = 'dialing'`,
+    [id],
+  );
+}
+
+/** Twilio's answering-machine verdict, kept once (a repeat changes nothing); returns the call when it was new. */
+export async function recordAnsweredBy(db: Executor, by: { callId?: string; callSid?: string }, answeredBy: AnsweredBy): Promise<CallRow | null> {
+  const r = await db.query<CallRow>(
+    `UPDATE calls SET answered_by = $3, updated_at = now()
+      WHERE (id = $1 OR ($1::uuid IS NULL AND twilio_call_sid = $2)) AND answered_by IS NULL RETURNING *`,
+    [by.callId ?? null, by.callSid ?? null, answeredBy],
+  );
+  return r.rows[0] ?? null;
 }
 
 /** The carrier accepted the call: keep its SID on the call and its job; a callback may already have moved the status past `queued`. */
@@ -181,4 +238,13 @@ export async function ownedCallSids(db: Executor, sids: string[]): Promise<Set<s
 /** Nothing new from the carrier: asked about again only after another quiet period. */
 export async function touchCall(db: Executor, id: string): Promise<void> {
   await db.query('UPDATE calls SET updated_at = now() WHERE id = $1', [id]);
+}
+
+/** A run's calls counted by Twilio's answering-machine verdict (calls without one are left out). */
+export async function answeredByTally(db: Executor, runId: string): Promise<Map<AnsweredBy, number>> {
+  const r = await db.query<{ answered_by: AnsweredBy; n: string }>(
+    'SELECT answered_by, count(*) AS n FROM calls WHERE run_id = $1 AND answered_by IS NOT NULL GROUP BY answered_by',
+    [runId],
+  );
+  return new Map(r.rows.map((row) => [row.answered_by, Number(row.n)]));
 }

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import type { LeadVariables } from '../settings';
 import type { CallStatus, JobStatus } from '../statuses';
 import type { Executor } from './executor';
 
@@ -7,14 +8,15 @@ import type { Executor } from './executor';
 export interface NewLead {
   phone: string;
   name?: string | undefined;
+  variables?: LeadVariables | undefined;
 }
 
 /** The leads of a new run and one job each, in the order given: that is the order they are dialed. */
 export async function insertLeadsAndJobs(client: PoolClient, runId: string, businessId: string, leadIds: string[], leads: NewLead[]): Promise<void> {
   await client.query(
-    `INSERT INTO leads (id, business_id, phone, name)
-     SELECT id, $1, phone, name FROM unnest($2::uuid[], $3::text[], $4::text[]) AS t(id, phone, name)`,
-    [businessId, leadIds, leads.map((l) => l.phone), leads.map((l) => l.name ?? null)],
+    `INSERT INTO leads (id, business_id, phone, name, variables)
+     SELECT id, $1, phone, name, variables FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[]) AS t(id, phone, name, variables)`,
+    [businessId, leadIds, leads.map((l) => l.phone), leads.map((l) => l.name ?? null), leads.map((l) => (l.variables ? JSON.stringify(l.variables) : null))],
   );
   await client.query(
     `INSERT INTO outbound_call_jobs (run_id, lead_id, position)
@@ -28,30 +30,64 @@ export interface ClaimedJob {
   lead_id: string;
   position: number;
   phone: string;
+  name: string | null;
+  variables: LeadVariables | null;
 }
 
 /**
- * The conditional claim: up to `max` queued jobs of the run, in order, move to `dialing` under this
- * caller's lock token. A job another claimer holds (row-locked or already claimed) is skipped.
+ * The conditional claim: the next queued jobs of the run, in order, move to `dialing` under this
+ * caller's lock token, skipping any job another claimer holds. A picked job whose number is on the
+ * business's or the global do-not-call list ends `skipped_dnc` in the same statement instead, and
+ * takes no slot: the claim picks again until it has `max` dialable jobs or the queue is empty.
+ * (One statement per round reads the list as committed when it starts, after the slot lock was
+ * taken: a number listed before the claim is never claimed.)
  */
-export async function claimQueuedJobs(client: PoolClient, runId: string, max: number, lockToken: string): Promise<ClaimedJob[]> {
-  const r = await client.query<ClaimedJob>(
-    `WITH picked AS (
-       SELECT id FROM outbound_call_jobs
-        WHERE run_id = $1 AND status = 'queued'
-        ORDER BY position
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED
-     )
-     UPDATE outbound_call_jobs j
-        SET status = 'dialing', dial_started_at = now(), dial_lock_token = $3, updated_at = now()
-       FROM picked, leads l
-      WHERE j.id = picked.id AND l.id = j.lead_id
-        AND j.status = 'queued' AND j.twilio_call_sid IS NULL AND j.dial_lock_token IS NULL
-     RETURNING j.id, j.lead_id, j.position, l.phone`,
-    [runId, max, lockToken],
-  );
-  return r.rows.sort((a, b) => a.position - b.position);
+/** How many listed numbers one round of the claim can step over beyond the jobs it wants. */
+const LISTED_LOOKAHEAD = 200;
+
+export async function claimQueuedJobs(client: PoolClient, run: { id: string; businessId: string }, max: number, lockToken: string): Promise<{ claimed: ClaimedJob[]; skipped: number }> {
+  const claimed: ClaimedJob[] = [];
+  let skipped = 0;
+  for (;;) {
+    const wanted = max - claimed.length;
+    const r = await client.query<ClaimedJob & { skipped: boolean }>(
+      `WITH candidates AS (
+         SELECT j.id, j.position,
+                EXISTS (SELECT 1 FROM do_not_call_numbers d WHERE d.phone = l.phone AND (d.business_id = $4 OR d.business_id IS NULL)) AS listed
+           FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
+          WHERE j.run_id = $1 AND j.status = 'queued'
+          ORDER BY j.position
+          LIMIT $2::int + $5::int
+          FOR UPDATE OF j SKIP LOCKED
+       ),
+       -- n: how many dialable jobs come up to this one. Keep the first $2 dialable jobs and the listed ones before the last of them.
+       numbered AS (SELECT id, listed, count(*) FILTER (WHERE NOT listed) OVER (ORDER BY position) AS n FROM candidates),
+       picked AS (SELECT id, listed FROM numbered WHERE n <= $2::int AND NOT (listed AND n = $2::int)),
+       skip AS (
+         UPDATE outbound_call_jobs j SET status = 'skipped_dnc', last_error = 'the number is on a do-not-call list', finished_at = now(), updated_at = now()
+           FROM picked WHERE j.id = picked.id AND picked.listed
+         RETURNING j.id
+       ),
+       claim AS (
+         UPDATE outbound_call_jobs j
+            SET status = 'dialing', dial_started_at = now(), dial_lock_token = $3, updated_at = now()
+           FROM picked
+          WHERE j.id = picked.id AND NOT picked.listed
+            AND j.status = 'queued' AND j.twilio_call_sid IS NULL AND j.dial_lock_token IS NULL
+         RETURNING j.id, j.lead_id, j.position
+       )
+       SELECT c.id, c.lead_id, c.position, l.phone, l.name, l.variables, false AS skipped FROM claim c JOIN leads l ON l.id = c.lead_id
+       UNION ALL
+       SELECT s.id, NULL, NULL, NULL, NULL, NULL, true FROM skip s`,
+      [run.id, wanted, lockToken, run.businessId, LISTED_LOOKAHEAD],
+    );
+    const skippedNow = r.rows.filter((row) => row.skipped).length;
+    skipped += skippedNow;
+    for (const row of r.rows) if (!row.skipped) claimed.push({ id: row.id, lead_id: row.lead_id, position: row.position, phone: row.phone, name: row.name, variables: row.variables });
+    // Only a round that lost picks to the list can have left dialable jobs behind.
+    if (skippedNow === 0 || claimed.length >= max) break;
+  }
+  return { claimed: claimed.sort((a, b) => a.position - b.position), skipped };
 }
 
 /** Ends every queued job of a run as canceled: the one place a canceled run's queue is emptied. */

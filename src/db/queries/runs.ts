@@ -1,4 +1,5 @@
-import type { RunStatus } from '../statuses';
+import type { MachineDetection, VoiceApp } from '../settings';
+import { ACTIVE_CALL_STATUSES, type RunStatus } from '../statuses';
 import type { Executor } from './executor';
 
 /** Queries of the `bulk_call_runs` table. Status changes go through `changeRunStatus`, with the state machine's `from` list. */
@@ -9,18 +10,60 @@ export interface RunRow {
   status: RunStatus;
   workflow_id: string;
   duplicates_merged: number;
+  voice_app: VoiceApp | null;
+  caller_id: string | null;
+  machine_detection: MachineDetection | null;
+  max_concurrent_calls: number | null;
+  jobs_claimed: number;
   last_error: string | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
 }
 
-export async function insertRun(db: Executor, run: { id: string; businessId: string; workflowId: string; duplicatesMerged: number }): Promise<RunRow> {
+export interface NewRun {
+  id: string;
+  businessId: string;
+  workflowId: string;
+  duplicatesMerged: number;
+  voiceApp: VoiceApp | null;
+  callerId: string | null;
+  machineDetection: MachineDetection | null;
+  maxConcurrentCalls: number | null;
+}
+
+export async function insertRun(db: Executor, run: NewRun): Promise<RunRow> {
   const r = await db.query<RunRow>(
-    'INSERT INTO bulk_call_runs (id, business_id, workflow_id, duplicates_merged) VALUES ($1, $2, $3, $4) RETURNING *',
-    [run.id, run.businessId, run.workflowId, run.duplicatesMerged],
+    `INSERT INTO bulk_call_runs (id, business_id, workflow_id, duplicates_merged, voice_app, caller_id, machine_detection, max_concurrent_calls)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+    [run.id, run.businessId, run.workflowId, run.duplicatesMerged, run.voiceApp, run.callerId, run.machineDetection, run.maxConcurrentCalls],
   );
   return r.rows[0]!;
+}
+
+/** What the fair share of one business's run slots is computed from (src/claim/fair-share.ts). */
+export interface RunDemandRow {
+  id: string;
+  max_concurrent_calls: number | null;
+  active: number;
+  has_queued: boolean;
+  jobs_claimed: number;
+}
+
+/** The business's running runs: each one's active calls, whether it has queued jobs, how many it has claimed. */
+export async function runDemands(db: Executor, businessId: string): Promise<RunDemandRow[]> {
+  const r = await db.query<RunDemandRow & { active: string }>(
+    `SELECT r.id, r.max_concurrent_calls, r.jobs_claimed,
+            (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
+            EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued
+       FROM bulk_call_runs r WHERE r.business_id = $1 AND r.status = 'running'`,
+    [businessId, ACTIVE_CALL_STATUSES],
+  );
+  return r.rows.map((row) => ({ ...row, active: Number(row.active) }));
+}
+
+export async function countClaimed(db: Executor, runId: string, claimed: number): Promise<void> {
+  await db.query('UPDATE bulk_call_runs SET jobs_claimed = jobs_claimed + $2 WHERE id = $1', [runId, claimed]);
 }
 
 export async function findRun(db: Executor, id: string): Promise<RunRow | null> {

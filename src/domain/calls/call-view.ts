@@ -13,6 +13,9 @@ export interface CallView {
   errorCode: number | null;
   lastError: string | null;
   durationSeconds: number | null;
+  /** Twilio's answering-machine verdict, once known; `onMachine` is the call's policy when detection was on. */
+  answeredBy: CallRow['answered_by'];
+  onMachine: CallRow['on_machine'];
   createdAt: string;
   dialedAt: string | null;
   answeredAt: string | null;
@@ -33,6 +36,8 @@ export function callView(row: CallRow): CallView {
     errorCode: row.error_code,
     lastError: row.last_error,
     durationSeconds: row.duration_seconds,
+    answeredBy: row.answered_by,
+    onMachine: row.on_machine,
     createdAt: row.created_at.toISOString(),
     dialedAt: row.dialed_at?.toISOString() ?? null,
     answeredAt: row.answered_at?.toISOString() ?? null,

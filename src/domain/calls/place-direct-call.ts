@@ -2,14 +2,14 @@ import { placeReservedCall } from '../../calls/place-call';
 import { reconcileStaleCalls } from '../../calls/reconcile';
 import { findCall } from '../../db/queries/calls';
 import { resolvePublicHost } from '../../public-host';
-import { reserveDirectCall, type BusinessSlots } from '../../slots';
+import { reserveDirectCall, type DirectCallRequest } from '../../claim/direct';
+import type { BusinessSlots } from '../../claim/slots';
 import type { DomainDeps } from '../deps';
 import { claimOrReplay, recordResult, releaseKey, type IdempotencyKey } from '../idempotency';
 import { callView, type CallView } from './call-view';
 
-export interface DirectCallCommand {
+export interface DirectCallCommand extends DirectCallRequest {
   businessId: string;
-  to: string;
   idempotency?: IdempotencyKey;
 }
 
@@ -19,7 +19,9 @@ export interface DirectCallCommand {
  *   held and its callbacks or reconciliation settle it;
  * - `rejected` / `account-refused`: the carrier refused the number, or the account or caller ID;
  * - `not-sent`: the carrier certainly created nothing (429, unreachable): safe to retry;
- * - `at-limit`: every slot of the business is taken; `no-public-host`: no callback could reach us.
+ * - `at-limit`: every slot of the business is taken; `no-public-host`: no callback could reach us;
+ * - `do-not-call`: the number is on the business's or the global list; nothing was dialed;
+ * - `caller-id-not-owned`: the caller ID asked for is not one of the business's.
  */
 export type DirectCallResult =
   | { kind: 'placed' | 'pending'; call: CallView }
@@ -28,6 +30,8 @@ export type DirectCallResult =
   | { kind: 'not-sent'; message: string }
   | { kind: 'at-limit'; slots: BusinessSlots }
   | { kind: 'business-not-found' }
+  | { kind: 'do-not-call' }
+  | { kind: 'caller-id-not-owned'; callerIds: string[] }
   | { kind: 'no-public-host'; message: string };
 
 /**
@@ -38,11 +42,12 @@ export type DirectCallResult =
 export async function placeDirectCall(deps: DomainDeps, command: DirectCallCommand): Promise<DirectCallResult> {
   const host = resolvePublicHost(deps.config);
   if (!host.ok) return { kind: 'no-public-host', message: host.error };
-  const { businessId, to, idempotency } = command;
+  const { businessId, idempotency, ...request } = command;
+  const { to } = request;
 
   let replay: DirectCallResult | undefined;
   const reserve = () =>
-    reserveDirectCall(deps.database, businessId, to, host.baseUrl, {
+    reserveDirectCall(deps.database, businessId, request, host.baseUrl, {
       before: async (client) => {
         const replayed = await claimOrReplay<DirectCallResult>(client, idempotency);
         if (replayed) replay = replayed.replay;
@@ -67,7 +72,8 @@ export async function placeDirectCall(deps: DomainDeps, command: DirectCallComma
   }
   if (!reservation.ok) {
     if (reservation.reason === 'at-limit') return { kind: 'at-limit', slots: reservation.slots };
-    if (reservation.reason === 'business-not-found') return { kind: 'business-not-found' };
+    if (reservation.reason === 'business-not-found' || reservation.reason === 'do-not-call') return { kind: reservation.reason };
+    if (reservation.reason === 'caller-id-not-owned') return { kind: 'caller-id-not-owned', callerIds: reservation.callerIds };
     throw new Error('a reservation stopped without a replay');
   }
 
@@ -89,6 +95,10 @@ export async function placeDirectCall(deps: DomainDeps, command: DirectCallComma
       break;
     case 'not-sent':
       result = { kind: 'not-sent', message: outcome.message };
+      break;
+    case 'do-not-call':
+      // Listed between the reservation and the dial: refused like a listed number, and final.
+      result = { kind: 'do-not-call' };
       break;
   }
   if (result.kind === 'not-sent' || result.kind === 'account-refused') await releaseKey(deps.database, idempotency);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { inTransaction } from '../../db/client';
-import { findBusiness } from '../../db/queries/businesses';
+import { inTransaction, Rollback } from '../../db/client';
+import { findBusiness, ownedCallerIds } from '../../db/queries/businesses';
+import type { MachineDetection, VoiceApp } from '../../db/settings';
 import { insertLeadsAndJobs, type NewLead } from '../../db/queries/jobs';
 import { insertRun } from '../../db/queries/runs';
 import { bulkCallRunWorkflowId } from '../../workflows/messages';
@@ -14,10 +15,21 @@ export interface CreateRunCommand {
   leads: NewLead[];
   /** Keep every row even when a number repeats (by default a number is dialed once per run). */
   allowDuplicates?: boolean;
+  /** Default: the business's voice app, at dial time. */
+  voiceApp?: VoiceApp | undefined;
+  /** One of the business's caller IDs; default: the business's default, at dial time. */
+  callerId?: string | undefined;
+  machineDetection?: MachineDetection | undefined;
+  /** This run's own cap, at most the business's limit. */
+  maxConcurrentCalls?: number | undefined;
   idempotency?: IdempotencyKey;
 }
 
-export type CreateRunResult = { ok: true; run: RunView; duplicatesMerged: number } | { ok: false; reason: 'business-not-found' };
+export type CreateRunResult =
+  | { ok: true; run: RunView; duplicatesMerged: number }
+  | { ok: false; reason: 'business-not-found' }
+  | { ok: false; reason: 'caller-id-not-owned'; callerIds: string[] }
+  | { ok: false; reason: 'cap-above-limit'; limit: number };
 
 /** One dial per number: later rows with a number already listed are merged into the first (its name is kept). */
 export function mergeDuplicateNumbers(leads: NewLead[]): { leads: NewLead[]; merged: number } {
@@ -36,10 +48,27 @@ export async function createRun(deps: DomainDeps, command: CreateRunCommand): Pr
   const runId = randomUUID();
   const workflowId = bulkCallRunWorkflowId(runId);
   const { result, fresh } = await inTransaction(deps.database, async (client): Promise<{ result: CreateRunResult; fresh: boolean }> => {
-    if (!(await findBusiness(client, command.businessId))) return { result: { ok: false, reason: 'business-not-found' }, fresh: false };
+    const business = await findBusiness(client, command.businessId);
+    if (!business) return { result: { ok: false, reason: 'business-not-found' }, fresh: false };
     const replayed = await claimOrReplay<CreateRunResult>(client, command.idempotency);
     if (replayed) return { result: replayed.replay, fresh: false };
-    const run = await insertRun(client, { id: runId, businessId: command.businessId, workflowId, duplicatesMerged: merged });
+    // Refusals roll back, the idempotency claim with them: a refused request leaves no row.
+    const refuse = (result: CreateRunResult) => new Rollback({ result, fresh: false });
+    const owned = ownedCallerIds(business);
+    if (command.callerId !== undefined && !owned.includes(command.callerId)) throw refuse({ ok: false, reason: 'caller-id-not-owned', callerIds: owned });
+    if (command.maxConcurrentCalls !== undefined && command.maxConcurrentCalls > business.max_concurrent_calls) {
+      throw refuse({ ok: false, reason: 'cap-above-limit', limit: business.max_concurrent_calls });
+    }
+    const run = await insertRun(client, {
+      id: runId,
+      businessId: command.businessId,
+      workflowId,
+      duplicatesMerged: merged,
+      voiceApp: command.voiceApp ?? null,
+      callerId: command.callerId ?? null,
+      machineDetection: command.machineDetection ?? null,
+      maxConcurrentCalls: command.maxConcurrentCalls ?? null,
+    });
     await insertLeadsAndJobs(
       client,
       runId,

@@ -1,6 +1,8 @@
 import type { Database } from '../../db/client';
 import { findBusiness } from '../../db/queries/businesses';
-import { countActiveCalls } from '../../db/queries/calls';
+import { answeredByClass, ANSWERED_BY_CLASSES } from '../../db/statuses';
+import { answeredByTally, countActiveCalls } from '../../db/queries/calls';
+import type { MachineDetection, VoiceApp } from '../../db/settings';
 import { jobTallies } from '../../db/queries/jobs';
 import { findRun, type RunRow } from '../../db/queries/runs';
 import { JOB_STATUSES, TERMINAL_CALL_STATUSES, type RunStatus } from '../../db/statuses';
@@ -16,6 +18,13 @@ export interface RunView {
   duplicatesMerged: number;
   jobs: Record<(typeof JOB_STATUSES)[number] | 'total', number>;
   outcomes: Record<(typeof TERMINAL_CALL_STATUSES)[number], number>;
+  /** Answering-machine verdicts of the run's calls (every machine_* counts as machine). */
+  answeredBy: Record<(typeof ANSWERED_BY_CLASSES)[number], number>;
+  /** The run's own settings; null = the business's at dial time (or none). */
+  voiceApp: VoiceApp | null;
+  callerId: string | null;
+  machineDetection: MachineDetection | null;
+  maxConcurrentCalls: number | null;
   business: { activeCalls: number; maxConcurrentCalls: number | null };
   createdAt: string;
   startedAt: string | null;
@@ -28,6 +37,9 @@ export async function runView(db: Executor, run: RunRow): Promise<RunView> {
   const tallies = await jobTallies(db, run.id);
   const business = await findBusiness(db, run.business_id);
   const activeCalls = await countActiveCalls(db, run.business_id);
+  const verdicts = await answeredByTally(db, run.id);
+  const answeredBy = Object.fromEntries(ANSWERED_BY_CLASSES.map((c) => [c, 0])) as RunView['answeredBy'];
+  for (const [value, n] of verdicts) answeredBy[answeredByClass(value)] += n;
   const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, tallies.byStatus.get(s) ?? 0])) as RunView['jobs'];
   jobs.total = [...tallies.byStatus.values()].reduce((a, b) => a + b, 0);
   const outcomes = Object.fromEntries(TERMINAL_CALL_STATUSES.map((s) => [s, tallies.byOutcome.get(s) ?? 0])) as RunView['outcomes'];
@@ -40,6 +52,11 @@ export async function runView(db: Executor, run: RunRow): Promise<RunView> {
     duplicatesMerged: run.duplicates_merged,
     jobs,
     outcomes,
+    answeredBy,
+    voiceApp: run.voice_app,
+    callerId: run.caller_id,
+    machineDetection: run.machine_detection,
+    maxConcurrentCalls: run.max_concurrent_calls,
     business: { activeCalls, maxConcurrentCalls: business?.max_concurrent_calls ?? null },
     createdAt: run.created_at.toISOString(),
     startedAt: run.started_at?.toISOString() ?? null,

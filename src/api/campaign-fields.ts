@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { MAX_TWIML_LENGTH, RESERVED_VARIABLE_PREFIX, VARIABLE_KEY } from '../calls/instructions';
+import { ON_MACHINE_POLICIES } from '../db/statuses';
+import type { MachineDetection, VoiceApp } from '../db/settings';
+
+/** The request fields that say what a call does: voice app, per-lead variables, answering-machine detection. */
+
+/** An absolute http(s) URL whose host has no underscore: what Twilio accepts as a voice URL. */
+const voiceUrl = z
+  .string()
+  .max(2000)
+  .refine((value) => {
+    try {
+      const u = new URL(value);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname.length > 0 && !u.hostname.includes('_');
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL whose host name has no underscore');
+
+/** Exactly one of url (with its method), twiml or applicationSid, as Twilio's Calls API takes them. */
+export const voiceAppField = z
+  .object({
+    url: voiceUrl.optional(),
+    method: z.enum(['GET', 'POST']).optional(),
+    twiml: z
+      .string()
+      .min(1)
+      .max(MAX_TWIML_LENGTH, `must be at most ${MAX_TWIML_LENGTH} characters (Twilio's limit)`)
+      .refine((t) => /^\s*(<\?xml[^>]*>\s*)?<Response[\s>/]/.test(t), 'must be TwiML: a <Response> document')
+      .optional(),
+    applicationSid: z.string().regex(/^AP[0-9a-fA-F]{32}$/, 'must be a TwiML application SID (AP + 32 hex digits)').optional(),
+  })
+  .strict()
+  .superRefine((app, ctx) => {
+    const given = (['url', 'twiml', 'applicationSid'] as const).filter((k) => app[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of url, twiml or applicationSid' });
+    if (app.method !== undefined && app.url === undefined) ctx.addIssue({ code: 'custom', path: ['method'], message: 'goes with url only' });
+  })
+  .transform((app): VoiceApp => {
+    if (app.url !== undefined) return { url: app.url, method: app.method ?? 'POST' };
+    if (app.twiml !== undefined) return { twiml: app.twiml };
+    return { applicationSid: app.applicationSid ?? '' };
+  });
+
+export const MAX_VARIABLES = 20;
+export const MAX_VARIABLE_LENGTH = 500;
+/** Encoded into the voice URL's query, so bounded as a whole too. */
+export const MAX_VARIABLES_ENCODED_LENGTH = 2000;
+
+export const variablesField = z
+  .record(z.string(), z.string().max(MAX_VARIABLE_LENGTH, `a value must be at most ${MAX_VARIABLE_LENGTH} characters`))
+  .superRefine((vars, ctx) => {
+    const keys = Object.keys(vars);
+    if (keys.length > MAX_VARIABLES) ctx.addIssue({ code: 'custom', message: `at most ${MAX_VARIABLES} variables` });
+    for (const key of keys) {
+      if (!VARIABLE_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'a key must be lowercase letters, digits and _, starting with a letter, at most 40 characters' });
+      else if (key.startsWith(RESERVED_VARIABLE_PREFIX)) ctx.addIssue({ code: 'custom', path: [key], message: `keys starting ${RESERVED_VARIABLE_PREFIX} are Outdial's own` });
+    }
+    const encoded = Object.entries(vars).reduce((n, [k, v]) => n + encodeURIComponent(k).length + encodeURIComponent(v).length + 2, 0);
+    if (encoded > MAX_VARIABLES_ENCODED_LENGTH) ctx.addIssue({ code: 'custom', message: `the variables must fit in ${MAX_VARIABLES_ENCODED_LENGTH} characters once URL-encoded` });
+  });
+
+/** Twilio's MachineDetection and its timeout, sync or async, and what to do on a machine. */
+export const machineDetectionField = z
+  .object({
+    mode: z.enum(['Enable', 'DetectMessageEnd']),
+    timeoutSeconds: z.number().int().min(3).max(59).default(30),
+    async: z.boolean().default(false),
+    onMachine: z.enum(ON_MACHINE_POLICIES).default('continue'),
+  })
+  .strict() satisfies z.ZodType<MachineDetection, unknown>;

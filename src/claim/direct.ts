@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import { callVariables } from '../calls/instructions';
+import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url';
+import { inTransaction, Rollback, type Database } from '../db/client';
+import { insertReservedCalls } from '../db/queries/calls';
+import { ownedCallerIds } from '../db/queries/businesses';
+import { doNotCallEntries } from '../db/queries/do-not-call';
+import type { LeadVariables, MachineDetection, VoiceApp } from '../db/settings';
+import { lockBusinessSlots, onMachineOf, type BusinessSlots, type ReservedCall } from './slots';
+
+export interface DirectCallRequest {
+  to: string;
+  /** One of the business's caller IDs; default its default. */
+  callerId?: string | undefined;
+  /** Default: the business's voice app. */
+  voiceApp?: VoiceApp | undefined;
+  variables?: LeadVariables | undefined;
+  machineDetection?: MachineDetection | undefined;
+}
+
+export type DirectReservation =
+  | { ok: true; call: ReservedCall; slots: BusinessSlots }
+  | { ok: false; reason: 'business-not-found' | 'do-not-call' | 'stopped' }
+  | { ok: false; reason: 'caller-id-not-owned'; callerIds: string[] }
+  | { ok: false; reason: 'at-limit'; slots: BusinessSlots };
+
+/** What a caller does inside the reservation's transaction (e.g. an idempotency record). */
+export interface ReservationHooks {
+  /** First, before the lock; `true` stops: nothing is reserved and the transaction commits what the hook did. */
+  before?: (client: PoolClient) => Promise<boolean>;
+  /** Once the slot is reserved, to commit with it. */
+  after?: (client: PoolClient, call: ReservedCall) => Promise<void>;
+}
+
+/**
+ * A direct call takes the same lock, checks the do-not-call lists and counts (every slot of the
+ * business, reserved direct slots included), and inserts its `reserved` row, or is refused; a
+ * refusal rolls back whatever `hooks.before` wrote.
+ */
+export function reserveDirectCall(database: Database, businessId: string, request: DirectCallRequest, publicBaseUrl: string, hooks: ReservationHooks = {}): Promise<DirectReservation> {
+  const refuse = (refusal: DirectReservation) => new Rollback<DirectReservation>(refusal);
+  return inTransaction(database, async (client): Promise<DirectReservation> => {
+    if (await hooks.before?.(client)) return { ok: false, reason: 'stopped' };
+    const locked = await lockBusinessSlots(client, businessId);
+    if (!locked) throw refuse({ ok: false, reason: 'business-not-found' });
+    const { business, slots } = locked;
+    const owned = ownedCallerIds(business);
+    const from = request.callerId ?? business.caller_id;
+    if (!owned.includes(from)) throw refuse({ ok: false, reason: 'caller-id-not-owned', callerIds: owned });
+    if ((await doNotCallEntries(client, businessId, request.to)).length > 0) throw refuse({ ok: false, reason: 'do-not-call' });
+    if (slots.active >= slots.limit) throw refuse({ ok: false, reason: 'at-limit', slots });
+    const callId = randomUUID();
+    const amd = request.machineDetection ?? null;
+    const call: ReservedCall = {
+      callId,
+      to: request.to,
+      from,
+      statusCallbackUrl: statusCallbackUrl(publicBaseUrl, callId),
+      amdCallbackUrl: amd?.async ? amdCallbackUrl(publicBaseUrl, callId) : null,
+      instructions: {
+        voiceApp: request.voiceApp ?? business.voice_app,
+        variables: callVariables({ name: null, variables: request.variables ?? null }, { callId }),
+        machineDetection: amd,
+      },
+    };
+    await insertReservedCalls(client, { businessId, from, runId: null }, [
+      { id: callId, to: request.to, statusCallbackUrl: call.statusCallbackUrl, onMachine: onMachineOf(call.instructions), amdCallbackUrl: call.amdCallbackUrl },
+    ]);
+    await hooks.after?.(client, call);
+    return { ok: true, call, slots: { ...slots, active: slots.active + 1 } };
+  });
+}
