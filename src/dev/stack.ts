@@ -132,7 +132,7 @@ async function main() {
     say(`  Admin API key       ${adminKey.shown}   (development only; kept in ${path.join(stack.dataDir, 'admin-key')})`);
     say('');
     say('In another terminal, set the key for the README examples and the demo:');
-    say(`  export OUTDIAL_ADMIN_KEY=${adminKey.shown} API=${apiUrl}`);
+    say(`  export OUTDIAL_ADMIN_KEY=${adminKey.shown} API=${apiUrl}${carrier ? ` CARRIER=${carrier.url}` : ''}`);
     say('Start a demo campaign (20 leads on the sandbox carrier):');
     say(`  npm run demo -- --api ${apiUrl}${uiUrl ? ` --ui ${uiUrl}` : ''}`);
     if (uiUrl) say(`and watch it in the Temporal Web UI: ${uiUrl}/namespaces/default/workflows`);

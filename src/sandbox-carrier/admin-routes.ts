@@ -78,6 +78,18 @@ export function adminRouter(carrier: CarrierAdmin): express.Router {
   });
   router.use(express.json({ limit: '1mb' }));
 
+  /**
+   * A demo voice app for local campaigns (any URL that answers TwiML would do): it greets the lead
+   * by the `name` variable and reads back the others, then hangs up. Form or query parameters.
+   */
+  router.all('/demo/voice', express.urlencoded({ extended: false }), (req, res) => {
+    const vars = Object.entries(req.query).filter((e): e is [string, string] => typeof e[1] === 'string' && !e[0].startsWith('outdial_') && e[0] !== 'name');
+    const escape = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    const name = typeof req.query.name === 'string' ? ` ${req.query.name}` : '';
+    const details = vars.map(([k, v]) => ` ${k.replace(/_/g, ' ')}: ${v}.`).join('');
+    res.type('text/xml').send(`<Response><Say>Hello${escape(name)}, this is Outdial's demo voice app.${escape(details)}</Say><Hangup/></Response>`);
+  });
+
   router.get('/health', (_req, res) => {
     res.json({ ok: true, url: carrier.url, accountSid: carrier.accountSid });
   });

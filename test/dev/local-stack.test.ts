@@ -119,7 +119,7 @@ describe('npm start (the local stack)', () => {
       expect(block).toBeDefined();
       const pasted = spawnSync('bash', ['-eo', 'pipefail', '-c', block!], {
         encoding: 'utf8',
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, OUTDIAL_ADMIN_KEY: adminKey, API: api },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, OUTDIAL_ADMIN_KEY: adminKey, API: api, CARRIER: `http://127.0.0.1:${ports.SANDBOX_CARRIER_PORT}` },
         timeout: 60_000,
       });
       expect([pasted.status, pasted.stderr]).toEqual([0, '']);
@@ -127,7 +127,9 @@ describe('npm start (the local stack)', () => {
       const run = answers.find((a) => a.run)!.run!;
       expect(run).toMatchObject({ duplicatesMerged: 1, jobs: expect.objectContaining({ total: 4 }) });
       expect(answers.find((a) => a.call)!.call).toMatchObject({ direction: 'direct', to: '+14155551005' });
-      expect(answers.find((a) => a.business)!.business).toMatchObject({ maxConcurrentCalls: 5 });
+      expect(answers.find((a) => a.business)!.business).toMatchObject({ maxConcurrentCalls: 5, reservedDirectSlots: 1 });
+      expect(answers.find((a) => 'added' in a)).toEqual({ added: 2, alreadyListed: 0 });
+      expect(answers.find((a) => a.error)!.error).toMatchObject({ code: 'do_not_call' });
       expect(answers.find((a) => a.apiKey && a.apiKey.revokedAt)).toBeDefined();
       expect(answers.at(-1)).toEqual({ status: 'ok', postgres: { ok: true }, temporal: { ok: true } });
 
