@@ -206,7 +206,9 @@ export class OutdialTestStack {
 
   /** Starts `src/worker.ts` as its own OS process on this stack's task queue; resolves once it polls. */
   async startWorkerProcess(): Promise<ManagedProcess> {
-    const proc = spawnManaged(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')], {
+    // Node itself with tsx's loader, not the tsx wrapper: a signal sent to the child reaches the worker
+    // (the wrapper does not pass SIGKILL on, which left killed workers running).
+    const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/worker.ts')], {
       cwd: ROOT,
       env: { ...this.workerProcessEnv(), LOG_LEVEL: 'info' },
     });

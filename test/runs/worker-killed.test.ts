@@ -36,5 +36,16 @@ describe('workers killed with SIGKILL mid-run', () => {
     const calls = stack.carrier.calls({ from: business.callerId });
     expect(calls.map((c) => c.to).sort()).toEqual([...phones].sort());
     expect(stack.carrier.stats().perFrom[business.callerId]?.peak).toBeLessThanOrEqual(3);
+    // The killed workers are gone, not orphaned: no process has their PIDs any more.
+    for (const killed of workers.slice(0, 2)) expect(isAlive(killed.child.pid!)).toBe(false);
   });
 });
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
