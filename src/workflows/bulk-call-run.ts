@@ -35,15 +35,35 @@ const { startRun } = proxyActivities<Activities>({
 });
 
 // Retried without a cap (backing off to 30 s): a Postgres or carrier outage pauses a run, never loses it.
-// A pass takes well under a second; the timeout only bounds how long a worker that died mid-pass
-// holds the run up. A retry is safe: claims are atomic and count the earlier attempt's reservations.
-const { dialAvailableSlots, transitionRun, finishRun } = proxyActivities<Activities>({
+// A retry is safe: claims are atomic and count the earlier attempt's reservations.
+const { transitionRun, finishRun } = proxyActivities<Activities>({
   startToCloseTimeout: '45 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
+});
+// A pass heartbeats every second: a worker that dies mid-pass holds the run up for the heartbeat
+// timeout, not the 45 s a slow carrier may take.
+const { dialAvailableSlots } = proxyActivities<Activities>({
+  startToCloseTimeout: '45 seconds',
+  heartbeatTimeout: '5 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
 });
 
 /** When the carrier shed load or could not be reached, the next dial pass comes after this, not the full fallback. */
 const NOT_SENT_RETRY_MS = 2_000;
+
+const msUntil = (iso: string) => Math.max(0, Date.parse(iso) - Date.now());
+
+/**
+ * How long to sleep after a pass (signals and updates still wake the run early). Nothing dialable
+ * (a calling window, a startAt): one timer until the first lead may be dialed, or the stopAt if
+ * sooner; no passes in between. Otherwise the fallback for a lost wake-up signal, or a short retry
+ * when the carrier took nothing, and never past the stopAt.
+ */
+function nextWaitMs(pass: DialPassSummary, fallbackMs: number): number {
+  const untilStop = pass.stopAt ? msUntil(pass.stopAt) : Number.POSITIVE_INFINITY;
+  if (pass.waiting) return Math.min(pass.waiting.until ? msUntil(pass.waiting.until) : fallbackMs, untilStop);
+  return Math.min(pass.notSent > 0 ? NOT_SENT_RETRY_MS : fallbackMs, untilStop);
+}
 
 /**
  * One bulk call run: dial as many queued jobs as the business has free slots, wait to be woken
@@ -139,8 +159,7 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       return { status, dialed: dialedTotal, executions };
     }
     if (woken) continue;
-    const waitMs = pass.notSent > 0 ? NOT_SENT_RETRY_MS : input.wakeFallbackSeconds * 1000;
-    await condition(() => woken || shouldContinueAsNew(), waitMs);
+    await condition(() => woken || shouldContinueAsNew(), nextWaitMs(pass, input.wakeFallbackSeconds * 1000));
   }
 
   await condition(allHandlersFinished);
