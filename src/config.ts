@@ -76,6 +76,10 @@ const variables = {
     schema: httpUrl.optional(),
     hint: 'set it to a Twilio-compatible base URL such as http://127.0.0.1:3100, or unset it for real Twilio',
   },
+  TWILIO_CALLS_PER_SECOND: {
+    schema: z.coerce.number().int().min(0).max(10_000).default(1),
+    hint: "set it to the Twilio account's calls per second (Twilio's default is 1; 0 turns pacing off)",
+  },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     hint: 'set it to one of fatal, error, warn, info, debug, trace, silent',
@@ -115,7 +119,8 @@ export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; apiKey?: string; tls: boolean };
   port: number;
   publicHost: { configured?: string; platform: Partial<Record<(typeof PLATFORM_HOST_VARIABLES)[number], string>> };
-  twilio: { accountSid: string; authToken: string; apiBaseUrl?: string };
+  /** `callsPerSecond`: creates per second Outdial sends the account, over every process; 0 = unpaced. */
+  twilio: { accountSid: string; authToken: string; apiBaseUrl?: string; callsPerSecond: number };
   /** Admin API keys; required in production (several, to rotate one with an overlap). */
   adminKeys: string[];
   /** Requests per minute one key may make to one API process; 0: no limit. */
@@ -191,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     twilio: {
       accountSid: v('TWILIO_ACCOUNT_SID'),
       authToken: v('TWILIO_AUTH_TOKEN'),
+      callsPerSecond: v('TWILIO_CALLS_PER_SECOND'),
       ...(apiBaseUrl ? { apiBaseUrl: apiBaseUrl.replace(/\/+$/, '') } : {}),
     },
     adminKeys: v('OUTDIAL_ADMIN_KEYS') ?? [],

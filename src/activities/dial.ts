@@ -9,8 +9,10 @@ import { cancelQueuedJobs, countJobsInStatus } from '../db/queries/jobs';
 import { changeRunStatus, findRun, runStatus } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { reserveAndClaimJobs } from '../claim/bulk';
+import { pacingOf } from '../claim/slots';
 import type { TelephonyClient } from '../telephony/client';
 import { FailureType, nonRetryable } from '../workflows/failures';
+import { withHeartbeat } from './heartbeat';
 import { RUN_TRANSITIONS, type DialPassSummary } from '../workflows/messages';
 
 export interface DialDeps {
@@ -18,7 +20,7 @@ export interface DialDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: Pick<Config, 'reconcileAfterSeconds'>;
+  config: Pick<Config, 'reconcileAfterSeconds' | 'twilio'>;
 }
 
 export function createDialActivities(deps: DialDeps) {
@@ -44,9 +46,14 @@ export function createDialActivities(deps: DialDeps) {
      * One dial pass: reserve-and-claim as many queued jobs as the business has free slots (atomic,
      * see src/slots.ts), then dial exactly those, in parallel, and report where the run stands.
      */
-    async dialAvailableSlots({ runId, publicBaseUrl }: { runId: string; publicBaseUrl: string }): Promise<DialPassSummary> {
+    dialAvailableSlots({ runId, publicBaseUrl }: { runId: string; publicBaseUrl: string }): Promise<DialPassSummary> {
+      return withHeartbeat(() => dialPass(runId, publicBaseUrl));
+    },
+  };
+
+  async function dialPass(runId: string, publicBaseUrl: string): Promise<DialPassSummary> {
       await reconcileBusinessOf(runId);
-      const claim = await reserveAndClaimJobs(database, runId, randomUUID(), publicBaseUrl);
+      const claim = await reserveAndClaimJobs(database, runId, randomUUID(), publicBaseUrl, pacingOf(deps.config));
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.
         throw nonRetryable(FailureType.RunNotLive, `run ${runId} is ${claim.runStatus ?? 'gone'} in Postgres; it dials no more`);
@@ -57,6 +64,8 @@ export function createDialActivities(deps: DialDeps) {
         const why = claim.heldBy === 'business-limit' ? `business at its limit (${active}/${limit})` : `no slot for this run (${claim.heldBy})`;
         logger.info({ runId, active, limit, heldBy: claim.heldBy, run: claim.slots?.run }, `${why}, waiting`);
       }
+      if (claim.waiting) logger.info({ runId, waiting: claim.waiting }, `nothing to dial before ${claim.waiting.until?.toISOString() ?? 'a window opens'} (${claim.waiting.reason}), waiting`);
+      if (claim.expired > 0) logger.info({ runId, expired: claim.expired }, 'the run reached its stopAt: leads not yet dialed expired');
       if (claim.skippedDoNotCall > 0) logger.info({ runId, skipped: claim.skippedDoNotCall }, 'leads skipped: their numbers are on a do-not-call list');
       const outcomes = await Promise.all(
         claim.claimed.map(async (call) => {
@@ -85,12 +94,13 @@ export function createDialActivities(deps: DialDeps) {
         notSent: count('not-sent') + count('account-refused'),
         skippedDoNotCall: claim.skippedDoNotCall + count('do-not-call'),
         heldBy: claim.heldBy,
+        waiting: claim.waiting ? { reason: claim.waiting.reason, until: claim.waiting.until?.toISOString() ?? null } : null,
+        stopAt: claim.stopAt?.toISOString() ?? null,
         unknown: count('unknown'),
         queued: jobs.queued,
         dialing: jobs.dialing,
         active: active - count('rejected') - count('not-sent') - count('account-refused') - count('do-not-call'),
         limit,
       };
-    },
-  };
+  }
 }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { MAX_TWIML_LENGTH, RESERVED_VARIABLE_PREFIX, VARIABLE_KEY } from '../calls/instructions';
 import { ON_MACHINE_POLICIES } from '../db/statuses';
-import type { MachineDetection, VoiceApp } from '../db/settings';
+import { RETRYABLE_OUTCOMES, WEEKDAYS, type CallingWindow, type MachineDetection, type RetryPolicy, type VoiceApp } from '../db/settings';
+import { isTimeZone } from '../domain/runs/lead-time-zones';
 
 /** The request fields that say what a call does: voice app, per-lead variables, answering-machine detection. */
 
@@ -70,3 +71,38 @@ export const machineDetectionField = z
     onMachine: z.enum(ON_MACHINE_POLICIES).default('continue'),
   })
   .strict() satisfies z.ZodType<MachineDetection, unknown>;
+
+/** An IANA time-zone name, for example America/Phoenix. */
+export const timeZoneField = z.string().max(64).refine(isTimeZone, 'must be an IANA time zone, for example America/Phoenix');
+
+const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be a local time HH:MM or HH:MM:SS');
+const localDate = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, 'must be a date YYYY-MM-DD');
+
+/** Weekdays, local start and end (an end before the start crosses midnight), blackout dates; or `{ alwaysOpen: true }`. */
+export const callingWindowField = z.union([
+  z.object({ alwaysOpen: z.literal(true) }).strict(),
+  z
+    .object({
+      days: z.array(z.enum(WEEKDAYS)).min(1).max(7).default([...WEEKDAYS]),
+      start: localTime,
+      end: localTime,
+      blackoutDates: z.array(localDate).max(366).default([]),
+    })
+    .strict()
+    .refine((w) => w.start !== w.end, { message: 'start and end must differ', path: ['end'] })
+    .transform((w) => ({ ...w, days: [...new Set(w.days)] })),
+]) satisfies z.ZodType<CallingWindow, unknown>;
+
+/** An instant with its offset, for example 2026-12-01T09:00:00-05:00. */
+export const instantField = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+
+const retryRule = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(10),
+    delaySeconds: z.number().int().min(0).max(7 * 86_400),
+    backoff: z.number().min(1).max(10).default(1),
+  })
+  .strict();
+
+/** Per outcome (busy, no-answer, failed, canceled, machine): attempts in all, the delay before the next, its backoff. */
+export const retriesField = z.partialRecord(z.enum(RETRYABLE_OUTCOMES), retryRule) satisfies z.ZodType<RetryPolicy, unknown>;

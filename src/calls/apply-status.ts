@@ -1,6 +1,8 @@
 import { inTransaction, type Database } from '../db/client';
 import { learnCallSid, lockCall, setCallStatus } from '../db/queries/calls';
-import { finishJob } from '../db/queries/jobs';
+import { finishJob, jobAttempt, queueRetry } from '../db/queries/jobs';
+import { findRun } from '../db/queries/runs';
+import { retryDelaySeconds, retryOutcomeOf } from './retries';
 import { callStatusRank, isTerminalCallStatus, type CallStatus, type JobStatus } from '../db/statuses';
 
 export interface CallStatusUpdate {
@@ -12,6 +14,8 @@ export interface CallStatusUpdate {
   durationSeconds?: number | null;
   errorCode?: number | null;
   errorMessage?: string | null;
+  /** The carrier refused the number itself at create (invalid, blocked): retrying cannot help. */
+  permanent?: boolean;
 }
 
 export type AppliedStatus =
@@ -28,6 +32,8 @@ export type AppliedStatus =
       status: CallStatus;
       /** The call left the active set: its slot is free for any run or direct call of the business. */
       freedSlot: boolean;
+      /** Its run's policy queued another attempt of the lead. */
+      retryQueued: boolean;
     };
 
 function jobStatusFor(outcome: CallStatus): JobStatus {
@@ -60,6 +66,7 @@ export function applyCallStatus(database: Database, update: CallStatusUpdate): P
       errorMessage: update.errorMessage ?? null,
       terminal,
     });
+    let retryQueued = false;
     if (terminal && call.job_id) {
       await finishJob(client, call.job_id, {
         status: jobStatusFor(update.status),
@@ -68,6 +75,11 @@ export function applyCallStatus(database: Database, update: CallStatusUpdate): P
         errorCode: update.errorCode ?? null,
         errorMessage: update.errorMessage ?? null,
       });
+      // The lead's next attempt, in the same transaction: an attempt never ends without its retry.
+      const run = call.run_id && !update.permanent ? await findRun(client, call.run_id) : null;
+      const attempt = run?.retry_policy ? await jobAttempt(client, call.job_id) : null;
+      const delay = attempt === null ? null : retryDelaySeconds(run!.retry_policy, retryOutcomeOf(update.status, call.answered_by), attempt);
+      if (delay !== null) retryQueued = await queueRetry(client, { jobId: call.job_id, delaySeconds: delay });
     }
     return {
       result: 'applied',
@@ -78,6 +90,7 @@ export function applyCallStatus(database: Database, update: CallStatusUpdate): P
       previous: call.status,
       status: update.status,
       freedSlot: terminal,
+      retryQueued,
     };
   });
 }

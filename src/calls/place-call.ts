@@ -98,6 +98,7 @@ export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall)
         status: 'failed',
         errorCode,
         errorMessage: message,
+        permanent: true,
       });
       return { kind: 'rejected', errorCode, message, freed };
     }

@@ -3,11 +3,13 @@ import { callVariables } from '../calls/instructions';
 import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url';
 import { inTransaction, type Database } from '../db/client';
 import { insertReservedCalls } from '../db/queries/calls';
-import { claimQueuedJobs } from '../db/queries/jobs';
-import { countClaimed, findRun, runDemands, runStatus } from '../db/queries/runs';
+import { claimQueuedJobs, expireQueuedJobs } from '../db/queries/jobs';
+import { countClaimed, findRun, nextDialableAt, runDemands, runStatus, runTiming, setRunWaiting } from '../db/queries/runs';
+import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
-import { lockBusinessSlots, onMachineOf, type BusinessSlots, type ReservedCall } from './slots';
+import { recordSends, sendPlacesLeft } from '../db/queries/carrier-sends';
+import { lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
 
 export interface ReservedBulkCall extends ReservedCall {
   jobId: string;
@@ -16,18 +18,27 @@ export interface ReservedBulkCall extends ReservedCall {
 }
 
 /** Which rule left this run no slot, when it got none. */
-export type HeldBy = 'business-limit' | 'reserved-direct-slots' | 'run-cap' | 'fair-share';
+export type HeldBy = 'business-limit' | 'reserved-direct-slots' | 'run-cap' | 'fair-share' | 'pacing';
 
 export interface RunSlots extends BusinessSlots {
   /** This run's active calls, its own cap and its fair share (see fair-share.ts). */
   run: { active: number; cap: number | null; share: number };
 }
 
+/** Why a run with queued leads has none it may dial now, and until when (null: no opening found). */
+export type RunWaiting = { reason: 'start-at' | 'calling-window' | 'retry' | 'pacing'; until: Date | null };
+
 export interface ClaimResult {
   /** Jobs this caller won, each with its reserved call row: dial exactly these. */
   claimed: ReservedBulkCall[];
   /** Jobs ended `skipped_dnc` by this claim: their numbers are on a do-not-call list. */
   skippedDoNotCall: number;
+  /** Jobs ended `expired` by this claim: the run's stopAt has passed. */
+  expired: number;
+  /** Set when no queued lead may be dialed now, whatever the slots: the run sleeps until `until`. */
+  waiting: RunWaiting | null;
+  /** The run's stopAt, for the workflow to wake at it. */
+  stopAt: Date | null;
   slots: RunSlots | null;
   heldBy: HeldBy | null;
   runStatus: RunStatus | null;
@@ -51,30 +62,56 @@ function freeSlotsOf(slots: RunSlots): { free: number; heldBy: HeldBy | null } {
  * claims nothing; listed numbers are skipped), and insert their `reserved` call rows. Only after this
  * commits may the caller dial.
  */
-export function reserveAndClaimJobs(database: Database, runId: string, lockToken: string, publicBaseUrl: string): Promise<ClaimResult> {
+/** The window a run's leads are called in: its own, else its business's, else the default. */
+export function effectiveWindow(run: { calling_window: CallingWindow | null }, business: { calling_window: CallingWindow | null }): CallingWindow {
+  return run.calling_window ?? business.calling_window ?? DEFAULT_CALLING_WINDOW;
+}
+
+export function reserveAndClaimJobs(database: Database, runId: string, lockToken: string, publicBaseUrl: string, pacing: Pacing | null = null): Promise<ClaimResult> {
   return inTransaction(database, async (client): Promise<ClaimResult> => {
-    const nothing = { claimed: [], skippedDoNotCall: 0, heldBy: null };
+    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null };
     const run = await findRun(client, runId);
-    if (!run) return { ...nothing, slots: null, runStatus: null };
+    if (!run) return { ...nothing, slots: null, runStatus: null, stopAt: null };
+    const stopAt = run.stop_at;
     const locked = await lockBusinessSlots(client, run.business_id);
     if (!locked) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
     const { business } = locked;
     // Read the run's status under the lock: a pause committed before this point stops new dials.
     const status = await runStatus(client, runId);
-    if (status !== 'running') return { ...nothing, slots: null, runStatus: status };
+    if (status !== 'running') return { ...nothing, slots: null, runStatus: status, stopAt };
 
-    const demands = await runDemands(client, run.business_id);
+    // Time first, by the database's clock: past its stop, what was not dialed expires; before its
+    // start, or with every queued lead outside its window, the run sleeps until the first opening.
+    const window = effectiveWindow(run, business);
+    const timing = await runTiming(client, runId);
+    if (timing.past_stop) return { ...nothing, expired: await expireQueuedJobs(client, runId), slots: null, runStatus: status, stopAt };
+    const demands = await runDemands(client, run.business_id, DEFAULT_CALLING_WINDOW);
+    const own = demands.find((d) => d.id === runId);
+    if (own?.has_queued && !own.has_dialable) {
+      const next = await nextDialableAt(client, runId, window);
+      const waiting: RunWaiting = { reason: timing.before_start ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at };
+      await setRunWaiting(client, runId, waiting);
+      return { ...nothing, waiting, slots: null, runStatus: status, stopAt };
+    }
+    await setRunWaiting(client, runId, null);
+
     const shares = fairShares(
       business.max_concurrent_calls - business.reserved_direct_slots,
-      demands.map((d) => ({ runId: d.id, active: d.active, cap: d.max_concurrent_calls, waiting: d.has_queued, claimed: d.jobs_claimed })),
+      demands.map((d) => ({ runId: d.id, active: d.active, cap: d.max_concurrent_calls, waiting: d.has_dialable, claimed: d.jobs_claimed })),
     );
-    const own = demands.find((d) => d.id === runId);
     const slots: RunSlots = { ...locked.slots, run: { active: own?.active ?? 0, cap: run.max_concurrent_calls, share: shares.get(runId) ?? 0 } };
-    const { free, heldBy } = freeSlotsOf(slots);
-    if (free <= 0 || !own?.has_queued) return { ...nothing, heldBy, slots, runStatus: status };
+    const slotted = freeSlotsOf(slots);
+    if (slotted.free <= 0 || !own?.has_dialable) return { ...nothing, heldBy: slotted.heldBy, slots, runStatus: status, stopAt };
+    // The carrier account's pace, last: it is shared by every business of the account.
+    let free = slotted.free;
+    if (pacing && pacing.callsPerSecond > 0) {
+      const places = await sendPlacesLeft(client, pacing.account, pacing.callsPerSecond);
+      if (places.left <= 0) return { ...nothing, heldBy: 'pacing', waiting: { reason: 'pacing', until: places.nextFreeAt }, slots, runStatus: status, stopAt };
+      free = Math.min(free, places.left);
+    }
 
-    const { claimed: jobs, skipped } = await claimQueuedJobs(client, { id: runId, businessId: run.business_id }, free, lockToken);
-    if (jobs.length === 0) return { ...nothing, skippedDoNotCall: skipped, slots, runStatus: status };
+    const { claimed: jobs, skipped } = await claimQueuedJobs(client, { id: runId, businessId: run.business_id, timeZone: business.time_zone, window }, free, lockToken);
+    if (jobs.length === 0) return { ...nothing, skippedDoNotCall: skipped, slots, runStatus: status, stopAt };
     const from = run.caller_id ?? business.caller_id;
     const voiceApp = run.voice_app ?? business.voice_app;
     const calls: ReservedBulkCall[] = jobs.map((job) => {
@@ -102,10 +139,14 @@ export function reserveAndClaimJobs(database: Database, runId: string, lockToken
       calls.map((c) => ({ id: c.callId, to: c.to, statusCallbackUrl: c.statusCallbackUrl, jobId: c.jobId, onMachine: onMachineOf(c.instructions), amdCallbackUrl: c.amdCallbackUrl })),
     );
     await countClaimed(client, runId, calls.length);
+    if (pacing && pacing.callsPerSecond > 0) await recordSends(client, pacing.account, calls.length);
     const n = calls.length;
     return {
       claimed: calls,
       skippedDoNotCall: skipped,
+      expired: 0,
+      waiting: null,
+      stopAt,
       heldBy: null,
       slots: { ...slots, active: slots.active + n, activeInRuns: slots.activeInRuns + n, run: { ...slots.run, active: slots.run.active + n } },
       runStatus: status,

@@ -7,7 +7,8 @@ import { insertReservedCalls } from '../db/queries/calls';
 import { ownedCallerIds } from '../db/queries/businesses';
 import { doNotCallEntries } from '../db/queries/do-not-call';
 import type { LeadVariables, MachineDetection, VoiceApp } from '../db/settings';
-import { lockBusinessSlots, onMachineOf, type BusinessSlots, type ReservedCall } from './slots';
+import { recordSends, sendPlacesLeft } from '../db/queries/carrier-sends';
+import { lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
 
 export interface DirectCallRequest {
   to: string;
@@ -23,7 +24,8 @@ export type DirectReservation =
   | { ok: true; call: ReservedCall; slots: BusinessSlots }
   | { ok: false; reason: 'business-not-found' | 'do-not-call' | 'stopped' }
   | { ok: false; reason: 'caller-id-not-owned'; callerIds: string[] }
-  | { ok: false; reason: 'at-limit'; slots: BusinessSlots };
+  | { ok: false; reason: 'at-limit'; slots: BusinessSlots }
+  | { ok: false; reason: 'paced'; nextFreeAt: Date | null };
 
 /** What a caller does inside the reservation's transaction (e.g. an idempotency record). */
 export interface ReservationHooks {
@@ -38,7 +40,14 @@ export interface ReservationHooks {
  * business, reserved direct slots included), and inserts its `reserved` row, or is refused; a
  * refusal rolls back whatever `hooks.before` wrote.
  */
-export function reserveDirectCall(database: Database, businessId: string, request: DirectCallRequest, publicBaseUrl: string, hooks: ReservationHooks = {}): Promise<DirectReservation> {
+export function reserveDirectCall(
+  database: Database,
+  businessId: string,
+  request: DirectCallRequest,
+  publicBaseUrl: string,
+  hooks: ReservationHooks = {},
+  pacing: Pacing | null = null,
+): Promise<DirectReservation> {
   const refuse = (refusal: DirectReservation) => new Rollback<DirectReservation>(refusal);
   return inTransaction(database, async (client): Promise<DirectReservation> => {
     if (await hooks.before?.(client)) return { ok: false, reason: 'stopped' };
@@ -50,6 +59,11 @@ export function reserveDirectCall(database: Database, businessId: string, reques
     if (!owned.includes(from)) throw refuse({ ok: false, reason: 'caller-id-not-owned', callerIds: owned });
     if ((await doNotCallEntries(client, businessId, request.to)).length > 0) throw refuse({ ok: false, reason: 'do-not-call' });
     if (slots.active >= slots.limit) throw refuse({ ok: false, reason: 'at-limit', slots });
+    if (pacing && pacing.callsPerSecond > 0) {
+      const places = await sendPlacesLeft(client, pacing.account, pacing.callsPerSecond);
+      if (places.left <= 0) throw refuse({ ok: false, reason: 'paced', nextFreeAt: places.nextFreeAt });
+      await recordSends(client, pacing.account, 1);
+    }
     const callId = randomUUID();
     const amd = request.machineDetection ?? null;
     const call: ReservedCall = {

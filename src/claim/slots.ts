@@ -62,6 +62,16 @@ export async function lockBusinessSlots(client: PoolClient, businessId: string):
   };
 }
 
+/** The carrier account's pace: at most `callsPerSecond` creates a second, over every process; 0 = unpaced. */
+export interface Pacing {
+  account: string;
+  callsPerSecond: number;
+}
+
+export function pacingOf(config: { twilio: { accountSid: string; callsPerSecond: number } }): Pacing {
+  return { account: config.twilio.accountSid, callsPerSecond: config.twilio.callsPerSecond };
+}
+
 /** What the call row records of detection: the policy, when detection is on. */
 export function onMachineOf(instructions: CallInstructions): OnMachinePolicy | null {
   return instructions.machineDetection?.onMachine ?? null;

@@ -17,7 +17,7 @@ import {
   type JobStatus,
   type RunStatus,
 } from './statuses';
-import type { LeadVariables, MachineDetection, VoiceApp } from './settings';
+import type { CallingWindow, LeadVariables, MachineDetection, RetryPolicy, VoiceApp } from './settings';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -38,6 +38,10 @@ export const businesses = pgTable(
     reservedDirectSlots: integer('reserved_direct_slots').notNull().default(0),
     /** The voice app of calls that name none; null = Outdial's short greeting. */
     voiceApp: jsonb('voice_app').$type<VoiceApp>(),
+    /** The zone of a lead whose number says none (IANA name). */
+    timeZone: text('time_zone').notNull().default('America/New_York'),
+    /** Its runs' calling window unless a run sets one; null = the default (08:00–21:00 local, every day). */
+    callingWindow: jsonb('calling_window').$type<CallingWindow>(),
     createdAt: createdAt(),
   },
   () => [
@@ -59,6 +63,11 @@ export const leads = pgTable(
     name: text('name'),
     /** The lead's own fields, passed to the voice app (see src/calls/instructions.ts). */
     variables: jsonb('variables').$type<LeadVariables>(),
+    /**
+     * The lead's candidate time zones (IANA): the one it named, or those its number maps to; null =
+     * unknown, the business's zone. Inside the window only if inside in every one.
+     */
+    timeZones: text('time_zones').array(),
     createdAt: createdAt(),
   },
   (t) => [check('leads_phone_e164', isE164('phone')), index('leads_business_idx').on(t.businessId)],
@@ -82,6 +91,17 @@ export const bulkCallRuns = pgTable(
     machineDetection: jsonb('machine_detection').$type<MachineDetection>(),
     /** This run's own cap (≤ the business's limit); null = only the business's limits. */
     maxConcurrentCalls: integer('max_concurrent_calls'),
+    /** null = the business's window, or the default. */
+    callingWindow: jsonb('calling_window').$type<CallingWindow>(),
+    /** Retries by outcome; null = none (every lead is dialed once). */
+    retryPolicy: jsonb('retry_policy').$type<RetryPolicy>(),
+    /** No call before this. */
+    startAt: timestamp('start_at', { withTimezone: true }),
+    /** At this, leads not yet dialed end `expired`; live calls finish. */
+    stopAt: timestamp('stop_at', { withTimezone: true }),
+    /** Why the run is not dialing and until when (set by its passes; null while it dials). */
+    waitingReason: text('waiting_reason'),
+    waitingUntil: timestamp('waiting_until', { withTimezone: true }),
     /** Jobs this run has claimed so far: the fair share's tie-break (src/claim/fair-share.ts). */
     jobsClaimed: integer('jobs_claimed').notNull().default(0),
     lastError: text('last_error'),
@@ -112,6 +132,8 @@ export const outboundCallJobs = pgTable(
     position: integer('position').notNull(),
     attempt: integer('attempt').notNull().default(1),
     status: text('status').$type<JobStatus>().notNull().default('queued'),
+    /** A retry is not dialed before this. */
+    notBefore: timestamp('not_before', { withTimezone: true }),
     dialStartedAt: timestamp('dial_started_at', { withTimezone: true }),
     dialLockToken: uuid('dial_lock_token'),
     twilioCallSid: text('twilio_call_sid'),
@@ -246,4 +268,19 @@ export const doNotCallNumbers = pgTable(
     // The claim's check: is this number on the business's list or the global one.
     index('do_not_call_numbers_phone_idx').on(t.phone),
   ],
+);
+
+/**
+ * The creates recently sent to each carrier account, as a sliding-window log: the claim (and a
+ * direct call's reservation) takes a place here in its own transaction, so every worker and API
+ * process together keep to the account's calls per second. Rows older than a few seconds are dropped.
+ */
+export const carrierSends = pgTable(
+  'carrier_sends',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    account: text('account').notNull(),
+    sentAt: timestamp('sent_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('carrier_sends_account_sent_idx').on(t.account, t.sentAt)],
 );

@@ -8,8 +8,11 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Runs whose workflow is alive and wants wake-ups when a slot of their business frees. */
 export const LIVE_RUN_STATUSES = ['pending', 'running', 'paused', 'canceling'] as const satisfies readonly RunStatus[];
 
-/** `skipped_dnc`: the lead's number was on a do-not-call list when its turn came; it was never dialed. */
-export const JOB_STATUSES = ['queued', 'dialing', 'completed', 'failed', 'canceled', 'skipped_dnc'] as const;
+/**
+ * `skipped_dnc`: the lead's number was on a do-not-call list when its turn came; it was never dialed.
+ * `expired`: the run's stopAt passed before the lead was dialed.
+ */
+export const JOB_STATUSES = ['queued', 'dialing', 'completed', 'failed', 'canceled', 'skipped_dnc', 'expired'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** Twilio's call states (REST and callbacks), plus `reserved`: our slot is taken, the carrier not yet asked. */

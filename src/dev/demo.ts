@@ -44,6 +44,8 @@ async function main() {
     name: 'Demo Dental',
     callerId: '+15005550006',
     maxConcurrentCalls: 3,
+    // The sandbox calls nobody: the demo runs at any hour (real campaigns keep the 08:00–21:00 default).
+    callingWindow: { alwaysOpen: true },
   });
   // The business's own key from here on: what a business's CRM would hold.
   const { apiKey } = await call<{ apiKey: { secret: string } }>(api, adminKey, 'POST', `/v1/businesses/${business.id}/api-keys`, { name: 'demo' });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../config';
-import { startSandboxCarrier, type SandboxCarrier } from '../sandbox-carrier';
+import { DEFAULT_CALLS_PER_SECOND, startSandboxCarrier, type SandboxCarrier } from '../sandbox-carrier';
 import { formatLogLine, forEachLine } from './log-lines';
 import { postgresClusterDir, startEmbeddedPostgres, type EmbeddedPostgresServer } from './postgres';
 import { isPortFree, spawnManaged, waitUntil, type ManagedProcess } from './processes';
@@ -98,6 +98,8 @@ async function main() {
       env.TWILIO_ACCOUNT_SID = carrier.accountSid;
       env.TWILIO_AUTH_TOKEN = carrier.authToken;
       env.TWILIO_API_BASE_URL = carrier.url;
+      // Outdial keeps to the sandbox account's own dial rate (Twilio's default would be 1 per second).
+      env.TWILIO_CALLS_PER_SECOND ??= String(DEFAULT_CALLS_PER_SECOND);
       // The sandbox is on this machine, so the API's loopback address is a true public host for it.
       env.PUBLIC_HOST ??= `http://127.0.0.1:${stack.apiPort}`;
     }

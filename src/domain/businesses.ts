@@ -1,7 +1,7 @@
 import { inTransaction } from '../db/client';
 import { findBusiness, insertBusiness, lockBusiness, ownedCallerIds, updateBusiness, type BusinessFields, type BusinessRow } from '../db/queries/businesses';
 import { countActiveCalls } from '../db/queries/calls';
-import type { VoiceApp } from '../db/settings';
+import type { CallingWindow, VoiceApp } from '../db/settings';
 import type { DomainDeps } from './deps';
 import { claimOrReplay, recordResult, type IdempotencyKey } from './idempotency';
 
@@ -18,6 +18,10 @@ export interface BusinessView {
   reservedDirectSlots: number;
   /** The voice app of calls that name none; null = Outdial's short greeting. */
   voiceApp: VoiceApp | null;
+  /** The zone of leads whose number says none. */
+  timeZone: string;
+  /** Its runs' calling window unless a run sets one; null = 08:00–21:00 in each lead's zone, every day. */
+  callingWindow: CallingWindow | null;
   activeCalls: number;
   createdAt: string;
 }
@@ -31,6 +35,8 @@ function view(row: BusinessRow, activeCalls: number): BusinessView {
     maxConcurrentCalls: row.max_concurrent_calls,
     reservedDirectSlots: row.reserved_direct_slots,
     voiceApp: row.voice_app,
+    timeZone: row.time_zone,
+    callingWindow: row.calling_window,
     activeCalls,
     createdAt: row.created_at.toISOString(),
   };
@@ -43,6 +49,8 @@ export interface BusinessInput {
   maxConcurrentCalls: number;
   reservedDirectSlots?: number | undefined;
   voiceApp?: VoiceApp | null | undefined;
+  timeZone?: string | undefined;
+  callingWindow?: CallingWindow | null | undefined;
 }
 
 export type BusinessResult = { ok: true; business: BusinessView } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'invalid'; message: string };
@@ -65,6 +73,8 @@ function fieldsOf(input: BusinessInput, current?: BusinessFields): BusinessField
     maxConcurrentCalls: input.maxConcurrentCalls,
     reservedDirectSlots: input.reservedDirectSlots ?? current?.reservedDirectSlots ?? 0,
     voiceApp: input.voiceApp === undefined ? (current?.voiceApp ?? null) : input.voiceApp,
+    timeZone: input.timeZone ?? current?.timeZone ?? 'America/New_York',
+    callingWindow: input.callingWindow === undefined ? (current?.callingWindow ?? null) : input.callingWindow,
   };
 }
 
@@ -102,6 +112,8 @@ export async function changeBusiness(deps: Pick<DomainDeps, 'database' | 'wakeRu
       maxConcurrentCalls: before.max_concurrent_calls,
       reservedDirectSlots: before.reserved_direct_slots,
       voiceApp: before.voice_app,
+      timeZone: before.time_zone,
+      callingWindow: before.calling_window,
     };
     const fields = fieldsOf(
       {
@@ -111,6 +123,8 @@ export async function changeBusiness(deps: Pick<DomainDeps, 'database' | 'wakeRu
         maxConcurrentCalls: change.maxConcurrentCalls ?? current.maxConcurrentCalls,
         reservedDirectSlots: change.reservedDirectSlots,
         voiceApp: change.voiceApp,
+        timeZone: change.timeZone,
+        callingWindow: change.callingWindow,
       },
       // A new default caller ID keeps the old one owned unless the list is replaced too.
       change.callerIds === undefined ? { ...current, callerIds: [current.callerId, ...current.callerIds] } : current,

@@ -6,6 +6,7 @@
 export { startSandboxCarrier } from './carrier';
 export type { AccountLimits, CallbackFilter, SandboxCarrier, SandboxCarrierOptions, VoiceRequestFilter, WaitOptions } from './carrier-api';
 export { MAGIC_NUMBERS } from './validation';
+export { DEFAULT_CALLS_PER_SECOND } from './engine';
 export { MAGIC_OUTCOME_RULES } from './scripts';
 export { DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN } from './sids';
 export { WaitTimeoutError } from './waiters';

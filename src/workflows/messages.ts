@@ -72,6 +72,10 @@ export interface DialPassSummary {
   skippedDoNotCall?: number;
   /** When the pass got no slot: the rule that held it back (business-limit, reserved-direct-slots, run-cap, fair-share). */
   heldBy?: string | null;
+  /** Set when no queued lead may be dialed now (calling window, startAt): why, and the moment one may. */
+  waiting?: { reason: string; until: string | null } | null;
+  /** The run's stopAt, if any: the workflow wakes for it. */
+  stopAt?: string | null;
   unknown: number;
   queued: number;
   dialing: number;

@@ -48,6 +48,8 @@ export interface OutdialTestStackOptions {
   rateLimitPerMinute?: number;
   /** Seconds a committed run may stay pending before the sweep starts it; default 10. */
   stalledRunAfterSeconds?: number;
+  /** Outdial's pace for the carrier account (TWILIO_CALLS_PER_SECOND); default 0, unpaced. */
+  callsPerSecond?: number;
 }
 
 export interface ApiCallOptions {
@@ -104,7 +106,7 @@ export class OutdialTestStack {
       env: 'test',
       port,
       publicHost: { configured: apiUrl, platform: {} },
-      twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url },
+      twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0 },
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
@@ -170,12 +172,14 @@ export class OutdialTestStack {
     return { status: res.status, body: (text ? JSON.parse(text) : {}) as T, headers: res.headers };
   }
 
+  /** A business that calls around the clock (tests run at any hour; window tests set their own). */
   async createBusiness(opts: { maxConcurrentCalls?: number; callerId?: string } = {}): Promise<{ id: string; callerId: string }> {
     // A distinct caller ID per business, so the carrier's per-number peak is this business's alone.
     const callerId = opts.callerId ?? `+1650555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
     const res = await this.api<{ business: { id: string; callerId: string } }>('POST', '/v1/businesses', {
       name: 'Test business',
       callerId,
+      callingWindow: { alwaysOpen: true },
       ...(opts.maxConcurrentCalls ? { maxConcurrentCalls: opts.maxConcurrentCalls } : {}),
     });
     if (res.status !== 201) throw new Error(`createBusiness: ${res.status} ${JSON.stringify(res.body)}`);
@@ -239,6 +243,7 @@ export class OutdialTestStack {
       TWILIO_API_BASE_URL: this.carrier.url,
       RECONCILE_AFTER_SECONDS: String(this.config.reconcileAfterSeconds),
       STALLED_RUN_AFTER_SECONDS: String(this.config.stalledRunAfterSeconds),
+      TWILIO_CALLS_PER_SECOND: String(this.config.twilio.callsPerSecond),
       // Test workers share one Temporal server: no global sweep schedule pointing at a test queue.
       RECONCILE_SWEEP_SECONDS: '0',
     };
@@ -263,8 +268,10 @@ export interface RunView {
   status: string;
   lastError: string | null;
   jobs: Record<string, number>;
+  attempts: number;
   outcomes: Record<string, number>;
   answeredBy: Record<string, number>;
+  waiting: { reason: string; until: string | null } | null;
   business: { activeCalls: number; maxConcurrentCalls: number };
   startedAt: string | null;
   finishedAt: string | null;

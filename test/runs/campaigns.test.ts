@@ -130,6 +130,7 @@ describe('campaigns', () => {
     const res = await stack.api<{ business: { id: string; callerId: string; callerIds: string[] } }>('POST', '/v1/businesses', {
       name: 'Campaign business',
       callerId: callerId(),
+      callingWindow: { alwaysOpen: true },
       ...fields,
     });
     expect(res.status).toBe(201);

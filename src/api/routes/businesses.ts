@@ -5,7 +5,7 @@ import { changeBusiness, createBusiness, getBusiness, type BusinessResult } from
 import type { ApiDeps } from '../app';
 import { authorizeBusiness, requireAdmin } from '../auth';
 import { HttpError, notFound } from '../errors';
-import { voiceAppField } from '../campaign-fields';
+import { callingWindowField, timeZoneField, voiceAppField } from '../campaign-fields';
 import { idempotencyOf } from '../idempotency';
 import { e164Phone, parseId, parseOr400 } from '../validation';
 
@@ -23,6 +23,8 @@ const createBusinessBody = z
     maxConcurrentCalls: maxConcurrentCalls.default(3),
     reservedDirectSlots: reservedDirectSlots.default(0),
     voiceApp: voiceAppField.nullable().optional(),
+    timeZone: timeZoneField.optional(),
+    callingWindow: callingWindowField.nullable().optional(),
   })
   .strict();
 const changeBusinessBody = z
@@ -33,6 +35,8 @@ const changeBusinessBody = z
     maxConcurrentCalls: maxConcurrentCalls.optional(),
     reservedDirectSlots: reservedDirectSlots.optional(),
     voiceApp: voiceAppField.nullable().optional(),
+    timeZone: timeZoneField.optional(),
+    callingWindow: callingWindowField.nullable().optional(),
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'name at least one field to change');

@@ -67,6 +67,10 @@ export function callRoutes(deps: ApiDeps) {
         throw new HttpError(422, 'carrier_refused_account', `the carrier refused the business's account or caller ID: ${result.message}`, {
           twilioErrorCode: result.errorCode,
         });
+      case 'paced':
+        throw new HttpError(503, 'carrier_paced', `the carrier account's calls per second are in use; nothing was placed, retry in a second`, undefined, {
+          'Retry-After': '1',
+        });
       case 'not-sent':
         throw new HttpError(503, 'carrier_unavailable', `the carrier did not take the call (nothing was placed): ${result.message}`, undefined, {
           'Retry-After': String(AT_LIMIT_RETRY_AFTER_SECONDS),

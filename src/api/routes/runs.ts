@@ -7,12 +7,14 @@ import type { ApiDeps } from '../app';
 import { authorizeBusiness } from '../auth';
 import { HttpError, notFound } from '../errors';
 import { idempotencyOf } from '../idempotency';
-import { machineDetectionField, variablesField, voiceAppField } from '../campaign-fields';
+import { callingWindowField, instantField, machineDetectionField, retriesField, timeZoneField, variablesField, voiceAppField } from '../campaign-fields';
 import { e164Phone, parseId, parseOr400 } from '../validation';
 
 export const MAX_LEADS_PER_RUN = 100_000;
 
-const leadRow = z.object({ phone: e164Phone, name: z.string().trim().max(200).optional(), variables: variablesField.optional() }).strict();
+const leadRow = z
+  .object({ phone: e164Phone, name: z.string().trim().max(200).optional(), variables: variablesField.optional(), timeZone: timeZoneField.optional() })
+  .strict();
 const createRunBody = z
   .object({
     leads: z.array(z.unknown()).min(1, 'must hold at least one lead').max(MAX_LEADS_PER_RUN),
@@ -21,8 +23,14 @@ const createRunBody = z
     callerId: e164Phone.optional(),
     machineDetection: machineDetectionField.optional(),
     maxConcurrentCalls: z.number().int().min(1).max(1000).optional(),
+    callingWindow: callingWindowField.optional(),
+    startAt: instantField.optional(),
+    stopAt: instantField.optional(),
+    retries: retriesField.optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => !b.stopAt || b.stopAt.getTime() > Date.now(), { message: 'must be in the future', path: ['stopAt'] })
+  .refine((b) => !b.stopAt || !b.startAt || b.stopAt > b.startAt, { message: 'must be after startAt', path: ['stopAt'] });
 
 /** Validates every lead row, so the caller learns of all bad rows at once; any bad row rejects the whole run. */
 function parseRunBody(body: unknown) {

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { VoiceApp } from '../settings';
+import type { CallingWindow, VoiceApp } from '../settings';
 import type { Executor } from './executor';
 
 /** Queries of the `businesses` table. */
@@ -12,6 +12,8 @@ export interface BusinessRow {
   max_concurrent_calls: number;
   reserved_direct_slots: number;
   voice_app: VoiceApp | null;
+  time_zone: string;
+  calling_window: CallingWindow | null;
   created_at: Date;
 }
 
@@ -24,6 +26,10 @@ export interface BusinessFields {
   reservedDirectSlots: number;
   /** null = Outdial's greeting. */
   voiceApp: VoiceApp | null;
+  /** IANA zone of leads whose number says none. */
+  timeZone: string;
+  /** null = the default window. */
+  callingWindow: CallingWindow | null;
 }
 
 /** The caller IDs a business may dial from: the default first, then its others. */
@@ -33,9 +39,9 @@ export function ownedCallerIds(row: Pick<BusinessRow, 'caller_id' | 'caller_ids'
 
 export async function insertBusiness(db: Executor, fields: BusinessFields): Promise<BusinessRow> {
   const r = await db.query<BusinessRow>(
-    `INSERT INTO businesses (name, caller_id, caller_ids, max_concurrent_calls, reserved_direct_slots, voice_app)
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
-    [fields.name, fields.callerId, fields.callerIds, fields.maxConcurrentCalls, fields.reservedDirectSlots, fields.voiceApp],
+    `INSERT INTO businesses (name, caller_id, caller_ids, max_concurrent_calls, reserved_direct_slots, voice_app, time_zone, calling_window)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+    [fields.name, fields.callerId, fields.callerIds, fields.maxConcurrentCalls, fields.reservedDirectSlots, fields.voiceApp, fields.timeZone, fields.callingWindow],
   );
   return r.rows[0]!;
 }
@@ -47,9 +53,10 @@ export async function findBusiness(db: Executor, id: string): Promise<BusinessRo
 /** Writes every field (the domain merges a change into the current row first). */
 export async function updateBusiness(db: Executor, id: string, fields: BusinessFields): Promise<BusinessRow | null> {
   const r = await db.query<BusinessRow>(
-    `UPDATE businesses SET name = $2, caller_id = $3, caller_ids = $4, max_concurrent_calls = $5, reserved_direct_slots = $6, voice_app = $7
+    `UPDATE businesses SET name = $2, caller_id = $3, caller_ids = $4, max_concurrent_calls = $5, reserved_direct_slots = $6, voice_app = $7,
+            time_zone = $8, calling_window = $9
       WHERE id = $1 RETURNING *`,
-    [id, fields.name, fields.callerId, fields.callerIds, fields.maxConcurrentCalls, fields.reservedDirectSlots, fields.voiceApp],
+    [id, fields.name, fields.callerId, fields.callerIds, fields.maxConcurrentCalls, fields.reservedDirectSlots, fields.voiceApp, fields.timeZone, fields.callingWindow],
   );
   return r.rows[0] ?? null;
 }

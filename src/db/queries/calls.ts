@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { ACTIVE_CALL_STATUSES, type AnsweredBy, type CallDirection, type CallStatus, type OnMachinePolicy } from '../statuses';
 import type { Executor } from './executor';
+import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 
 /**
  * Queries of the `calls` table. A call row is a slot: `reserved` before the carrier is asked, active
@@ -95,8 +96,8 @@ export async function callbackUrlsOf(db: Executor, id: string): Promise<{ status
 }
 
 /**
- * The last word before the carrier is asked: the call is still a fresh reservation, its run (if
- * any) still running, and its number on no do-not-call list; records `dialed_at`, so a reservation
+ * The last word before the carrier is asked: the call is still a fresh reservation (at most
+ * MAX_DIAL_DELAY_SECONDS old), its run (if any) still running, and its number on no do-not-call list; records `dialed_at`, so a reservation
  * without it never reached the carrier.
  */
 export async function beginDial(db: Executor, id: string): Promise<'ok' | 'stopped' | 'do-not-call'> {
@@ -108,11 +109,13 @@ export async function beginDial(db: Executor, id: string): Promise<'ok' | 'stopp
      began AS (
        UPDATE calls SET dialed_at = now(), updated_at = now()
         WHERE id = $1 AND status = 'reserved' AND dialed_at IS NULL AND NOT (SELECT listed FROM listed)
+          -- A claim checked the lead's window for this long only: an older reservation is not dialed.
+          AND created_at > now() - make_interval(secs => $2)
           AND (run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = calls.run_id AND r.status = 'running'))
        RETURNING id
      )
      SELECT (SELECT listed FROM listed) AS listed, EXISTS (SELECT 1 FROM began) AS dialing`,
-    [id],
+    [id, MAX_DIAL_DELAY_SECONDS],
   );
   const row = r.rows[0];
   if (row?.dialing) return 'ok';

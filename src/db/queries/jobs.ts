@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { LeadVariables } from '../settings';
+import type { CallingWindow, LeadVariables } from '../settings';
 import type { CallStatus, JobStatus } from '../statuses';
 import type { Executor } from './executor';
 
@@ -9,14 +9,24 @@ export interface NewLead {
   phone: string;
   name?: string | undefined;
   variables?: LeadVariables | undefined;
+  /** Candidate IANA zones; absent = unknown (the business's zone). */
+  timeZones?: string[] | null | undefined;
 }
 
 /** The leads of a new run and one job each, in the order given: that is the order they are dialed. */
 export async function insertLeadsAndJobs(client: PoolClient, runId: string, businessId: string, leadIds: string[], leads: NewLead[]): Promise<void> {
   await client.query(
-    `INSERT INTO leads (id, business_id, phone, name, variables)
-     SELECT id, $1, phone, name, variables FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[]) AS t(id, phone, name, variables)`,
-    [businessId, leadIds, leads.map((l) => l.phone), leads.map((l) => l.name ?? null), leads.map((l) => (l.variables ? JSON.stringify(l.variables) : null))],
+    `INSERT INTO leads (id, business_id, phone, name, variables, time_zones)
+     SELECT id, $1, phone, name, variables, CASE WHEN zones IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(zones)) END
+       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[]) AS t(id, phone, name, variables, zones)`,
+    [
+      businessId,
+      leadIds,
+      leads.map((l) => l.phone),
+      leads.map((l) => l.name ?? null),
+      leads.map((l) => (l.variables ? JSON.stringify(l.variables) : null)),
+      leads.map((l) => (l.timeZones ? JSON.stringify(l.timeZones) : null)),
+    ],
   );
   await client.query(
     `INSERT INTO outbound_call_jobs (run_id, lead_id, position)
@@ -42,10 +52,21 @@ export interface ClaimedJob {
  * (One statement per round reads the list as committed when it starts, after the slot lock was
  * taken: a number listed before the claim is never claimed.)
  */
+/**
+ * The longest a claimed call may wait for its dial: `beginDial` refuses (and re-queues) an older
+ * reservation, so a claim that checks the window now and this much later never dials outside it.
+ */
+export const MAX_DIAL_DELAY_SECONDS = 10;
+
 /** How many listed numbers one round of the claim can step over beyond the jobs it wants. */
 const LISTED_LOOKAHEAD = 200;
 
-export async function claimQueuedJobs(client: PoolClient, run: { id: string; businessId: string }, max: number, lockToken: string): Promise<{ claimed: ClaimedJob[]; skipped: number }> {
+export async function claimQueuedJobs(
+  client: PoolClient,
+  run: { id: string; businessId: string; timeZone: string; window: CallingWindow },
+  max: number,
+  lockToken: string,
+): Promise<{ claimed: ClaimedJob[]; skipped: number }> {
   const claimed: ClaimedJob[] = [];
   let skipped = 0;
   for (;;) {
@@ -55,7 +76,10 @@ export async function claimQueuedJobs(client: PoolClient, run: { id: string; bus
          SELECT j.id, j.position,
                 EXISTS (SELECT 1 FROM do_not_call_numbers d WHERE d.phone = l.phone AND (d.business_id = $4 OR d.business_id IS NULL)) AS listed
            FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
-          WHERE j.run_id = $1 AND j.status = 'queued'
+          WHERE j.run_id = $1 AND j.status = 'queued' AND (j.not_before IS NULL OR j.not_before <= now())
+            -- Inside the lead's window now and still when the dial may at the latest be placed.
+            AND outdial_in_window(now(), coalesce(l.time_zones, ARRAY[$6]), $7::jsonb)
+            AND outdial_in_window(now() + make_interval(secs => $8), coalesce(l.time_zones, ARRAY[$6]), $7::jsonb)
           ORDER BY j.position
           LIMIT $2::int + $5::int
           FOR UPDATE OF j SKIP LOCKED
@@ -79,7 +103,7 @@ export async function claimQueuedJobs(client: PoolClient, run: { id: string; bus
        SELECT c.id, c.lead_id, c.position, l.phone, l.name, l.variables, false AS skipped FROM claim c JOIN leads l ON l.id = c.lead_id
        UNION ALL
        SELECT s.id, NULL, NULL, NULL, NULL, NULL, true FROM skip s`,
-      [run.id, wanted, lockToken, run.businessId, LISTED_LOOKAHEAD],
+      [run.id, wanted, lockToken, run.businessId, LISTED_LOOKAHEAD, run.timeZone, run.window, MAX_DIAL_DELAY_SECONDS],
     );
     const skippedNow = r.rows.filter((row) => row.skipped).length;
     skipped += skippedNow;
@@ -88,6 +112,37 @@ export async function claimQueuedJobs(client: PoolClient, run: { id: string; bus
     if (skippedNow === 0 || claimed.length >= max) break;
   }
   return { claimed: claimed.sort((a, b) => a.position - b.position), skipped };
+}
+
+export async function jobAttempt(db: Executor, jobId: string): Promise<number | null> {
+  return (await db.query<{ attempt: number }>('SELECT attempt FROM outbound_call_jobs WHERE id = $1', [jobId])).rows[0]?.attempt ?? null;
+}
+
+/**
+ * The next attempt of a lead whose attempt just ended, due `delaySeconds` from now, if its run still
+ * dials (running or paused) and its stopAt (if any) comes after that. Returns whether it was queued.
+ */
+export async function queueRetry(client: PoolClient, ended: { jobId: string; delaySeconds: number }): Promise<boolean> {
+  const r = await client.query(
+    `INSERT INTO outbound_call_jobs (run_id, lead_id, position, attempt, not_before)
+     SELECT j.run_id, j.lead_id, j.position, j.attempt + 1, now() + make_interval(secs => $2)
+       FROM outbound_call_jobs j JOIN bulk_call_runs r ON r.id = j.run_id
+      WHERE j.id = $1 AND r.status IN ('running', 'paused')
+        AND (r.stop_at IS NULL OR r.stop_at > now() + make_interval(secs => $2))
+     ON CONFLICT (run_id, lead_id, attempt) DO NOTHING`,
+    [ended.jobId, ended.delaySeconds],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** The run's stopAt has passed: every job not yet dialed ends `expired` (the one place that does it). */
+export async function expireQueuedJobs(db: Executor, runId: string): Promise<number> {
+  const r = await db.query(
+    `UPDATE outbound_call_jobs SET status = 'expired', last_error = 'the run reached its stopAt before this lead was dialed', finished_at = now(), updated_at = now()
+      WHERE run_id = $1 AND status = 'queued'`,
+    [runId],
+  );
+  return r.rowCount ?? 0;
 }
 
 /** Ends every queued job of a run as canceled: the one place a canceled run's queue is emptied. */
@@ -123,17 +178,20 @@ export async function countJobsInStatus(db: Executor, runId: string): Promise<{ 
   return { queued: Number(r.rows[0]?.queued ?? 0), dialing: Number(r.rows[0]?.dialing ?? 0) };
 }
 
-/** A run's jobs counted by status and by outcome. */
-export async function jobTallies(db: Executor, runId: string): Promise<{ byStatus: Map<string, number>; byOutcome: Map<string, number> }> {
-  const r = await db.query<{ status: string; outcome: string | null; n: string }>(
-    'SELECT status, outcome, count(*) AS n FROM outbound_call_jobs WHERE run_id = $1 GROUP BY status, outcome',
+/** A run's leads counted by the status and outcome of their latest attempt, and the attempts made. */
+export async function jobTallies(db: Executor, runId: string): Promise<{ byStatus: Map<string, number>; byOutcome: Map<string, number>; attempts: number }> {
+  const r = await db.query<{ status: string; outcome: string | null; n: string; attempts: string }>(
+    `WITH latest AS (SELECT DISTINCT ON (lead_id) status, outcome, attempt FROM outbound_call_jobs WHERE run_id = $1 ORDER BY lead_id, attempt DESC)
+     SELECT status, outcome, count(*) AS n, sum(attempt) AS attempts FROM latest GROUP BY status, outcome`,
     [runId],
   );
   const byStatus = new Map<string, number>();
   const byOutcome = new Map<string, number>();
+  let attempts = 0;
   for (const row of r.rows) {
     byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + Number(row.n));
     if (row.outcome) byOutcome.set(row.outcome, (byOutcome.get(row.outcome) ?? 0) + Number(row.n));
+    attempts += Number(row.attempts);
   }
-  return { byStatus, byOutcome };
+  return { byStatus, byOutcome, attempts };
 }

@@ -1,5 +1,6 @@
-import type { MachineDetection, VoiceApp } from '../settings';
+import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../settings';
 import { ACTIVE_CALL_STATUSES, type RunStatus } from '../statuses';
+import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import type { Executor } from './executor';
 
 /** Queries of the `bulk_call_runs` table. Status changes go through `changeRunStatus`, with the state machine's `from` list. */
@@ -14,6 +15,12 @@ export interface RunRow {
   caller_id: string | null;
   machine_detection: MachineDetection | null;
   max_concurrent_calls: number | null;
+  calling_window: CallingWindow | null;
+  retry_policy: RetryPolicy | null;
+  start_at: Date | null;
+  stop_at: Date | null;
+  waiting_reason: string | null;
+  waiting_until: Date | null;
   jobs_claimed: number;
   last_error: string | null;
   created_at: Date;
@@ -30,13 +37,31 @@ export interface NewRun {
   callerId: string | null;
   machineDetection: MachineDetection | null;
   maxConcurrentCalls: number | null;
+  callingWindow: CallingWindow | null;
+  retryPolicy: RetryPolicy | null;
+  startAt: Date | null;
+  stopAt: Date | null;
 }
 
 export async function insertRun(db: Executor, run: NewRun): Promise<RunRow> {
   const r = await db.query<RunRow>(
-    `INSERT INTO bulk_call_runs (id, business_id, workflow_id, duplicates_merged, voice_app, caller_id, machine_detection, max_concurrent_calls)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-    [run.id, run.businessId, run.workflowId, run.duplicatesMerged, run.voiceApp, run.callerId, run.machineDetection, run.maxConcurrentCalls],
+    `INSERT INTO bulk_call_runs (id, business_id, workflow_id, duplicates_merged, voice_app, caller_id, machine_detection, max_concurrent_calls,
+                                 calling_window, start_at, stop_at, retry_policy)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+    [
+      run.id,
+      run.businessId,
+      run.workflowId,
+      run.duplicatesMerged,
+      run.voiceApp,
+      run.callerId,
+      run.machineDetection,
+      run.maxConcurrentCalls,
+      run.callingWindow,
+      run.startAt,
+      run.stopAt,
+      run.retryPolicy,
+    ],
   );
   return r.rows[0]!;
 }
@@ -47,19 +72,68 @@ export interface RunDemandRow {
   max_concurrent_calls: number | null;
   active: number;
   has_queued: boolean;
+  /** Has a queued job it may dial now: started, not past its stop, the lead inside its window. */
+  has_dialable: boolean;
   jobs_claimed: number;
 }
 
-/** The business's running runs: each one's active calls, whether it has queued jobs, how many it has claimed. */
-export async function runDemands(db: Executor, businessId: string): Promise<RunDemandRow[]> {
+/**
+ * The business's running runs: each one's active calls, whether it has queued and dialable jobs, how
+ * many it has claimed. `defaultWindow` is the window of a run and business that set none.
+ */
+export async function runDemands(db: Executor, businessId: string, defaultWindow: CallingWindow): Promise<RunDemandRow[]> {
   const r = await db.query<RunDemandRow & { active: string }>(
     `SELECT r.id, r.max_concurrent_calls, r.jobs_claimed,
             (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
-            EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued
-       FROM bulk_call_runs r WHERE r.business_id = $1 AND r.status = 'running'`,
-    [businessId, ACTIVE_CALL_STATUSES],
+            EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued,
+            (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND EXISTS (
+               SELECT 1 FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
+                WHERE j.run_id = r.id AND j.status = 'queued' AND (j.not_before IS NULL OR j.not_before <= now())
+                  AND outdial_in_window(now(), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb))
+                  AND outdial_in_window(now() + make_interval(secs => $4), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb)))) AS has_dialable
+       FROM bulk_call_runs r JOIN businesses b ON b.id = r.business_id
+      WHERE r.business_id = $1 AND r.status = 'running'`,
+    [businessId, ACTIVE_CALL_STATUSES, defaultWindow, MAX_DIAL_DELAY_SECONDS],
   );
   return r.rows.map((row) => ({ ...row, active: Number(row.active) }));
+}
+
+/** Where a run stands in time, by the database's clock: before its start, past its stop. */
+export async function runTiming(db: Executor, runId: string): Promise<{ before_start: boolean; past_stop: boolean }> {
+  const r = await db.query<{ before_start: boolean; past_stop: boolean }>(
+    'SELECT coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $1',
+    [runId],
+  );
+  return r.rows[0] ?? { before_start: false, past_stop: false };
+}
+
+/**
+ * The first moment one of the run's queued leads may be dialed: the earliest opening of a queued
+ * lead's window at or after its start and its retry's due time (one per distinct set of zones and
+ * due time), and whether every queued lead is a retry not yet due. Null when none opens in 31 days.
+ */
+export async function nextDialableAt(db: Executor, runId: string, window: CallingWindow): Promise<{ at: Date | null; allRetries: boolean }> {
+  const r = await db.query<{ at: Date | null; all_retries: boolean | null }>(
+    `WITH run AS (SELECT r.start_at, b.time_zone FROM bulk_call_runs r JOIN businesses b ON b.id = r.business_id WHERE r.id = $1),
+     waiting AS (
+       SELECT DISTINCT coalesce(l.time_zones, ARRAY[(SELECT time_zone FROM run)]) AS zones, j.not_before
+         FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id WHERE j.run_id = $1 AND j.status = 'queued'
+     )
+     SELECT min(outdial_next_opening(greatest(now(), coalesce((SELECT start_at FROM run), now()), coalesce(not_before, now())), zones, $2::jsonb)) AS at,
+            bool_and(not_before > now()) AS all_retries
+       FROM waiting`,
+    [runId, window],
+  );
+  return { at: r.rows[0]?.at ?? null, allRetries: r.rows[0]?.all_retries ?? false };
+}
+
+/** What the run is waiting for, shown by the API; null reason = it is dialing. */
+export async function setRunWaiting(db: Executor, runId: string, waiting: { reason: string; until: Date | null } | null): Promise<void> {
+  await db.query(
+    `UPDATE bulk_call_runs SET waiting_reason = $2, waiting_until = $3
+      WHERE id = $1 AND (waiting_reason IS DISTINCT FROM $2 OR waiting_until IS DISTINCT FROM $3)`,
+    [runId, waiting?.reason ?? null, waiting?.until ?? null],
+  );
 }
 
 export async function countClaimed(db: Executor, runId: string, claimed: number): Promise<void> {

@@ -3,9 +3,13 @@ import { reconcileStaleCalls } from '../../calls/reconcile';
 import { findCall } from '../../db/queries/calls';
 import { resolvePublicHost } from '../../public-host';
 import { reserveDirectCall, type DirectCallRequest } from '../../claim/direct';
-import type { BusinessSlots } from '../../claim/slots';
+import { pacingOf, type BusinessSlots } from '../../claim/slots';
 import type { DomainDeps } from '../deps';
+import { PACING_WINDOW_MS } from '../../db/queries/carrier-sends';
 import { claimOrReplay, recordResult, releaseKey, type IdempotencyKey } from '../idempotency';
+
+const MAX_PACED_WAITS = 5;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 import { callView, type CallView } from './call-view';
 
 export interface DirectCallCommand extends DirectCallRequest {
@@ -21,7 +25,9 @@ export interface DirectCallCommand extends DirectCallRequest {
  * - `not-sent`: the carrier certainly created nothing (429, unreachable): safe to retry;
  * - `at-limit`: every slot of the business is taken; `no-public-host`: no callback could reach us;
  * - `do-not-call`: the number is on the business's or the global list; nothing was dialed;
- * - `caller-id-not-owned`: the caller ID asked for is not one of the business's.
+ * - `caller-id-not-owned`: the caller ID asked for is not one of the business's;
+ * - `paced`: the carrier account's calls per second stayed used up for a few seconds (a burst of
+ *   runs and direct calls): nothing was placed; retry after a second.
  */
 export type DirectCallResult =
   | { kind: 'placed' | 'pending'; call: CallView }
@@ -29,6 +35,7 @@ export type DirectCallResult =
   | { kind: 'account-refused'; errorCode: number | null; message: string }
   | { kind: 'not-sent'; message: string }
   | { kind: 'at-limit'; slots: BusinessSlots }
+  | { kind: 'paced' }
   | { kind: 'business-not-found' }
   | { kind: 'do-not-call' }
   | { kind: 'caller-id-not-owned'; callerIds: string[] }
@@ -57,16 +64,25 @@ export async function placeDirectCall(deps: DomainDeps, command: DirectCallComma
         const reserved = await findCall(client, call.callId);
         await recordResult(client, idempotency, { kind: 'pending', call: callView(reserved!) } satisfies DirectCallResult);
       },
-    });
+    }, pacingOf(deps.config));
 
-  let reservation = await reserve();
+  /** At the account's pace the next place frees within about a second: wait for it, a few times. */
+  const reserveWithinPace = async () => {
+    for (let attempt = 1; ; attempt++) {
+      const reserved = await reserve();
+      if (replay || reserved.ok || reserved.reason !== 'paced' || attempt >= MAX_PACED_WAITS) return reserved;
+      await sleep(Math.min(PACING_WINDOW_MS, Math.max(10, (reserved.nextFreeAt?.getTime() ?? 0) - Date.now())));
+    }
+  };
+
+  let reservation = await reserveWithinPace();
   if (replay) return replay;
   if (!reservation.ok && reservation.reason === 'at-limit') {
     // A slot held only by a call whose end we never heard of is not a reason to refuse: ask the carrier.
     const reconciled = await reconcileStaleCalls(deps, businessId, deps.config.reconcileAfterSeconds);
     if (reconciled.freed > 0) {
       await deps.wakeRuns(businessId);
-      reservation = await reserve();
+      reservation = await reserveWithinPace();
       if (replay) return replay;
     }
   }
@@ -74,6 +90,7 @@ export async function placeDirectCall(deps: DomainDeps, command: DirectCallComma
     if (reservation.reason === 'at-limit') return { kind: 'at-limit', slots: reservation.slots };
     if (reservation.reason === 'business-not-found' || reservation.reason === 'do-not-call') return { kind: reservation.reason };
     if (reservation.reason === 'caller-id-not-owned') return { kind: 'caller-id-not-owned', callerIds: reservation.callerIds };
+    if (reservation.reason === 'paced') return { kind: 'paced' };
     throw new Error('a reservation stopped without a replay');
   }
 

@@ -1,18 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { inTransaction, Rollback } from '../../db/client';
 import { findBusiness, ownedCallerIds } from '../../db/queries/businesses';
-import type { MachineDetection, VoiceApp } from '../../db/settings';
+import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../../db/settings';
 import { insertLeadsAndJobs, type NewLead } from '../../db/queries/jobs';
 import { insertRun } from '../../db/queries/runs';
 import { bulkCallRunWorkflowId } from '../../workflows/messages';
 import type { DomainDeps } from '../deps';
 import { claimOrReplay, recordResult, type IdempotencyKey } from '../idempotency';
 import { runView, type RunView } from './run-view';
+import { zonesOfNumber } from './lead-time-zones';
 import { startRunWorkflow } from './start-workflow';
+
+/** A lead as the caller gives it: `timeZone` (IANA) names its zone; without it the number's zones are used. */
+export type LeadInput = Omit<NewLead, 'timeZones'> & { timeZone?: string | undefined };
 
 export interface CreateRunCommand {
   businessId: string;
-  leads: NewLead[];
+  leads: LeadInput[];
   /** Keep every row even when a number repeats (by default a number is dialed once per run). */
   allowDuplicates?: boolean;
   /** Default: the business's voice app, at dial time. */
@@ -22,6 +26,12 @@ export interface CreateRunCommand {
   machineDetection?: MachineDetection | undefined;
   /** This run's own cap, at most the business's limit. */
   maxConcurrentCalls?: number | undefined;
+  /** Default: the business's window, else 08:00–21:00 in each lead's zone. */
+  callingWindow?: CallingWindow | undefined;
+  startAt?: Date | undefined;
+  stopAt?: Date | undefined;
+  /** Retries by outcome; default none. */
+  retries?: RetryPolicy | undefined;
   idempotency?: IdempotencyKey;
 }
 
@@ -32,7 +42,7 @@ export type CreateRunResult =
   | { ok: false; reason: 'cap-above-limit'; limit: number };
 
 /** One dial per number: later rows with a number already listed are merged into the first (its name is kept). */
-export function mergeDuplicateNumbers(leads: NewLead[]): { leads: NewLead[]; merged: number } {
+export function mergeDuplicateNumbers<T extends { phone: string }>(leads: T[]): { leads: T[]; merged: number } {
   const seen = new Set<string>();
   const kept = leads.filter((lead) => !seen.has(lead.phone) && (seen.add(lead.phone), true));
   return { leads: kept, merged: leads.length - kept.length };
@@ -44,7 +54,11 @@ export function mergeDuplicateNumbers(leads: NewLead[]): { leads: NewLead[]; mer
  * the run `pending`; the sweep starts it (`startStalledRuns`), so a committed run always runs.
  */
 export async function createRun(deps: DomainDeps, command: CreateRunCommand): Promise<CreateRunResult> {
-  const { leads, merged } = command.allowDuplicates ? { leads: command.leads, merged: 0 } : mergeDuplicateNumbers(command.leads);
+  const { leads: given, merged } = command.allowDuplicates ? { leads: command.leads, merged: 0 } : mergeDuplicateNumbers(command.leads);
+  // Resolved before the transaction: it reads metadata files, and holds no lock meanwhile.
+  const leads: NewLead[] = await Promise.all(
+    given.map(async ({ timeZone, ...lead }) => ({ ...lead, timeZones: timeZone ? [timeZone] : await zonesOfNumber(lead.phone) })),
+  );
   const runId = randomUUID();
   const workflowId = bulkCallRunWorkflowId(runId);
   const { result, fresh } = await inTransaction(deps.database, async (client): Promise<{ result: CreateRunResult; fresh: boolean }> => {
@@ -68,6 +82,10 @@ export async function createRun(deps: DomainDeps, command: CreateRunCommand): Pr
       callerId: command.callerId ?? null,
       machineDetection: command.machineDetection ?? null,
       maxConcurrentCalls: command.maxConcurrentCalls ?? null,
+      callingWindow: command.callingWindow ?? null,
+      startAt: command.startAt ?? null,
+      stopAt: command.stopAt ?? null,
+      retryPolicy: command.retries ?? null,
     });
     await insertLeadsAndJobs(
       client,

