@@ -5,7 +5,7 @@ import { FAST_RECOVERY, leadPhones, OutdialTestStack } from '../helpers/outdial'
  * Durability: workers die without warning (SIGKILL: no drain, no cleanup) while the run is dialing.
  * Runs re-check every 2 s and calls without news for 1 s are reconciled, so the test stays short.
  */
-describe('workers killed with SIGKILL mid-run', () => {
+describe('workers killed with SIGKILL mid-run and mid-wait', () => {
   let stack: OutdialTestStack;
   let workers: ManagedProcess[] = [];
   beforeAll(async () => {
@@ -38,6 +38,31 @@ describe('workers killed with SIGKILL mid-run', () => {
     expect(stack.carrier.stats().perFrom[business.callerId]?.peak).toBeLessThanOrEqual(3);
     // The killed workers are gone, not orphaned: no process has their PIDs any more.
     for (const killed of workers.slice(0, 2)) expect(isAlive(killed.child.pid!)).toBe(false);
+  });
+
+  test('a worker killed while its run waits for its startAt does not lose the wait: the run dials at its start', async () => {
+    const business = await stack.createBusiness();
+    const phones = leadPhones(3, '+1415581');
+    const startAt = new Date(Date.now() + 4_000);
+    const created = await stack.api<{ run: { id: string; workflowId: string } }>('POST', `/v1/businesses/${business.id}/runs`, {
+      startAt: startAt.toISOString(),
+      leads: phones.map((phone) => ({ phone })),
+    });
+    expect(created.status).toBe(201);
+    // The run is asleep on its timer (its pass said it waits for the start): kill every worker.
+    const deadline = Date.now() + 10_000;
+    while (!(await stack.getRun(created.body.run.id)).waiting && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect((await stack.getRun(created.body.run.id)).waiting).toMatchObject({ reason: 'start-at' });
+    const live = workers.filter((w) => isAlive(w.child.pid!));
+    for (const w of live) w.child.kill('SIGKILL');
+    await Promise.all(live.map((w) => w.exited));
+    // A fresh worker picks the run up; the durable timer was the server's, not the dead worker's.
+    workers.push(await stack.startWorkerProcess());
+    const done = await stack.runResult(created.body.run);
+    expect(done.jobs).toMatchObject({ completed: 3 });
+    const calls = stack.carrier.calls({ from: business.callerId });
+    expect(calls.map((c) => c.to).sort()).toEqual([...phones].sort());
+    for (const c of calls) expect(c.createdAt).toBeGreaterThanOrEqual(startAt.getTime());
   });
 });
 
