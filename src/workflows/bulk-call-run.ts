@@ -51,6 +51,8 @@ const { dialAvailableSlots } = proxyActivities<Activities>({
 /** When the carrier shed load or could not be reached, the next dial pass comes after this, not the full fallback. */
 const NOT_SENT_RETRY_MS = 2_000;
 
+const MIN_WAIT_MS = 100;
+
 const msUntil = (iso: string) => Math.max(0, Date.parse(iso) - Date.now());
 
 /**
@@ -60,9 +62,14 @@ const msUntil = (iso: string) => Math.max(0, Date.parse(iso) - Date.now());
  * when the carrier took nothing, and never past the stopAt.
  */
 function nextWaitMs(pass: DialPassSummary, fallbackMs: number): number {
-  const untilStop = pass.stopAt ? msUntil(pass.stopAt) : Number.POSITIVE_INFINITY;
-  if (pass.waiting) return Math.min(pass.waiting.until ? msUntil(pass.waiting.until) : fallbackMs, untilStop);
-  return Math.min(pass.notSent > 0 ? NOT_SENT_RETRY_MS : fallbackMs, untilStop);
+  // A stopAt already past has done its work (the pass expired what was queued): it bounds nothing.
+  const untilStop = pass.stopAt && msUntil(pass.stopAt) > 0 ? msUntil(pass.stopAt) : Number.POSITIVE_INFINITY;
+  const wait = pass.waiting
+    ? Math.min(pass.waiting.until ? msUntil(pass.waiting.until) : fallbackMs, untilStop)
+    : Math.min(pass.notSent > 0 ? NOT_SENT_RETRY_MS : fallbackMs, untilStop);
+  // Never a zero wait: clocks of worker, server and database differ by milliseconds, and a pass
+  // that found nothing must not be repeated at once.
+  return Math.max(MIN_WAIT_MS, wait);
 }
 
 /**

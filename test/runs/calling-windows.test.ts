@@ -40,7 +40,7 @@ describe('calling time', () => {
   const inWindow = async (at: string, zones: string[], window: object) =>
     (await stack.database.pool.query<{ inside: boolean }>('SELECT outdial_in_window($1::timestamptz, $2::text[], $3::jsonb) AS inside', [at, zones, window])).rows[0]!.inside;
   const nextOpening = async (after: string, zones: string[], window: object) =>
-    (await stack.database.pool.query<{ at: Date | null }>('SELECT outdial_next_opening($1::timestamptz, $2::text[], $3::jsonb) AS at', [after, zones, window])).rows[0]!.at?.toISOString() ?? null;
+    (await stack.database.pool.query<{ at: Date | null }>("SELECT outdial_next_opening($1::timestamptz, $2::text[], $3::jsonb, interval '10 seconds') AS at", [after, zones, window])).rows[0]!.at?.toISOString() ?? null;
 
   const federal = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '08:00', end: '21:00', blackoutDates: [] };
 
@@ -78,6 +78,8 @@ describe('calling time', () => {
     expect(await inWindow('2027-03-16T05:30:00Z', ny, night)).toBe(true); // 01:30 EDT
     expect(await inWindow('2027-03-16T06:30:00Z', ny, night)).toBe(false); // 02:30 EDT
     expect(await inWindow('2027-03-16T06:30:00Z', ny, { alwaysOpen: true })).toBe(true);
+    // Inside now but closing within the claim's 10 s: the next opening is the next day's.
+    expect(await nextOpening('2027-03-15T00:59:55Z', ny, federal)).toBe('2027-03-15T12:00:00.000Z');
   });
 
   test("each lead's zone comes from its number (or its own timeZone); unknown ones get the business's zone", async () => {

@@ -119,10 +119,11 @@ export async function nextDialableAt(db: Executor, runId: string, window: Callin
        SELECT DISTINCT coalesce(l.time_zones, ARRAY[(SELECT time_zone FROM run)]) AS zones, j.not_before
          FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id WHERE j.run_id = $1 AND j.status = 'queued'
      )
-     SELECT min(outdial_next_opening(greatest(now(), coalesce((SELECT start_at FROM run), now()), coalesce(not_before, now())), zones, $2::jsonb)) AS at,
+     SELECT min(outdial_next_opening(greatest(now(), coalesce((SELECT start_at FROM run), now()), coalesce(not_before, now())), zones, $2::jsonb,
+                                     make_interval(secs => $3))) AS at,
             bool_and(not_before > now()) AS all_retries
        FROM waiting`,
-    [runId, window],
+    [runId, window, MAX_DIAL_DELAY_SECONDS],
   );
   return { at: r.rows[0]?.at ?? null, allRetries: r.rows[0]?.all_retries ?? false };
 }
