@@ -175,7 +175,7 @@ export class OutdialTestStack {
   /** A business that calls around the clock (tests run at any hour; window tests set their own). */
   async createBusiness(opts: { maxConcurrentCalls?: number; callerId?: string } = {}): Promise<{ id: string; callerId: string }> {
     // A distinct caller ID per business, so the carrier's per-number peak is this business's alone.
-    const callerId = opts.callerId ?? `+1650555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+    const callerId = opts.callerId ?? nextCallerId();
     const res = await this.api<{ business: { id: string; callerId: string } }>('POST', '/v1/businesses', {
       name: 'Test business',
       callerId,
@@ -261,6 +261,13 @@ export class OutdialTestStack {
     await this.temporal.close();
     await this.database.close();
   }
+}
+
+/** Caller IDs handed out in this process: never one twice (a random pick collided now and then). */
+let callerIdsHandedOut = Math.floor(Math.random() * 5_000);
+function nextCallerId(): string {
+  callerIdsHandedOut = (callerIdsHandedOut + 1) % 10_000;
+  return `+1650555${String(callerIdsHandedOut).padStart(4, '0')}`;
 }
 
 export interface RunView {
