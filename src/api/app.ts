@@ -21,8 +21,12 @@ export interface ApiDeps extends DomainDeps {
 export const REDACTED_HEADERS = ['req.headers.authorization', 'req.headers["x-twilio-signature"]', 'req.headers.cookie', 'req.headers["idempotency-key"]'];
 
 /** A body on a JSON route must be JSON. */
+/** The one route that also takes CSV (a run's leads), streamed by the route itself. */
+const CSV_ROUTE = /^\/businesses\/[^/]+\/runs\/?$/;
+
 const jsonOnly: RequestHandler = (req, _res, next) => {
   const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+  if (hasBody && req.method === 'POST' && CSV_ROUTE.test(req.path) && req.is('text/csv')) return next();
   if (hasBody && !req.is('application/json')) {
     next(new HttpError(415, 'unsupported_media_type', `send the body as application/json (got ${req.get('content-type') ?? 'no content type'})`));
     return;

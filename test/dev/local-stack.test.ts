@@ -129,6 +129,7 @@ describe('npm start (the local stack)', () => {
       expect(answers.find((a) => a.call)!.call).toMatchObject({ direction: 'direct', to: '+14155551005' });
       expect(answers.find((a) => a.business)!.business).toMatchObject({ maxConcurrentCalls: 5, reservedDirectSlots: 1 });
       expect(answers.find((a) => 'added' in a)).toEqual({ added: 2, alreadyListed: 0 });
+      expect(answers).toContainEqual(expect.objectContaining({ total: 2, queued: expect.any(Number) }));
       expect(answers.find((a) => a.error)!.error).toMatchObject({ code: 'do_not_call' });
       expect(answers.find((a) => a.apiKey && a.apiKey.revokedAt)).toBeDefined();
       expect(answers.at(-1)).toEqual({ status: 'ok', postgres: { ok: true }, temporal: { ok: true } });

@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { changeRunState } from '../../domain/runs/change-run';
 import { createRun } from '../../domain/runs/create-run';
@@ -8,6 +8,7 @@ import { authorizeBusiness } from '../auth';
 import { HttpError, notFound } from '../errors';
 import { idempotencyOf } from '../idempotency';
 import { callingWindowField, instantField, machineDetectionField, retriesField, timeZoneField, variablesField, voiceAppField } from '../campaign-fields';
+import { DEFAULT_CSV_COLUMNS, readCsvLeads } from '../csv-leads';
 import { e164Phone, parseId, parseOr400 } from '../validation';
 
 export const MAX_LEADS_PER_RUN = 100_000;
@@ -15,22 +16,58 @@ export const MAX_LEADS_PER_RUN = 100_000;
 const leadRow = z
   .object({ phone: e164Phone, name: z.string().trim().max(200).optional(), variables: variablesField.optional(), timeZone: timeZoneField.optional() })
   .strict();
-const createRunBody = z
+/** A run's settings: everything but its leads (the JSON body's other fields; a CSV upload's `options`). */
+const runSettings = z.object({
+  allowDuplicates: z.boolean().default(false),
+  voiceApp: voiceAppField.optional(),
+  callerId: e164Phone.optional(),
+  machineDetection: machineDetectionField.optional(),
+  maxConcurrentCalls: z.number().int().min(1).max(1000).optional(),
+  callingWindow: callingWindowField.optional(),
+  startAt: instantField.optional(),
+  stopAt: instantField.optional(),
+  retries: retriesField.optional(),
+});
+
+function checkedTimes<T extends z.ZodType<{ startAt?: Date | undefined; stopAt?: Date | undefined }>>(schema: T) {
+  return schema
+    .refine((b) => !b.stopAt || b.stopAt.getTime() > Date.now(), { message: 'must be in the future', path: ['stopAt'] })
+    .refine((b) => !b.stopAt || !b.startAt || b.stopAt > b.startAt, { message: 'must be after startAt', path: ['stopAt'] });
+}
+
+const createRunBody = checkedTimes(
+  runSettings.extend({ leads: z.array(z.unknown()).min(1, 'must hold at least one lead').max(MAX_LEADS_PER_RUN) }).strict(),
+);
+
+/** A CSV upload's query: which columns hold what, and the run's settings as one JSON object. */
+const csvQuery = z
   .object({
-    leads: z.array(z.unknown()).min(1, 'must hold at least one lead').max(MAX_LEADS_PER_RUN),
-    allowDuplicates: z.boolean().default(false),
-    voiceApp: voiceAppField.optional(),
-    callerId: e164Phone.optional(),
-    machineDetection: machineDetectionField.optional(),
-    maxConcurrentCalls: z.number().int().min(1).max(1000).optional(),
-    callingWindow: callingWindowField.optional(),
-    startAt: instantField.optional(),
-    stopAt: instantField.optional(),
-    retries: retriesField.optional(),
+    phoneColumn: z.string().min(1).max(100).default(DEFAULT_CSV_COLUMNS.phone),
+    nameColumn: z.string().min(1).max(100).default(DEFAULT_CSV_COLUMNS.name),
+    timeZoneColumn: z.string().min(1).max(100).default(DEFAULT_CSV_COLUMNS.timeZone),
+    options: z
+      .string()
+      .max(20_000)
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object of the run settings' });
+          return z.NEVER;
+        }
+      })
+      .optional(),
   })
-  .strict()
-  .refine((b) => !b.stopAt || b.stopAt.getTime() > Date.now(), { message: 'must be in the future', path: ['stopAt'] })
-  .refine((b) => !b.stopAt || !b.startAt || b.stopAt > b.startAt, { message: 'must be after startAt', path: ['stopAt'] });
+  .strict();
+const csvSettings = checkedTimes(runSettings.strict());
+
+/** A CSV body: leads from the stream, settings from the query (see csv-leads.ts). */
+async function parseCsvRun(req: Request) {
+  const query = parseOr400(csvQuery, req.query, 'query');
+  const settings = parseOr400(csvSettings, query.options ?? {}, 'options');
+  const { leads, sha256 } = await readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn }, MAX_LEADS_PER_RUN);
+  return { run: { ...settings, leads }, fingerprint: { csvSha256: sha256, query: req.query } };
+}
 
 /** Validates every lead row, so the caller learns of all bad rows at once; any bad row rejects the whole run. */
 function parseRunBody(body: unknown) {
@@ -63,7 +100,9 @@ export function runRoutes(deps: ApiDeps) {
   router.post('/v1/businesses/:businessId/runs', async (req, res) => {
     const businessId = parseId(req.params.businessId, 'business');
     authorizeBusiness(res, businessId);
-    const created = await createRun(deps, { businessId, ...parseRunBody(req.body), idempotency: idempotencyOf(req, res) });
+    // JSON, or a CSV streamed in (its bytes' hash stands for the body an Idempotency-Key is bound to).
+    const { run, fingerprint } = req.is('text/csv') ? await parseCsvRun(req) : { run: parseRunBody(req.body), fingerprint: req.body as unknown };
+    const created = await createRun(deps, { businessId, ...run, idempotency: idempotencyOf(req, res, fingerprint) });
     if (created.ok) return void res.status(201).json({ run: created.run, duplicatesMerged: created.duplicatesMerged });
     switch (created.reason) {
       case 'business-not-found':

@@ -22,12 +22,19 @@ export function zonesOfNumber(phone: string): Promise<string[] | null> {
   return zones;
 }
 
-/** Whether Node's time-zone database knows this IANA name (Postgres's is checked by its own use). */
+const knownZones = new Map<string, boolean>();
+
+/** Whether Node's time-zone database knows this IANA name (Postgres's is checked by its own use); remembered, since a list repeats a few zones. */
 export function isTimeZone(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
-  } catch {
-    return false;
+  let known = knownZones.get(name);
+  if (known === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: name });
+      known = true;
+    } catch {
+      known = false;
+    }
+    if (knownZones.size < 10_000) knownZones.set(name, known);
   }
+  return known;
 }
