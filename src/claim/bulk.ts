@@ -139,7 +139,7 @@ export function reserveAndClaimJobs(database: Database, runId: string, lockToken
       calls.map((c) => ({ id: c.callId, to: c.to, statusCallbackUrl: c.statusCallbackUrl, jobId: c.jobId, onMachine: onMachineOf(c.instructions), amdCallbackUrl: c.amdCallbackUrl })),
     );
     await countClaimed(client, runId, calls.length);
-    if (pacing && pacing.callsPerSecond > 0) await recordSends(client, pacing.account, calls.length);
+    if (pacing && pacing.callsPerSecond > 0) await recordSends(client, pacing.account, calls.map((c) => c.callId));
     const n = calls.length;
     return {
       claimed: calls,

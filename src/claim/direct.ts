@@ -62,9 +62,9 @@ export function reserveDirectCall(
     if (pacing && pacing.callsPerSecond > 0) {
       const places = await sendPlacesLeft(client, pacing.account, pacing.callsPerSecond);
       if (places.left <= 0) throw refuse({ ok: false, reason: 'paced', nextFreeAt: places.nextFreeAt });
-      await recordSends(client, pacing.account, 1);
     }
     const callId = randomUUID();
+    if (pacing && pacing.callsPerSecond > 0) await recordSends(client, pacing.account, [callId]);
     const amd = request.machineDetection ?? null;
     const call: ReservedCall = {
       callId,

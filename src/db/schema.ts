@@ -280,7 +280,11 @@ export const carrierSends = pgTable(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     account: text('account').notNull(),
-    sentAt: timestamp('sent_at', { withTimezone: true }).notNull(),
+    /** The call the place is for; its dial stamps `sent_at` the moment before the carrier is asked. */
+    callId: uuid('call_id'),
+    claimedAt: timestamp('claimed_at', { withTimezone: true }).notNull().defaultNow(),
+    /** null while the call is claimed but not yet dialed: the place counts as in use meanwhile. */
+    sentAt: timestamp('sent_at', { withTimezone: true }),
   },
-  (t) => [index('carrier_sends_account_sent_idx').on(t.account, t.sentAt)],
+  (t) => [index('carrier_sends_account_sent_idx').on(t.account, t.sentAt), index('carrier_sends_call_idx').on(t.callId)],
 );

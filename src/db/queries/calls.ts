@@ -113,7 +113,11 @@ export async function beginDial(db: Executor, id: string): Promise<'ok' | 'stopp
           AND created_at > now() - make_interval(secs => $2)
           AND (run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = calls.run_id AND r.status = 'running'))
        RETURNING id
-     )
+     ),
+     -- The call's pacing place (if paced): stamped with the moment of the dial, or given back
+     -- (data-modifying CTEs run whether or not the SELECT reads them).
+     sent AS (UPDATE carrier_sends SET sent_at = clock_timestamp() WHERE call_id = $1 AND EXISTS (SELECT 1 FROM began) RETURNING id),
+     unsent AS (DELETE FROM carrier_sends WHERE call_id = $1 AND NOT EXISTS (SELECT 1 FROM began) RETURNING id)
      SELECT (SELECT listed FROM listed) AS listed, EXISTS (SELECT 1 FROM began) AS dialing`,
     [id, MAX_DIAL_DELAY_SECONDS],
   );
