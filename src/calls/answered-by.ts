@@ -1,6 +1,6 @@
 import type { Database } from '../db/client';
 import { recordAnsweredBy } from '../db/queries/calls';
-import { answeredByClass, isTerminalCallStatus, type AnsweredBy } from '../db/statuses';
+import { isMachineAnswer, isTerminalCallStatus, type AnsweredBy } from '../db/statuses';
 import type { Logger } from '../logger';
 import type { TelephonyClient } from '../telephony/client';
 
@@ -29,9 +29,8 @@ export interface AnsweredByDeps {
 export async function applyAnsweredBy(deps: AnsweredByDeps, by: { callId?: string; callSid?: string }, answeredBy: AnsweredBy): Promise<AppliedAnsweredBy> {
   const call = await recordAnsweredBy(deps.database.pool, by, answeredBy);
   if (!call) return { result: 'unchanged' };
-  const isMachine = answeredByClass(answeredBy) !== 'human' && answeredByClass(answeredBy) !== 'unknown';
   const sid = call.twilio_call_sid ?? by.callSid;
-  if (!isMachine || call.on_machine !== 'hangup' || isTerminalCallStatus(call.status) || !sid) {
+  if (!isMachineAnswer(answeredBy) || call.on_machine !== 'hangup' || isTerminalCallStatus(call.status) || !sid) {
     return { result: 'recorded', callId: call.id, answeredBy, hangUp: 'no' };
   }
   try {

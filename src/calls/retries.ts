@@ -1,5 +1,5 @@
 import type { RetryPolicy, RetryableOutcome } from '../db/settings';
-import { answeredByClass, type AnsweredBy, type CallStatus } from '../db/statuses';
+import { isMachineAnswer, type AnsweredBy, type CallStatus } from '../db/statuses';
 
 /**
  * Retries by outcome: which rule of a run's policy an ended attempt falls under, and when the next
@@ -7,7 +7,7 @@ import { answeredByClass, type AnsweredBy, type CallStatus } from '../db/statuse
  * outcomes are Twilio's terminal statuses of a call nobody answered.
  */
 export function retryOutcomeOf(status: CallStatus, answeredBy: AnsweredBy | null): RetryableOutcome | null {
-  if (status === 'completed') return answeredBy && answeredByClass(answeredBy) !== 'human' && answeredByClass(answeredBy) !== 'unknown' ? 'machine' : null;
+  if (status === 'completed') return isMachineAnswer(answeredBy) ? 'machine' : null;
   if (status === 'busy' || status === 'no-answer' || status === 'failed' || status === 'canceled') return status;
   return null;
 }

@@ -72,6 +72,11 @@ export function answeredByClass(value: AnsweredBy): AnsweredByClass {
   return value.startsWith('machine_') ? 'machine' : (value as AnsweredByClass);
 }
 
+/** A machine or a fax answered: what "hang up on machine" and the `machine` retry rule act on. */
+export function isMachineAnswer(value: AnsweredBy | null): boolean {
+  return value !== null && (answeredByClass(value) === 'machine' || answeredByClass(value) === 'fax');
+}
+
 /** What a call does when detection says a machine (or fax) answered: end it, or leave it to the voice app. */
 export const ON_MACHINE_POLICIES = ['hangup', 'continue'] as const;
 export type OnMachinePolicy = (typeof ON_MACHINE_POLICIES)[number];

@@ -1,5 +1,5 @@
 import { inTransaction } from '../db/client';
-import { findBusiness, insertBusiness, lockBusiness, ownedCallerIds, updateBusiness, type BusinessFields, type BusinessRow } from '../db/queries/businesses';
+import { fieldsOfRow, findBusiness, insertBusiness, lockBusiness, ownedCallerIds, updateBusiness, type BusinessFields, type BusinessRow } from '../db/queries/businesses';
 import { countActiveCalls } from '../db/queries/calls';
 import type { CallingWindow, VoiceApp } from '../db/settings';
 import type { DomainDeps } from './deps';
@@ -105,16 +105,7 @@ export async function changeBusiness(deps: Pick<DomainDeps, 'database' | 'wakeRu
   const result = await inTransaction(deps.database, async (client): Promise<BusinessResult & { wake?: boolean }> => {
     const before = await lockBusiness(client, id);
     if (!before) return { ok: false, reason: 'not-found' };
-    const current: BusinessFields = {
-      name: before.name,
-      callerId: before.caller_id,
-      callerIds: before.caller_ids,
-      maxConcurrentCalls: before.max_concurrent_calls,
-      reservedDirectSlots: before.reserved_direct_slots,
-      voiceApp: before.voice_app,
-      timeZone: before.time_zone,
-      callingWindow: before.calling_window,
-    };
+    const current = fieldsOfRow(before);
     const fields = fieldsOf(
       {
         name: change.name ?? current.name,

@@ -288,3 +288,22 @@ export interface RunView {
 export function leadPhones(n: number, prefix = '+1415555'): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${String(1000 + i).slice(-4)}`);
 }
+
+/**
+ * Re-reads a value every 20 ms until it satisfies `done` (bounded), for state that emits no event to
+ * await (a workflow query, an API view); returns the value that did.
+ */
+export async function pollFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** `pollFor` of a condition. */
+export async function pollUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  await pollFor(check, (holds) => holds, timeoutMs);
+}

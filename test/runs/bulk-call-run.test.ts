@@ -2,7 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { ManagedProcess } from '../../src/dev/processes';
 import { progressQuery } from '../../src/workflows/messages';
-import { leadPhones, OutdialTestStack } from '../helpers/outdial';
+import { leadPhones, OutdialTestStack, pollUntil } from '../helpers/outdial';
 
 /**
  * BulkCallRun end to end: the real Temporal server, real Postgres, the sandbox carrier.
@@ -149,7 +149,7 @@ describe('BulkCallRun', () => {
     // +15005550007 is the sandbox's "From not owned by the account" number (Twilio 21210).
     const business = await stack.createBusiness({ callerId: '+15005550007' });
     const run = await stack.createRun(business.id, leadPhones(5, '+1415564'));
-    await waitFor(async () => (await stack.getRun(run.id)).status === 'paused');
+    await pollUntil(async () => (await stack.getRun(run.id)).status === 'paused');
     const view = await stack.getRun(run.id);
     expect(view.lastError).toMatch(/^Paused: the carrier refused the account or caller ID/);
     expect(view.jobs).toMatchObject({ queued: 5, dialing: 0, failed: 0 });
@@ -169,7 +169,7 @@ describe('BulkCallRun', () => {
     stack.carrier.injectFaults({ create429: 10_000 });
     try {
       const run = await stack.createRun(business.id, leadPhones(3, '+1415565'));
-      await waitFor(async () => stack.carrier.requests().some((r) => r.status === 429));
+      await pollUntil(async () => stack.carrier.requests().some((r) => r.status === 429));
       expect((await stack.api('POST', `/v1/runs/${run.id}/cancel`)).status).toBe(200);
       const done = await stack.runResult(run);
       expect(done.status).toBe('canceled');
@@ -274,7 +274,7 @@ describe('BulkCallRun', () => {
       const run = await stack.createRun(business.id, phones);
       // The run's own progress (what the Temporal UI's query shows) says why it waits.
       const handle = stack.temporal.client.workflow.getHandle(run.workflowId);
-      await waitFor(async () => (await handle.query(progressQuery)).lastPass?.heldBy === 'business-limit');
+      await pollUntil(async () => (await handle.query(progressQuery)).lastPass?.heldBy === 'business-limit');
       expect((await handle.query(progressQuery)).lastPass).toMatchObject({ dialed: 0, active: 3, limit: 3, queued: 2 });
       expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(3);
       stack.carrier.releaseAll();
@@ -304,7 +304,7 @@ describe('BulkCallRun', () => {
     const before = (await handle.query(progressQuery)).wakeSignalsThisExecution;
     stack.carrier.releaseAll();
     await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId, status: 'completed' }).length === 3);
-    await waitFor(async () => (await handle.query(progressQuery)).wakeSignalsThisExecution >= before + 3);
+    await pollUntil(async () => (await handle.query(progressQuery)).wakeSignalsThisExecution >= before + 3);
     expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(3);
     expect((await stack.getRun(run.id)).jobs).toMatchObject({ completed: 3, queued: 6, dialing: 0 });
 
@@ -453,13 +453,4 @@ describe('BulkCallRun without a public host', () => {
     expect(stack.logs.some((l) => l.level === 50 && l.runId === run.id && l.msg === 'run failed: No public host configured')).toBe(true);
   });
 });
-
-/** Re-checks an async condition every 20 ms until it holds (bounded): for state that emits no event to await. */
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 

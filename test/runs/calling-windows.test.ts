@@ -1,5 +1,5 @@
 import { temporal } from '@temporalio/proto';
-import { OutdialTestStack } from '../helpers/outdial';
+import { OutdialTestStack, pollFor } from '../helpers/outdial';
 
 /**
  * Calling windows in each lead's own zone, start and stop times, retries by outcome, and the run
@@ -12,17 +12,6 @@ const EventType = temporal.api.enums.v1.EventType;
 /** The wall-clock time of `at` in `zone`, as HH:MM:SS (what a window's start and end are written in). */
 function localTime(at: Date, zone: string): string {
   return new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(at);
-}
-
-/** Checks again every 50 ms until true (the API has no change event to wait on), bounded. */
-async function waitUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('calling time', () => {
@@ -118,7 +107,7 @@ describe('calling time', () => {
     const run = created.body.run;
 
     // While only Phoenix is ahead, the run says it waits for the window, and until when.
-    const waiting = await waitUntil(
+    const waiting = await pollFor(
       () => stack.getRun(run.id),
       (r) => r.waiting !== null && r.jobs.completed === 1,
     );
@@ -155,7 +144,7 @@ describe('calling time', () => {
       leads: [{ phone: '+12125550191' }, { phone: '+12125550192' }],
     });
     expect(created.status).toBe(201);
-    const waiting = await waitUntil(
+    const waiting = await pollFor(
       () => stack.getRun(created.body.run.id),
       (r) => r.waiting !== null,
     );

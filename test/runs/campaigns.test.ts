@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import twilio from 'twilio';
 import { progressQuery } from '../../src/workflows/messages';
-import { leadPhones, OutdialTestStack } from '../helpers/outdial';
+import { leadPhones, OutdialTestStack, pollUntil } from '../helpers/outdial';
 
 /**
  * Campaigns end to end on the real Temporal, Postgres and the sandbox carrier: the run's own voice
@@ -75,15 +75,6 @@ function dialsPerNumber(stack: OutdialTestStack, from: string): Map<string, numb
   const perNumber = new Map<string, number>();
   for (const c of stack.carrier.calls({ from })) perNumber.set(c.to, (perNumber.get(c.to) ?? 0) + 1);
   return perNumber;
-}
-
-/** Checks again every 20 ms until true (a workflow query has no change event to wait on), bounded. */
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** The most calls of these caller IDs live at the carrier at once, from each call's creation to its end. */
@@ -374,7 +365,7 @@ describe('campaigns', () => {
     ]);
     for (const r of [ra, rb]) {
       const handle = stack.temporal.client.workflow.getHandle(r.workflowId);
-      await waitUntil(async () => (await handle.query(progressQuery)).lastPass?.heldBy === 'business-limit');
+      await pollUntil(async () => (await handle.query(progressQuery)).lastPass?.heldBy === 'business-limit');
     }
     stack.carrier.releaseAll();
     const [da, db] = await Promise.all([stack.runResult(ra), stack.runResult(rb)]);

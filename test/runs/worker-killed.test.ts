@@ -1,5 +1,5 @@
 import type { ManagedProcess } from '../../src/dev/processes';
-import { FAST_RECOVERY, leadPhones, OutdialTestStack } from '../helpers/outdial';
+import { FAST_RECOVERY, leadPhones, OutdialTestStack, pollFor } from '../helpers/outdial';
 
 /**
  * Durability: workers die without warning (SIGKILL: no drain, no cleanup) while the run is dialing.
@@ -50,9 +50,8 @@ describe('workers killed with SIGKILL mid-run and mid-wait', () => {
     });
     expect(created.status).toBe(201);
     // The run is asleep on its timer (its pass said it waits for the start): kill every worker.
-    const deadline = Date.now() + 10_000;
-    while (!(await stack.getRun(created.body.run.id)).waiting && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect((await stack.getRun(created.body.run.id)).waiting).toMatchObject({ reason: 'start-at' });
+    const asleep = await pollFor(() => stack.getRun(created.body.run.id), (r) => r.waiting !== null);
+    expect(asleep.waiting).toMatchObject({ reason: 'start-at' });
     const live = workers.filter((w) => isAlive(w.child.pid!));
     for (const w of live) w.child.kill('SIGKILL');
     await Promise.all(live.map((w) => w.exited));

@@ -37,6 +37,20 @@ export function ownedCallerIds(row: Pick<BusinessRow, 'caller_id' | 'caller_ids'
   return [row.caller_id, ...row.caller_ids.filter((n) => n !== row.caller_id)];
 }
 
+/** A row's writable fields, as `updateBusiness` takes them. */
+export function fieldsOfRow(row: BusinessRow): BusinessFields {
+  return {
+    name: row.name,
+    callerId: row.caller_id,
+    callerIds: row.caller_ids,
+    maxConcurrentCalls: row.max_concurrent_calls,
+    reservedDirectSlots: row.reserved_direct_slots,
+    voiceApp: row.voice_app,
+    timeZone: row.time_zone,
+    callingWindow: row.calling_window,
+  };
+}
+
 export async function insertBusiness(db: Executor, fields: BusinessFields): Promise<BusinessRow> {
   const r = await db.query<BusinessRow>(
     `INSERT INTO businesses (name, caller_id, caller_ids, max_concurrent_calls, reserved_direct_slots, voice_app, time_zone, calling_window)
