@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigserial, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import {
   ACTIVE_CALL_STATUSES,
   ANSWERED_BY_VALUES,
@@ -287,4 +287,32 @@ export const carrierSends = pgTable(
     sentAt: timestamp('sent_at', { withTimezone: true }),
   },
   (t) => [index('carrier_sends_account_sent_idx').on(t.account, t.sentAt), index('carrier_sends_call_idx').on(t.callId)],
+);
+
+/** A transaction id (xid8): events are read in commit-safe order by (tx, id), see src/db/queries/events.ts. */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
+
+/**
+ * What happened, in order: a call dialed, answered or completed, a run changing status. Written by
+ * triggers (drizzle/0009_events.sql) in the transaction that made the change, so no code path can change a
+ * call or a run without its event, and each commit notifies channel `outdial_events`. Read by the live
+ * stream and the webhook outbox; never updated.
+ */
+export const events = pgTable(
+  'events',
+  {
+    id: bigserial('id', { mode: 'bigint' }).primaryKey(),
+    /** The writing transaction: ids are taken in insert order but become visible in commit order. */
+    tx: xid8('tx').notNull().default(sql`pg_current_xact_id()`),
+    businessId: uuid('business_id').notNull(),
+    runId: uuid('run_id'),
+    callId: uuid('call_id'),
+    type: text('type').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('events_run_idx').on(t.runId, t.tx, t.id).where(sql`run_id IS NOT NULL`),
+    index('events_business_idx').on(t.businessId, t.tx, t.id),
+  ],
 );

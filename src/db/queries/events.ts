@@ -1,0 +1,91 @@
+import type { Executor } from './executor';
+
+/** The types written by the triggers of drizzle/0009_events.sql. */
+export const CALL_EVENT_TYPES = ['call.dialed', 'call.answered', 'call.completed'] as const;
+export const RUN_EVENT_TYPES = ['run.running', 'run.paused', 'run.canceling', 'run.completed', 'run.canceled', 'run.failed', 'run.pending'] as const;
+export type EventType = (typeof CALL_EVENT_TYPES)[number] | (typeof RUN_EVENT_TYPES)[number];
+
+/** The channel every event's transaction notifies, with `{ businessId, runId }` (runId null for a direct call). */
+export const EVENTS_CHANNEL = 'outdial_events';
+
+export interface EventRow {
+  /** Stable and unique: the id a webhook or a stream names the event by. */
+  id: string;
+  /** Where the event sits in commit order: resume after it with `eventsAfter`. */
+  cursor: string;
+  businessId: string;
+  runId: string | null;
+  callId: string | null;
+  type: EventType;
+  data: Record<string, unknown>;
+  createdAt: Date;
+}
+
+/**
+ * A position in the event log. Ids are taken when a row is inserted, but rows become visible when
+ * their transaction commits, so reading "id > last" can skip a row whose transaction took a lower id
+ * and committed later. Events are therefore read in (transaction id, id) order and only from
+ * transactions older than every one still running (the snapshot's xmin): nothing can later appear
+ * before a cursor that has been handed out.
+ */
+const START = { tx: '0', id: '0' };
+
+export function parseEventCursor(text: string): { tx: string; id: string } | null {
+  const m = /^(\d{1,20})\.(\d{1,19})$/.exec(text);
+  return m ? { tx: m[1]!, id: m[2]! } : null;
+}
+
+interface Row {
+  id: string;
+  tx: string;
+  business_id: string;
+  run_id: string | null;
+  call_id: string | null;
+  type: EventType;
+  data: Record<string, unknown>;
+  created_at: Date;
+  held_back: boolean;
+}
+
+function eventOf(r: Row): EventRow {
+  return { id: r.id, cursor: `${r.tx}.${r.id}`, businessId: r.business_id, runId: r.run_id, callId: r.call_id, type: r.type, data: r.data, createdAt: r.created_at };
+}
+
+export interface EventPage {
+  events: EventRow[];
+  /**
+   * Committed events exist past the page that an older, still-running transaction holds back (or
+   * the page was full): read again soon, or a notification may have been the last word about them.
+   */
+  more: boolean;
+}
+
+/** The events of `scope` after `cursor` (null: from the start), in commit-safe order. */
+export async function eventsAfter(
+  db: Executor,
+  scope: { runId: string } | { businessId: string },
+  cursor: string | null,
+  limit = 500,
+): Promise<EventPage> {
+  const at = (cursor && parseEventCursor(cursor)) || START;
+  const [column, value] = 'runId' in scope ? ['run_id', scope.runId] : ['business_id', scope.businessId];
+  const r = await db.query<Row>(
+    `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
+          page AS (
+            SELECT e.* FROM events e, horizon h
+             WHERE e.${column} = $1 AND (e.tx, e.id) > ($2::xid8, $3::bigint) AND e.tx < h.xmin
+             ORDER BY e.tx, e.id
+             LIMIT $4
+          )
+     SELECT p.id::text AS id, p.tx::text AS tx, p.business_id, p.run_id, p.call_id, p.type, p.data, p.created_at, x.held_back
+       FROM (SELECT EXISTS (
+               SELECT 1 FROM events e, horizon h WHERE e.${column} = $1 AND e.tx >= h.xmin AND (e.tx, e.id) > ($2::xid8, $3::bigint)
+             ) AS held_back) x
+       LEFT JOIN page p ON true
+      ORDER BY p.tx, p.id`,
+    [value, at.tx, at.id, limit],
+  );
+  const rows = r.rows.filter((row) => row.id !== null);
+  const heldBack = r.rows[0]?.held_back ?? false;
+  return { events: rows.map(eventOf), more: heldBack || rows.length === limit };
+}
