@@ -1,14 +1,23 @@
 # Outdial's API, worker and sandbox carrier share one image; the command picks the role.
-FROM node:20-bookworm-slim
+# Build: compile the TypeScript once, then keep only the production dependencies.
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
-ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 # allowScripts in package.json lets the native postinstalls (swc, protobufjs) run.
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json drizzle.config.ts ./
-COPY drizzle ./drizzle
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# Workers bundle the workflow code at start; tsx runs the TypeScript entry points directly.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+# Run: node on the compiled output, no TypeScript loader between the process and its signals.
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Migrations are applied at start (dist/src/db finds ../../../drizzle).
+COPY drizzle ./drizzle
 USER node
 EXPOSE 3000
-CMD ["node_modules/.bin/tsx", "src/server.ts"]
+CMD ["node", "dist/src/server.js"]

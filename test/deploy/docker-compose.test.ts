@@ -12,10 +12,19 @@ describe('docker-compose.yml', () => {
   const services = (parse(file, { merge: true }) as { services: Record<string, Service> }).services;
 
   test('has Postgres, Temporal on Postgres, the Web UI, search attributes registered, and Outdial built from the Dockerfile', () => {
-    expect(Object.keys(services).sort()).toEqual(['api', 'postgres', 'sandbox-carrier', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'postgres', 'sandbox-carrier', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+    // Temporal's maintained images: the server, with its schema set up by the admin tools first (auto-setup is deprecated).
+    expect(services.temporal!.image).toMatch(/^temporalio\/server:\d+\.\d+\.\d+$/);
     expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
+    expect(services.temporal!.depends_on).toMatchObject({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+    expect(Object.values(services).some((s) => s.image?.startsWith('temporalio/auto-setup'))).toBe(false);
     expect(services['temporal-ui']!.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233' });
-    const setup = JSON.stringify(services['temporal-setup']!.command);
+    // The setup scripts the admin-tools services run are the repository's own.
+    for (const name of ['temporal-schema', 'temporal-setup']) {
+      const script = (services[name] as { entrypoint?: string[] }).entrypoint!.at(-1)!.replace('/setup/', 'deploy/temporal/');
+      expect(existsSync(path.join(ROOT, script))).toBe(true);
+    }
+    const setup = readFileSync(path.join(ROOT, 'deploy/temporal/setup-namespace.sh'), 'utf8');
     for (const key of OUTDIAL_SEARCH_ATTRIBUTES) expect(setup).toContain(`--name ${key.name} --type Keyword`);
     for (const name of ['api', 'worker']) {
       const s = services[name]!;
@@ -35,18 +44,22 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const port of (s as { ports?: string[] }).ports ?? []) if (name !== 'api') expect([name, port]).toEqual([name, expect.stringMatching(/^127\.0\.0\.1:/)]);
     }
-    expect(services.api!.command).toEqual(['node_modules/.bin/tsx', 'src/server.ts']);
-    expect(services.worker!.command).toEqual(['node_modules/.bin/tsx', 'src/worker.ts']);
+    // Node runs the compiled output itself: a signal reaches the process that serves.
+    expect(services.api!.command).toEqual(['node', 'dist/src/server.js']);
+    expect(services.worker!.command).toEqual(['node', 'dist/src/worker.js']);
     for (const s of Object.values(services)) {
       const entry = Array.isArray(s.command) ? s.command[1] : undefined;
-      if (s.build && entry) expect(existsSync(path.join(ROOT, entry))).toBe(true);
+      if (s.build && entry) expect(existsSync(path.join(ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
     }
   });
 
   test('the Dockerfile copies what the services run', () => {
     const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-    for (const copied of ['package.json package-lock.json', 'drizzle ./drizzle', 'src ./src']) expect(dockerfile).toContain(`COPY ${copied}`);
+    for (const copied of ['package.json package-lock.json', 'drizzle ./drizzle', 'src ./src', '--from=build /app/dist ./dist']) expect(dockerfile).toContain(`COPY ${copied}`);
     expect(dockerfile).toMatch(/RUN npm ci/);
+    expect(dockerfile).toMatch(/RUN npm run build/);
+    expect(dockerfile).toContain('CMD ["node", "dist/src/server.js"]');
+    expect(dockerfile).not.toContain('tsx');
   });
 
   // CI installs Debian's docker-compose (.ci/run), so this runs there; it parses and validates the file as Compose does.

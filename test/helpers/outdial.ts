@@ -208,11 +208,15 @@ export class OutdialTestStack {
     return (await this.api<{ run: RunView }>('GET', `/v1/runs/${runId}`)).body.run;
   }
 
-  /** Starts `src/worker.ts` as its own OS process on this stack's task queue; resolves once it polls. */
-  async startWorkerProcess(): Promise<ManagedProcess> {
+  /**
+   * Starts `src/worker.ts` (or `entry`, e.g. the compiled worker) as its own OS process on this
+   * stack's task queue; resolves once it polls.
+   */
+  async startWorkerProcess(entry?: string): Promise<ManagedProcess> {
     // Node itself with tsx's loader, not the tsx wrapper: a signal sent to the child reaches the worker
     // (the wrapper does not pass SIGKILL on, which left killed workers running).
-    const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/worker.ts')], {
+    const args = entry ? [entry] : ['--import', 'tsx', path.join(ROOT, 'src/worker.ts')];
+    const proc = spawnManaged(process.execPath, args, {
       cwd: ROOT,
       env: { ...this.workerProcessEnv(), LOG_LEVEL: 'info' },
     });
