@@ -80,6 +80,10 @@ const variables = {
     schema: z.coerce.number().int().min(0).max(10_000).default(1),
     hint: "set it to the Twilio account's calls per second (Twilio's default is 1; 0 turns pacing off)",
   },
+  TWILIO_REQUEST_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(1_000).max(120_000).default(15_000),
+    hint: 'set it to the milliseconds a request to the carrier may take before its outcome counts as unknown (1000-120000)',
+  },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     hint: 'set it to one of fatal, error, warn, info, debug, trace, silent',
@@ -120,7 +124,7 @@ export interface Config {
   port: number;
   publicHost: { configured?: string; platform: Partial<Record<(typeof PLATFORM_HOST_VARIABLES)[number], string>> };
   /** `callsPerSecond`: creates per second Outdial sends the account, over every process; 0 = unpaced. */
-  twilio: { accountSid: string; authToken: string; apiBaseUrl?: string; callsPerSecond: number };
+  twilio: { accountSid: string; authToken: string; apiBaseUrl?: string; callsPerSecond: number; requestTimeoutMs: number };
   /** Admin API keys; required in production (several, to rotate one with an overlap). */
   adminKeys: string[];
   /** Requests per minute one key may make to one API process; 0: no limit. */
@@ -197,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       accountSid: v('TWILIO_ACCOUNT_SID'),
       authToken: v('TWILIO_AUTH_TOKEN'),
       callsPerSecond: v('TWILIO_CALLS_PER_SECOND'),
+      requestTimeoutMs: v('TWILIO_REQUEST_TIMEOUT_MS'),
       ...(apiBaseUrl ? { apiBaseUrl: apiBaseUrl.replace(/\/+$/, '') } : {}),
     },
     adminKeys: v('OUTDIAL_ADMIN_KEYS') ?? [],

@@ -18,7 +18,7 @@ runMain('api', async () => {
   const app = createApp({
     database,
     temporal,
-    telephony: createTelephonyClient({ ...config.twilio, timeoutMs: 15_000 }),
+    telephony: createTelephonyClient(config.twilio),
     logger,
     wakeRuns: createWakeRuns({ database, temporal, logger }),
     config,

@@ -28,7 +28,7 @@ runMain('worker', async () => {
     deps: {
       database,
       temporal,
-      telephony: createTelephonyClient({ ...config.twilio, timeoutMs: 15_000 }),
+      telephony: createTelephonyClient(config.twilio),
       logger,
       wakeRuns: createWakeRuns({ database, temporal, logger }),
       config,

@@ -29,8 +29,8 @@ export interface TelephonyOptions {
   authToken: string;
   /** A Twilio-compatible base URL (the sandbox carrier, a recording proxy); unset means real Twilio. */
   apiBaseUrl?: string;
-  /** Per-request timeout in ms; the SDK's default is 30 s. */
-  timeoutMs?: number;
+  /** Per-request timeout in ms (TWILIO_REQUEST_TIMEOUT_MS); the SDK's default is 30 s. */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -41,7 +41,7 @@ export function createTelephonyClient(opts: TelephonyOptions): TelephonyClient {
   const requestOptions: RequestClientOptions = {
     autoRetry: true,
     maxRetries: 3,
-    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
+    ...(opts.requestTimeoutMs ? { timeout: opts.requestTimeoutMs } : {}),
   };
   const httpClient = opts.apiBaseUrl
     ? new BaseUrlRequestClient(opts.apiBaseUrl, requestOptions)

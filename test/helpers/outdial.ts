@@ -87,7 +87,6 @@ export class OutdialTestStack {
     readonly server: http.Server,
     readonly apiUrl: string,
     readonly config: ApiDeps['config'],
-    private readonly telephonyTimeoutMs: number,
     readonly databaseUrl: string,
     readonly temporalAddress: string,
   ) {}
@@ -106,7 +105,7 @@ export class OutdialTestStack {
       env: 'test',
       port,
       publicHost: { configured: apiUrl, platform: {} },
-      twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0 },
+      twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0, requestTimeoutMs: opts.telephonyTimeoutMs ?? 10_000 },
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
@@ -115,7 +114,7 @@ export class OutdialTestStack {
       apiRateLimitPerMinute: opts.rateLimitPerMinute ?? 0,
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
-    const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000, databaseUrl, temporalAddress);
+    const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, databaseUrl, temporalAddress);
     config.temporal.taskQueue = stack.taskQueue;
     config.adminKeys.push(stack.adminKey);
     server.on('request', createApp(stack.deps()));
@@ -136,7 +135,7 @@ export class OutdialTestStack {
     return {
       database: this.database,
       temporal: this.temporal.client,
-      telephony: createTelephonyClient({ ...this.config.twilio, timeoutMs: this.telephonyTimeoutMs }),
+      telephony: createTelephonyClient(this.config.twilio),
       logger: this.logger,
       wakeRuns: this.wakeRuns,
       config: this.config,
@@ -248,6 +247,7 @@ export class OutdialTestStack {
       RECONCILE_AFTER_SECONDS: String(this.config.reconcileAfterSeconds),
       STALLED_RUN_AFTER_SECONDS: String(this.config.stalledRunAfterSeconds),
       TWILIO_CALLS_PER_SECOND: String(this.config.twilio.callsPerSecond),
+      TWILIO_REQUEST_TIMEOUT_MS: String(this.config.twilio.requestTimeoutMs),
       // Test workers share one Temporal server: no global sweep schedule pointing at a test queue.
       RECONCILE_SWEEP_SECONDS: '0',
     };

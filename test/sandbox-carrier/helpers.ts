@@ -167,7 +167,7 @@ export function sdkFor(carrier: SandboxCarrier, opts: { timeoutMs?: number; auth
     accountSid: carrier.accountSid,
     authToken: opts.authToken ?? carrier.authToken,
     apiBaseUrl: carrier.url,
-    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.timeoutMs ? { requestTimeoutMs: opts.timeoutMs } : {}),
   });
 }
 
