@@ -5,8 +5,8 @@ export const RECONCILE_SCHEDULE_ID = 'outdial-reconcile';
 
 /**
  * The sweep that reconciles stale calls of every business, once a minute, one at a time (an
- * overlapping sweep is skipped). Created by every worker at start; the first one wins, and a
- * changed interval is not applied to an existing schedule (update or delete it in the Web UI).
+ * overlapping sweep is skipped). Every worker ensures it at start: the first one creates it, and a
+ * worker configured with another interval or task queue updates it (the last deploy's settings win).
  */
 export async function ensureReconcileSchedule(
   client: Client,
@@ -24,5 +24,16 @@ export async function ensureReconcileSchedule(
     logger.info({ scheduleId, everySeconds }, 'reconciliation schedule created');
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    const handle = client.schedule.getHandle(scheduleId);
+    const current = await handle.describe();
+    const every = current.spec.intervals?.[0]?.every;
+    const queue = current.action.type === 'startWorkflow' ? current.action.taskQueue : undefined;
+    if (every === everySeconds * 1000 && queue === taskQueue && current.spec.intervals?.length === 1) return;
+    await handle.update((previous) => ({
+      ...previous,
+      spec: { intervals: [{ every: `${everySeconds}s` }] },
+      action: { type: 'startWorkflow', workflowType: 'reconcile', taskQueue, args: [] },
+    }));
+    logger.info({ scheduleId, everySeconds, previousEveryMs: every }, 'reconciliation schedule updated');
   }
 }

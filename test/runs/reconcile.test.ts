@@ -197,7 +197,7 @@ describe('reconciliation with the carrier', () => {
     }
   });
 
-  test('workers create the sweep schedule once: every minute, one sweep at a time', async () => {
+  test('workers create the sweep schedule once: every minute, one sweep at a time; a changed interval updates it', async () => {
     const scheduleId = `test-reconcile-${randomUUID()}`;
     const options = { taskQueue: stack.taskQueue, everySeconds: 60, logger: stack.logger, scheduleId };
     await ensureReconcileSchedule(stack.temporal.client, options);
@@ -208,6 +208,11 @@ describe('reconciliation with the carrier', () => {
       expect(described.spec.intervals).toMatchObject([{ every: 60_000 }]);
       expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcile', taskQueue: stack.taskQueue });
       expect(described.policies.overlap).toBe('SKIP');
+      await ensureReconcileSchedule(stack.temporal.client, { ...options, everySeconds: 15 });
+      const updated = await handle.describe();
+      expect(updated.spec.intervals).toMatchObject([{ every: 15_000 }]);
+      expect(updated.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcile', taskQueue: stack.taskQueue });
+      expect(updated.policies.overlap).toBe('SKIP');
     } finally {
       await handle.delete();
     }
