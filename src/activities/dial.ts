@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DateTime } from 'luxon';
 import type { WakeRuns } from '../calls/wake-runs';
 import { placeReservedCall, type DialOutcome } from '../calls/place-call';
 import { reconcileStaleCalls } from '../calls/reconcile';
@@ -94,7 +95,13 @@ export function createDialActivities(deps: DialDeps) {
         notSent: count('not-sent') + count('account-refused'),
         skippedDoNotCall: claim.skippedDoNotCall + count('do-not-call'),
         heldBy: claim.heldBy,
-        waiting: claim.waiting ? { reason: claim.waiting.reason, until: claim.waiting.until?.toISOString() ?? null } : null,
+        waiting: claim.waiting
+          ? {
+              reason: claim.waiting.reason,
+              until: claim.waiting.until?.toISOString() ?? null,
+              untilLocal: claim.waiting.until && claim.waiting.timeZone ? localTimeLabel(claim.waiting.until, claim.waiting.timeZone) : null,
+            }
+          : null,
         stopAt: claim.stopAt?.toISOString() ?? null,
         unknown: count('unknown'),
         queued: jobs.queued,
@@ -103,4 +110,11 @@ export function createDialActivities(deps: DialDeps) {
         limit,
       };
   }
+}
+
+/** A moment as an operator reads it in the Web UI: `09:00 America/Chicago` today there, `Wed 2 Dec 09:00 America/Chicago` on another day. */
+export function localTimeLabel(at: Date, timeZone: string, now: Date = new Date()): string {
+  const local = DateTime.fromJSDate(at, { zone: timeZone }).setLocale('en-US');
+  const sameDay = local.hasSame(DateTime.fromJSDate(now, { zone: timeZone }), 'day');
+  return `${local.toFormat(sameDay ? 'HH:mm' : 'ccc d LLL HH:mm')} ${timeZone}`;
 }

@@ -26,7 +26,12 @@ export interface RunSlots extends BusinessSlots {
 }
 
 /** Why a run with queued leads has none it may dial now, and until when (null: no opening found). */
-export type RunWaiting = { reason: 'start-at' | 'calling-window' | 'retry' | 'pacing'; until: Date | null };
+export type RunWaiting = {
+  reason: 'start-at' | 'calling-window' | 'retry' | 'pacing';
+  until: Date | null;
+  /** The business's zone, to show `until` to operators in (absent for pacing's sub-second waits). */
+  timeZone?: string;
+};
 
 export interface ClaimResult {
   /** Jobs this caller won, each with its reserved call row: dial exactly these. */
@@ -89,7 +94,7 @@ export function reserveAndClaimJobs(database: Database, runId: string, lockToken
     const own = demands.find((d) => d.id === runId);
     if (own?.has_queued && !own.has_dialable) {
       const next = await nextDialableAt(client, runId, window);
-      const waiting: RunWaiting = { reason: timing.before_start ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at };
+      const waiting: RunWaiting = { reason: timing.before_start ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at, timeZone: business.time_zone };
       await setRunWaiting(client, runId, waiting);
       return { ...nothing, waiting, slots: null, runStatus: status, stopAt };
     }

@@ -4,6 +4,7 @@ import {
   continueAsNew,
   log,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -26,11 +27,13 @@ import {
   type DialPassSummary,
   type RunPhase,
 } from './messages';
+import { dialPassActivitySummary, runDetails, waitTimerSummary } from './timeline';
 
 type Activities = ReturnType<typeof createActivities>;
 
 const { startRun } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
+  summary: 'start the run: mark it running, find its public host',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
 });
 
@@ -114,7 +117,7 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
     setHandler(
       update,
       async () => {
-        const result = await transitionRun({ runId: input.runId, action });
+        const result = await transitionRun.executeWithOptions({ summary: `${action} the run (operator request)` }, [{ runId: input.runId, action }]);
         phase = RUN_TRANSITIONS[action].to;
         woken = true;
         return result;
@@ -146,11 +149,12 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
 
   while (!shouldContinueAsNew()) {
     if (phase === 'paused') {
+      setCurrentDetails(`paused; dialed ${dialedTotal} so far; waiting for resume or cancel`);
       await condition(() => phase !== 'paused' || shouldContinueAsNew());
       continue;
     }
     woken = false;
-    const pass = await dialAvailableSlots({ runId: input.runId, publicBaseUrl: baseUrl });
+    const pass = await dialAvailableSlots.executeWithOptions({ summary: dialPassActivitySummary(lastPass) }, [{ runId: input.runId, publicBaseUrl: baseUrl }]);
     passes += 1;
     lastPass = pass;
     dialedTotal += pass.dialed;
@@ -160,13 +164,16 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       // A cancel accepted while the pass ran must decide the outcome: let its handler finish first.
       await condition(allHandlersFinished);
       const status = phase === 'canceling' ? 'canceled' : 'completed';
-      await finishRun({ runId: input.runId, status });
+      await finishRun.executeWithOptions({ summary: `finish the run: ${status}, ${dialedTotal} dialed` }, [{ runId: input.runId, status }]);
+      setCurrentDetails(`${status}; dialed ${dialedTotal}`);
       finished = true;
       log.info('run finished', { runId: input.runId, status, dialed: dialedTotal });
       return { status, dialed: dialedTotal, executions };
     }
     if (woken) continue;
-    await condition(() => woken || shouldContinueAsNew(), nextWaitMs(pass, input.wakeFallbackSeconds * 1000));
+    const waitMs = nextWaitMs(pass, input.wakeFallbackSeconds * 1000);
+    setCurrentDetails(runDetails(dialedTotal, pass, waitMs));
+    await condition(() => woken || shouldContinueAsNew(), waitMs, { summary: waitTimerSummary(pass, waitMs) });
   }
 
   await condition(allHandlersFinished);

@@ -73,7 +73,12 @@ export interface DialPassSummary {
   /** When the pass got no slot: the rule that held it back (business-limit, reserved-direct-slots, run-cap, fair-share). */
   heldBy?: string | null;
   /** Set when no queued lead may be dialed now (calling window, startAt): why, and the moment one may. */
-  waiting?: { reason: string; until: string | null } | null;
+  waiting?: {
+    reason: string;
+    until: string | null;
+    /** `until` in the business's zone for operators, e.g. `09:00 America/Chicago` (absent in passes recorded before it). */
+    untilLocal?: string | null;
+  } | null;
   /** The run's stopAt, if any: the workflow wakes for it. */
   stopAt?: string | null;
   unknown: number;

@@ -21,8 +21,8 @@ export interface ReconcileSweepResult {
  * idempotency records past their 24 hours are dropped.
  */
 export async function reconcile(): Promise<ReconcileSweepResult> {
-  const calls = await reconcileAllStaleCalls();
-  const runs = await startStalledRuns();
-  const expiredIdempotencyKeys = await expireIdempotencyKeys();
+  const calls = await reconcileAllStaleCalls.executeWithOptions({ summary: 'check calls with no news with the carrier' }, []);
+  const runs = await startStalledRuns.executeWithOptions({ summary: 'start runs committed but never started' }, []);
+  const expiredIdempotencyKeys = await expireIdempotencyKeys.executeWithOptions({ summary: 'drop idempotency records past 24 h' }, []);
   return { calls, runs, expiredIdempotencyKeys };
 }

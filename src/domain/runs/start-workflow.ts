@@ -25,6 +25,8 @@ export async function startRunWorkflow(
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // The Web UI shows it on the run's page (User Metadata).
+      staticSummary: `bulk call run ${run.id} of business ${run.businessId}`,
     });
     return { started: true };
   } catch (err) {
