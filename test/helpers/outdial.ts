@@ -113,6 +113,7 @@ export class OutdialTestStack {
       stalledRunAfterSeconds: opts.stalledRunAfterSeconds ?? 10,
       adminKeys: [],
       apiRateLimitPerMinute: opts.rateLimitPerMinute ?? 0,
+      metrics: { apiEnabled: true, workerPort: 0, temporalAddress: null },
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
     const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000, databaseUrl, temporalAddress);
@@ -208,13 +209,13 @@ export class OutdialTestStack {
     return (await this.api<{ run: RunView }>('GET', `/v1/runs/${runId}`)).body.run;
   }
 
-  /** Starts `src/worker.ts` as its own OS process on this stack's task queue; resolves once it polls. */
-  async startWorkerProcess(): Promise<ManagedProcess> {
+  /** Starts `src/worker.ts` as its own OS process on this stack's task queue (`env` added); resolves once it polls. */
+  async startWorkerProcess(env: NodeJS.ProcessEnv = {}): Promise<ManagedProcess> {
     // Node itself with tsx's loader, not the tsx wrapper: a signal sent to the child reaches the worker
     // (the wrapper does not pass SIGKILL on, which left killed workers running).
     const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/worker.ts')], {
       cwd: ROOT,
-      env: { ...this.workerProcessEnv(), LOG_LEVEL: 'info' },
+      env: { ...this.workerProcessEnv(), LOG_LEVEL: 'info', ...env },
     });
     await new Promise<void>((resolve, reject) => {
       let stderr = '';
@@ -246,6 +247,9 @@ export class OutdialTestStack {
       TWILIO_CALLS_PER_SECOND: String(this.config.twilio.callsPerSecond),
       // Test workers share one Temporal server: no global sweep schedule pointing at a test queue.
       RECONCILE_SWEEP_SECONDS: '0',
+      // Worker processes of parallel tests would share the default metrics ports: none unless a test asks.
+      WORKER_METRICS_PORT: '0',
+      TEMPORAL_METRICS_ADDRESS: 'off',
     };
   }
 
