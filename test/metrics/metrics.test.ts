@@ -4,6 +4,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { createApp } from '../../src/api/app';
 import { STATUS_CALLBACK_PATH } from '../../src/calls/status-callback-url';
 import { ConfigError, loadConfig } from '../../src/config';
+import { createDatabase } from '../../src/db/client';
 import { freePort, type ManagedProcess } from '../../src/dev/processes';
 import { registry } from '../../src/metrics/registry';
 import { startMetricsServer } from '../../src/metrics/worker-server';
@@ -45,7 +46,8 @@ describe('Prometheus metrics of the API and of a worker process', () => {
   let workerMetrics: string;
   let temporalMetrics: string;
   beforeAll(async () => {
-    stack = await OutdialTestStack.start({ carrier: { defaultScript: { dialMs: 2, ringMs: 20, talkMs: 60 } } });
+    // Calls quiet for 1 s are checked with the carrier, so a lost final callback is settled quickly.
+    stack = await OutdialTestStack.start({ reconcileAfterSeconds: 1, carrier: { defaultScript: { dialMs: 2, ringMs: 20, talkMs: 60 } } });
     const [workerPort, temporalPort] = [await freePort(), await freePort()];
     worker = await stack.startWorkerProcess({ WORKER_METRICS_PORT: String(workerPort), TEMPORAL_METRICS_ADDRESS: `127.0.0.1:${temporalPort}` });
     workerMetrics = `http://127.0.0.1:${workerPort}/metrics`;
@@ -136,6 +138,53 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     for (const id of ids) expect(values.filter((v) => v.includes(id))).toEqual([]);
     // No label value is shaped like any id at all (a UUID, a call SID, an E.164 number).
     expect(values.filter((v) => /[0-9a-f]{8}-[0-9a-f]{4}-|CA[0-9a-f]{32}|\+\d{7,}/i.test(v) && !v.includes(stack.taskQueue))).toEqual([]);
+  });
+
+  test('a lost final callback settled by reconciliation counts as freed; the direct call it lets in counts as a refill', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    const [blocked, next] = ['+14155930001', '+14155930002'];
+    stack.carrier.setScripts([{ to: blocked, callbackFaults: [{ kind: 'omit-final' }] }]);
+    try {
+      const before = await scrape(`${stack.apiUrl}/metrics`);
+      expect((await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to: blocked })).status).toBe(201);
+      await stack.carrier.waitFor(() => stack.carrier.calls({ from: business.callerId, status: 'completed' }).length === 1);
+      // Each refused attempt (429, the slot looks taken) asks the carrier about calls quiet for over 1 s.
+      const statuses: number[] = [];
+      await pollFor(
+        async () => {
+          const res = await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to: next });
+          statuses.push(res.status);
+          return res.status;
+        },
+        (status) => status === 201,
+      );
+      expect(statuses[0]).toBe(429);
+      const after = await scrape(`${stack.apiUrl}/metrics`);
+      const delta = (name: string, labels: Record<string, string>) => total(after, name, labels) - total(before, name, labels);
+      expect(delta('outdial_reconcile_outcomes_total', { outcome: 'freed' })).toBe(1);
+      expect(delta('outdial_carrier_request_duration_seconds_count', { operation: 'fetch', status_class: '2xx' })).toBeGreaterThanOrEqual(1);
+      expect(delta('outdial_dial_outcomes_total', { outcome: 'placed', direction: 'direct' })).toBe(2);
+      expect(delta('outdial_slot_refill_seconds_count', { direction: 'direct' })).toBe(1);
+      expect(delta('outdial_http_request_duration_seconds_count', { route: '/v1/businesses/:businessId/calls', status_class: '4xx' })).toBe(statuses.length - 1);
+    } finally {
+      stack.carrier.setScripts([]);
+    }
+  });
+
+  test('a scrape while Postgres cannot be reached answers 503 naming it, not a stack trace', async () => {
+    const unreachable = createDatabase('postgres://outdial@127.0.0.1:1/outdial', { max: 1 });
+    const server = http.createServer(createApp({ ...stack.deps(), database: unreachable }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
+      expect(res.status).toBe(503);
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('metrics_unavailable');
+      expect(body.error.message).toMatch(/^could not read the gauges from Postgres: .*ECONNREFUSED/);
+    } finally {
+      await new Promise((r) => server.close(r));
+      await unreachable.close();
+    }
   });
 
   test('with METRICS_TOKEN a scrape must send it; API_METRICS_ENABLED=false serves no /metrics', async () => {
