@@ -100,6 +100,23 @@ const variables = {
     schema: z.coerce.number().min(0).max(86_400).default(10),
     hint: 'set it to the seconds a committed run may stay pending before the sweep starts its workflow (0 <= n <= 86400)',
   },
+  API_METRICS_ENABLED: {
+    schema: z.enum(['true', 'false']).default('true'),
+    hint: 'set it to true (the API serves GET /metrics) or false',
+  },
+  METRICS_TOKEN: {
+    schema: z.string().min(16).regex(/^[\x21-\x7e]+$/, 'must be printable characters, no spaces').optional(),
+    hint: 'set it to a secret of at least 16 characters that scrapes must send as a bearer token, or unset it for open /metrics',
+    redact: hidden,
+  },
+  WORKER_METRICS_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535).default(9464),
+    hint: "set it to the port of the worker's /metrics, 1-65535, or 0 for none",
+  },
+  TEMPORAL_METRICS_ADDRESS: {
+    schema: z.union([z.literal('off'), hostPort]).default('0.0.0.0:9465'),
+    hint: "set it to host:port for the Temporal SDK's Prometheus endpoint of the worker (e.g. 0.0.0.0:9465), or off",
+  },
   RUN_WAKE_FALLBACK_SECONDS: {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
@@ -136,6 +153,12 @@ export interface Config {
   stalledRunAfterSeconds: number;
   /** How often the Temporal Schedule sweeps every business; 0: no schedule. */
   reconcileSweepSeconds: number;
+  /**
+   * Prometheus endpoints (README, Metrics): the API's `/metrics` (`apiEnabled`), the worker's own
+   * port (0: none) and the Temporal SDK's exporter in the worker (null: none); `token`, when set, is
+   * required of every scrape of Outdial's endpoints.
+   */
+  metrics: { apiEnabled: boolean; token?: string; workerPort: number; temporalAddress: string | null };
 }
 
 export interface EnvVariable {
@@ -185,6 +208,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const apiKey = v('TEMPORAL_API_KEY');
   const apiBaseUrl = v('TWILIO_API_BASE_URL');
   const configuredHost = v('PUBLIC_HOST');
+  const metricsToken = v('METRICS_TOKEN');
+  const temporalMetrics = v('TEMPORAL_METRICS_ADDRESS');
   return {
     env: v('OUTDIAL_ENV'),
     databaseUrl: v('DATABASE_URL'),
@@ -211,6 +236,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
     stalledRunAfterSeconds: v('STALLED_RUN_AFTER_SECONDS'),
+    metrics: {
+      apiEnabled: v('API_METRICS_ENABLED') === 'true',
+      ...(metricsToken ? { token: metricsToken } : {}),
+      workerPort: v('WORKER_METRICS_PORT'),
+      temporalAddress: temporalMetrics === 'off' ? null : temporalMetrics,
+    },
   };
 }
 

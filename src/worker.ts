@@ -3,6 +3,8 @@ import { createWakeRuns } from './calls/wake-runs';
 import { loadConfig } from './config';
 import { createDatabase, migrateDatabase } from './db/client';
 import { createLogger } from './logger';
+import { registry } from './metrics/registry';
+import { startMetricsServer } from './metrics/worker-server';
 import { runMain } from './main';
 import { createTelephonyClient } from './telephony/client';
 import { connectTemporalClient, connectWorkerConnection } from './temporal/connection';
@@ -13,9 +15,14 @@ import { createOutdialWorker } from './temporal/create-worker';
 runMain('worker', async () => {
   const config = loadConfig();
   const logger = createLogger('worker', config.logLevel);
+  // Once per process, before any connection: the SDK's own metrics (temporal_…) on their own port.
+  const temporalMetrics = config.metrics.temporalAddress;
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => logger.warn({ sdk: entry.meta }, entry.message)),
+    ...(temporalMetrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: temporalMetrics } } } } : {}),
   });
+  const { workerPort, token } = config.metrics;
+  const metricsServer = workerPort > 0 ? await startMetricsServer({ port: workerPort, token, registries: [registry] }) : null;
   const database = createDatabase(config.databaseUrl);
   await migrateDatabase(database);
   const temporal = await connectTemporalClient(config.temporal);
@@ -34,10 +41,14 @@ runMain('worker', async () => {
       config,
     },
   });
-  logger.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address }, 'worker started');
+  logger.info(
+    { taskQueue: config.temporal.taskQueue, temporal: config.temporal.address, metricsPort: workerPort || null, temporalMetrics },
+    'worker started',
+  );
   // Runtime handles SIGINT/SIGTERM: the worker drains, then run() resolves.
   await worker.run();
   await database.close();
   await temporal.connection.close();
+  await metricsServer?.close();
   logger.info('worker stopped');
 });

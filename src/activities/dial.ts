@@ -70,7 +70,7 @@ export function createDialActivities(deps: DialDeps) {
       if (claim.skippedDoNotCall > 0) logger.info({ runId, skipped: claim.skippedDoNotCall }, 'leads skipped: their numbers are on a do-not-call list');
       const outcomes = await Promise.all(
         claim.claimed.map(async (call) => {
-          const outcome = await placeReservedCall(deps, call);
+          const outcome = await placeReservedCall(deps, call, 'bulk');
           const context = { runId, lead: call.position + 1, leadId: call.leadId, callId: call.callId, to: call.to };
           if (outcome.kind === 'placed') logger.info({ ...context, callSid: outcome.callSid }, `call started for lead ${call.position + 1}`);
           else logger.warn({ ...context, outcome: outcome.kind, reason: outcome.message }, `call not placed for lead ${call.position + 1}: ${outcome.kind}`);

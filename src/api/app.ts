@@ -9,12 +9,14 @@ import { businessRoutes } from './routes/businesses';
 import { callRoutes } from './routes/calls';
 import { doNotCallRoutes } from './routes/do-not-call';
 import { healthRoutes } from './routes/health';
+import { metricsRoutes } from './routes/metrics';
+import { recordHttpMetrics } from '../metrics/http';
 import { runRoutes } from './routes/runs';
 import { twilioStatusRoutes } from './routes/twilio-status';
 import { bodyProblem, MAX_JSON_DEPTH } from './validation';
 
 export interface ApiDeps extends DomainDeps {
-  config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute'>;
+  config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute' | 'metrics'>;
 }
 
 /** Headers that carry secrets: never written to a log line. */
@@ -50,6 +52,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(recordHttpMetrics);
   app.use(helmet());
   app.use(
     pinoHttp({
@@ -63,6 +66,7 @@ export function createApp(deps: ApiDeps): express.Express {
     }),
   );
   app.use(healthRoutes(deps));
+  if (deps.config.metrics.apiEnabled) app.use(metricsRoutes(deps));
   app.use(twilioStatusRoutes(deps));
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));

@@ -2,6 +2,7 @@ import type { Database } from '../db/client';
 import { recordAnsweredBy } from '../db/queries/calls';
 import { isMachineAnswer, isTerminalCallStatus, type AnsweredBy } from '../db/statuses';
 import type { Logger } from '../logger';
+import { timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 
 /**
@@ -34,7 +35,7 @@ export async function applyAnsweredBy(deps: AnsweredByDeps, by: { callId?: strin
     return { result: 'recorded', callId: call.id, answeredBy, hangUp: 'no' };
   }
   try {
-    await deps.telephony.calls(sid).update({ status: 'completed' });
+    await timeCarrierRequest('update', () => deps.telephony.calls(sid).update({ status: 'completed' }));
     deps.logger.info({ callId: call.id, callSid: sid, answeredBy }, 'machine answered: call hung up');
     return { result: 'recorded', callId: call.id, answeredBy, hangUp: 'hung-up' };
   } catch (err) {

@@ -1,6 +1,8 @@
 import type { Database } from '../db/client';
 import { beginDial, recordPlaced, recordUnknownOutcome, withdrawForDoNotCall, withdrawReservation } from '../db/queries/calls';
+import type { CallDirection } from '../db/statuses';
 import type { Logger } from '../logger';
+import { dialOutcomes, timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus, type AppliedStatus } from './apply-status';
 import type { ReservedCall } from '../claim/slots';
@@ -55,7 +57,14 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
  */
 const ACCOUNT_LEVEL_CODES = new Set([10001, 20003, 20005, 21210, 21212, 21213]);
 
-export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promise<DialOutcome> {
+/** Dials a reserved call (`direction`: a run's or a direct call, for the dial-outcome metric). */
+export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall, direction: CallDirection): Promise<DialOutcome> {
+  const outcome = await dialReservedCall(deps, call);
+  dialOutcomes.inc({ outcome: outcome.kind, direction });
+  return outcome;
+}
+
+async function dialReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promise<DialOutcome> {
   // The last word before the carrier is asked: the run must still be running (a pause or cancel
   // that committed since the claim wins), the number on no do-not-call list, and `dialed_at`
   // records that an attempt began, so a reservation without it is known never to have reached the carrier.
@@ -70,15 +79,17 @@ export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall)
   }
   let sid: string;
   try {
-    const created = await deps.telephony.calls.create({
-      to: call.to,
-      from: call.from,
-      ...voiceParams(call.instructions.voiceApp, call.instructions.variables),
-      ...amdParams(call.instructions.machineDetection, call.amdCallbackUrl),
-      statusCallback: call.statusCallbackUrl,
-      statusCallbackMethod: 'POST',
-      statusCallbackEvent: STATUS_CALLBACK_EVENTS,
-    });
+    const created = await timeCarrierRequest('create', () =>
+      deps.telephony.calls.create({
+        to: call.to,
+        from: call.from,
+        ...voiceParams(call.instructions.voiceApp, call.instructions.variables),
+        ...amdParams(call.instructions.machineDetection, call.amdCallbackUrl),
+        statusCallback: call.statusCallbackUrl,
+        statusCallbackMethod: 'POST',
+        statusCallbackEvent: STATUS_CALLBACK_EVENTS,
+      }),
+    );
     sid = created.sid;
   } catch (raw) {
     const err = raw as CarrierError;

@@ -2,6 +2,7 @@ import type { Database } from '../db/client';
 import { ownedCallSids, staleActiveCalls, touchCall, withdrawReservation, type CallRow } from '../db/queries/calls';
 import { CALL_STATUSES, type CallStatus } from '../db/statuses';
 import type { Logger } from '../logger';
+import { reconcileOutcomes, timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus } from './apply-status';
 
@@ -43,7 +44,9 @@ export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: strin
       if (outcome === 'withdrawn') result.withdrawn += 1;
       if (outcome === 'settled' || outcome === 'freed') result.settled += 1;
       if (outcome === 'freed' || outcome === 'withdrawn') result.freed += 1;
+      reconcileOutcomes.inc({ outcome });
     } catch (err) {
+      reconcileOutcomes.inc({ outcome: 'error' });
       // The carrier is unreachable: ask again on a later pass; the slot stays held meanwhile.
       deps.logger.warn({ callId: call.id, err: (err as Error).message }, 'could not reconcile a call with the carrier');
     }
@@ -58,7 +61,7 @@ async function refreshFromCarrier(deps: ReconcileDeps, call: StaleCall, sid: str
   let status: CallStatus;
   let duration: number | null;
   try {
-    const fetched = await deps.telephony.calls(sid).fetch();
+    const fetched = await timeCarrierRequest('fetch', () => deps.telephony.calls(sid).fetch());
     status = asCallStatus(fetched.status);
     duration = fetched.duration ? Number(fetched.duration) : null;
   } catch (err) {
@@ -78,7 +81,7 @@ async function refreshFromCarrier(deps: ReconcileDeps, call: StaleCall, sid: str
 async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outcome> {
   // No dial attempt ever began (its process died between claim and dial): nothing to ask about.
   if (call.dialed_at === null) return withdraw(deps, call, 'never dialed: the reservation was left behind');
-  const candidates = await deps.telephony.calls.list({ to: call.to_number, from: call.from_number, limit: BATCH });
+  const candidates = await timeCarrierRequest('list', () => deps.telephony.calls.list({ to: call.to_number, from: call.from_number, limit: BATCH }));
   const recent = candidates.filter((c) => c.dateCreated.getTime() >= call.created_at.getTime() - CLOCK_SKEW_MS);
   const owned = await ownedCallSids(deps.database.pool, recent.map((c) => c.sid));
   const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];

@@ -10,6 +10,7 @@ import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
 import { recordSends, sendPlacesLeft } from '../db/queries/carrier-sends';
 import { lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
+import { observeSlotRefills, slotRefillWaits } from '../metrics/slot-refill';
 
 export interface ReservedBulkCall extends ReservedCall {
   jobId: string;
@@ -72,8 +73,9 @@ export function effectiveWindow(run: { calling_window: CallingWindow | null }, b
   return run.calling_window ?? business.calling_window ?? DEFAULT_CALLING_WINDOW;
 }
 
-export function reserveAndClaimJobs(database: Database, runId: string, lockToken: string, publicBaseUrl: string, pacing: Pacing | null = null): Promise<ClaimResult> {
-  return inTransaction(database, async (client): Promise<ClaimResult> => {
+export async function reserveAndClaimJobs(database: Database, runId: string, lockToken: string, publicBaseUrl: string, pacing: Pacing | null = null): Promise<ClaimResult> {
+  let refills: number[] = [];
+  const result = await inTransaction(database, async (client): Promise<ClaimResult> => {
     const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null };
     const run = await findRun(client, runId);
     if (!run) return { ...nothing, slots: null, runStatus: null, stopAt: null };
@@ -144,6 +146,7 @@ export function reserveAndClaimJobs(database: Database, runId: string, lockToken
       calls.map((c) => ({ id: c.callId, to: c.to, statusCallbackUrl: c.statusCallbackUrl, jobId: c.jobId, onMachine: onMachineOf(c.instructions), amdCallbackUrl: c.amdCallbackUrl })),
     );
     await countClaimed(client, runId, calls.length);
+    refills = await slotRefillWaits(client, business, calls.length);
     if (pacing && pacing.callsPerSecond > 0) await recordSends(client, pacing.account, calls.map((c) => c.callId));
     const n = calls.length;
     return {
@@ -157,4 +160,6 @@ export function reserveAndClaimJobs(database: Database, runId: string, lockToken
       runStatus: status,
     };
   });
+  observeSlotRefills('bulk', refills);
+  return result;
 }

@@ -9,6 +9,7 @@ import { doNotCallEntries } from '../db/queries/do-not-call';
 import type { LeadVariables, MachineDetection, VoiceApp } from '../db/settings';
 import { recordSends, sendPlacesLeft } from '../db/queries/carrier-sends';
 import { lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
+import { observeSlotRefills, slotRefillWaits } from '../metrics/slot-refill';
 
 export interface DirectCallRequest {
   to: string;
@@ -40,7 +41,7 @@ export interface ReservationHooks {
  * business, reserved direct slots included), and inserts its `reserved` row, or is refused; a
  * refusal rolls back whatever `hooks.before` wrote.
  */
-export function reserveDirectCall(
+export async function reserveDirectCall(
   database: Database,
   businessId: string,
   request: DirectCallRequest,
@@ -49,7 +50,8 @@ export function reserveDirectCall(
   pacing: Pacing | null = null,
 ): Promise<DirectReservation> {
   const refuse = (refusal: DirectReservation) => new Rollback<DirectReservation>(refusal);
-  return inTransaction(database, async (client): Promise<DirectReservation> => {
+  let refills: number[] = [];
+  const reservation = await inTransaction(database, async (client): Promise<DirectReservation> => {
     if (await hooks.before?.(client)) return { ok: false, reason: 'stopped' };
     const locked = await lockBusinessSlots(client, businessId);
     if (!locked) throw refuse({ ok: false, reason: 'business-not-found' });
@@ -81,7 +83,11 @@ export function reserveDirectCall(
     await insertReservedCalls(client, { businessId, from, runId: null }, [
       { id: callId, to: request.to, statusCallbackUrl: call.statusCallbackUrl, onMachine: onMachineOf(call.instructions), amdCallbackUrl: call.amdCallbackUrl },
     ]);
+    refills = await slotRefillWaits(client, business, 1);
     await hooks.after?.(client, call);
     return { ok: true, call, slots: { ...slots, active: slots.active + 1 } };
   });
+  // Only a reservation that committed refilled a slot (a refusal rolled back, refills included).
+  if (reservation.ok) observeSlotRefills('direct', refills);
+  return reservation;
 }

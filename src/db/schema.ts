@@ -43,6 +43,8 @@ export const businesses = pgTable(
     /** Its runs' calling window unless a run sets one; null = the default (08:00–21:00 local, every day). */
     callingWindow: jsonb('calling_window').$type<CallingWindow>(),
     createdAt: createdAt(),
+    /** When a claim last took a slot of the business (stamped under its slot lock): the slot refill metric's start line. */
+    lastClaimAt: timestamp('last_claim_at', { withTimezone: true }),
   },
   () => [
     check('businesses_name_not_blank', sql`length(trim(name)) > 0`),
@@ -207,6 +209,8 @@ export const calls = pgTable(
       .on(t.businessId)
       .where(inList('status', ACTIVE_CALL_STATUSES)),
     index('calls_run_status_idx').on(t.runId, t.status),
+    // The slot refill metric: a business's slots freed since its last claim.
+    index('calls_ended_by_business_idx').on(t.businessId, t.endedAt).where(sql`ended_at IS NOT NULL`),
   ],
 );
 

@@ -26,7 +26,7 @@ describe('compiled entry points', () => {
   });
 
   test('node dist/src/worker.js dials a run to completion and exits on SIGTERM', async () => {
-    const worker = await stack.startWorkerProcess(path.join(ROOT, 'dist/src/worker.js'));
+    const worker = await stack.startWorkerProcess({ entry: path.join(ROOT, 'dist/src/worker.js') });
     started.push(worker);
     const business = await stack.createBusiness();
     const run = await stack.createRun(business.id, leadPhones(3, '+1415777'));

@@ -88,9 +88,11 @@ describe('npm start (the local stack)', () => {
       TEMPORAL_PORT: await freePort(),
       TEMPORAL_UI_PORT: await freePort(),
       SANDBOX_CARRIER_PORT: await freePort(),
+      WORKER_METRICS_PORT: await freePort(),
     };
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, OUTDIAL_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
     for (const [k, v] of Object.entries(ports)) env[k] = String(v);
+    env.TEMPORAL_METRICS_ADDRESS = `127.0.0.1:${await freePort()}`;
     const api = `http://127.0.0.1:${ports.PORT}`;
 
     const first = await startStack(env);

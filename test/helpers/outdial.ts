@@ -112,6 +112,7 @@ export class OutdialTestStack {
       stalledRunAfterSeconds: opts.stalledRunAfterSeconds ?? 10,
       adminKeys: [],
       apiRateLimitPerMinute: opts.rateLimitPerMinute ?? 0,
+      metrics: { apiEnabled: true, workerPort: 0, temporalAddress: null },
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
     const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, databaseUrl, temporalAddress);
@@ -208,16 +209,17 @@ export class OutdialTestStack {
   }
 
   /**
-   * Starts `src/worker.ts` (or `entry`, e.g. the compiled worker) as its own OS process on this
-   * stack's task queue; resolves once it polls.
+   * Starts `src/worker.ts` (or `opts.entry`, e.g. the compiled worker) as its own OS process on this
+   * stack's task queue, with `opts.env` added; resolves once it polls.
    */
-  async startWorkerProcess(entry?: string): Promise<ManagedProcess> {
+  async startWorkerProcess(opts: { entry?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ManagedProcess> {
+    const { entry, env = {} } = opts;
     // Node itself with tsx's loader, not the tsx wrapper: a signal sent to the child reaches the worker
     // (the wrapper does not pass SIGKILL on, which left killed workers running).
     const args = entry ? [entry] : ['--import', 'tsx', path.join(ROOT, 'src/worker.ts')];
     const proc = spawnManaged(process.execPath, args, {
       cwd: ROOT,
-      env: { ...this.workerProcessEnv(), LOG_LEVEL: 'info' },
+      env: { ...this.workerProcessEnv(), LOG_LEVEL: 'info', ...env },
     });
     await new Promise<void>((resolve, reject) => {
       let stderr = '';
@@ -250,6 +252,9 @@ export class OutdialTestStack {
       TWILIO_REQUEST_TIMEOUT_MS: String(this.config.twilio.requestTimeoutMs),
       // Test workers share one Temporal server: no global sweep schedule pointing at a test queue.
       RECONCILE_SWEEP_SECONDS: '0',
+      // Worker processes of parallel tests would share the default metrics ports: none unless a test asks.
+      WORKER_METRICS_PORT: '0',
+      TEMPORAL_METRICS_ADDRESS: 'off',
     };
   }
 

@@ -6,6 +6,7 @@ import { applyCallStatus } from '../../calls/apply-status';
 import { AMD_CALLBACK_PATH, STATUS_CALLBACK_PATH } from '../../calls/status-callback-url';
 import { callbackUrlsOf } from '../../db/queries/calls';
 import { ANSWERED_BY_VALUES, CALL_STATUSES } from '../../db/statuses';
+import { statusCallbacks } from '../../metrics/registry';
 import { resolvePublicHost } from '../../public-host';
 import type { ApiDeps } from '../app';
 import { HttpError } from '../errors';
@@ -95,6 +96,7 @@ export function twilioStatusRoutes(deps: ApiDeps) {
       errorCode: p.ErrorCode ?? null,
       errorMessage: p.ErrorMessage ?? null,
     });
+    statusCallbacks.inc({ result: applied.result });
     if (applied.result === 'not-found' || applied.result === 'sid-mismatch') {
       logger.warn({ callId, callSid: p.CallSid, result: applied.result }, 'status callback for an unknown call');
       throw new HttpError(404, 'unknown_call', `no call matches callId ${callId ?? '(none)'} and CallSid ${p.CallSid}`);

@@ -15,6 +15,7 @@ export interface BusinessRow {
   time_zone: string;
   calling_window: CallingWindow | null;
   created_at: Date;
+  last_claim_at: Date | null;
 }
 
 export interface BusinessFields {
@@ -81,4 +82,9 @@ export async function updateBusiness(db: Executor, id: string, fields: BusinessF
  */
 export async function lockBusiness(client: PoolClient, id: string): Promise<BusinessRow | null> {
   return (await client.query<BusinessRow>('SELECT * FROM businesses WHERE id = $1 FOR NO KEY UPDATE', [id])).rows[0] ?? null;
+}
+
+/** Stamps a claim of the business's slots (under its slot lock, see src/claim/slots.ts). */
+export async function stampClaim(client: PoolClient, id: string): Promise<void> {
+  await client.query('UPDATE businesses SET last_claim_at = clock_timestamp() WHERE id = $1', [id]);
 }

@@ -255,3 +255,23 @@ export async function answeredByTally(db: Executor, runId: string): Promise<Map<
   );
   return new Map(r.rows.map((row) => [row.answered_by, Number(row.n)]));
 }
+
+/**
+ * Seconds since each of the business's slots freed (terminal status) after `since` and within the
+ * last `horizonSeconds`, oldest first, at most `limit`.
+ */
+export async function secondsSinceSlotsFreed(db: Executor, businessId: string, since: Date | null, horizonSeconds: number, limit: number): Promise<number[]> {
+  const r = await db.query<{ seconds: number }>(
+    `SELECT extract(epoch FROM clock_timestamp() - ended_at)::float8 AS seconds FROM calls
+      WHERE business_id = $1 AND ended_at IS NOT NULL AND ended_at > greatest($2::timestamptz, clock_timestamp() - make_interval(secs => $3))
+      ORDER BY ended_at LIMIT $4`,
+    [businessId, since, horizonSeconds, limit],
+  );
+  return r.rows.map((row) => row.seconds);
+}
+
+/** Active calls of every business, per direction (the metrics gauge). */
+export async function countActiveCallsPerDirection(db: Executor): Promise<Map<CallDirection, number>> {
+  const r = await db.query<{ direction: CallDirection; n: string }>('SELECT direction, count(*) AS n FROM calls WHERE status = ANY($1) GROUP BY direction', [ACTIVE_CALL_STATUSES]);
+  return new Map(r.rows.map((row) => [row.direction, Number(row.n)]));
+}

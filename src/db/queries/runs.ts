@@ -190,3 +190,9 @@ export async function pendingRunsOlderThan(db: Executor, seconds: number, opts: 
   );
   return r.rows;
 }
+
+/** Runs of every business, per status (the metrics gauge). */
+export async function countRunsByStatus(db: Executor): Promise<Map<RunStatus, number>> {
+  const r = await db.query<{ status: RunStatus; n: string }>('SELECT status, count(*) AS n FROM bulk_call_runs GROUP BY status');
+  return new Map(r.rows.map((row) => [row.status, Number(row.n)]));
+}

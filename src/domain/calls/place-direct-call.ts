@@ -95,7 +95,7 @@ export async function placeDirectCall(deps: DomainDeps, command: DirectCallComma
   }
 
   const { callId } = reservation.call;
-  const outcome = await placeReservedCall(deps, reservation.call);
+  const outcome = await placeReservedCall(deps, reservation.call, 'direct');
   let result: DirectCallResult;
   switch (outcome.kind) {
     case 'placed':

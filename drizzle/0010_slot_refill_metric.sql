@@ -1,0 +1,2 @@
+ALTER TABLE "businesses" ADD COLUMN "last_claim_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "calls_ended_by_business_idx" ON "calls" USING btree ("business_id","ended_at") WHERE ended_at IS NOT NULL;
