@@ -9,6 +9,7 @@ import { businessRoutes } from './routes/businesses';
 import { callRoutes } from './routes/calls';
 import { doNotCallRoutes } from './routes/do-not-call';
 import { healthRoutes } from './routes/health';
+import { listRoutes } from './routes/lists';
 import { runRoutes } from './routes/runs';
 import { twilioStatusRoutes } from './routes/twilio-status';
 import { bodyProblem, MAX_JSON_DEPTH } from './validation';
@@ -66,6 +67,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(twilioStatusRoutes(deps));
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
+  app.use(listRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;
