@@ -13,6 +13,7 @@ import { listRoutes } from './routes/lists';
 import { runRoutes } from './routes/runs';
 import { twilioStatusRoutes } from './routes/twilio-status';
 import { bodyProblem, MAX_JSON_DEPTH } from './validation';
+import { openApiRoutes } from './openapi';
 
 export interface ApiDeps extends DomainDeps {
   config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute'>;
@@ -65,6 +66,7 @@ export function createApp(deps: ApiDeps): express.Express {
   );
   app.use(healthRoutes(deps));
   app.use(twilioStatusRoutes(deps));
+  app.use(openApiRoutes());
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
   app.use(listRoutes(deps));

@@ -21,5 +21,6 @@ export function listParam<const T extends readonly [string, ...string[]]>(values
   return z
     .union([z.string(), z.array(z.string())])
     .transform((given) => (Array.isArray(given) ? given : [given]).flatMap((v) => v.split(',')).map((v) => v.trim()))
-    .pipe(z.array(z.enum(values)).min(1).max(values.length * 4));
+    .pipe(z.array(z.enum(values)).min(1).max(values.length * 4))
+    .meta({ description: `one or more of ${values.join(', ')}, comma-separated (or the parameter repeated)` });
 }
