@@ -159,7 +159,7 @@ export const outboundCallJobs = pgTable(
     index('outbound_call_jobs_queued_idx').on(t.runId, t.position).where(sql`status = 'queued'`),
     index('outbound_call_jobs_run_status_idx').on(t.runId, t.status),
     // A run's leads in order, each one's latest attempt first: the jobs list and results.csv walk it by page.
-    index('outbound_call_jobs_run_position_idx').on(t.runId, t.position, t.attempt),
+    index('outbound_call_jobs_run_position_idx').on(t.runId, t.position, t.attempt.desc()),
   ],
 );
 

@@ -228,7 +228,9 @@ export interface LeadJobRow {
 
 /**
  * A page of a run's leads in lead order (position), after `afterPosition`, each as its latest
- * attempt; the filters (null = any) apply to that attempt's status and outcome.
+ * attempt; the filters (null = any) apply to that attempt's status and outcome. The order is the
+ * index's (outbound_call_jobs_run_position_idx, attempt DESC NULLS LAST), so a page reads its rows
+ * and stops, never sorting the rest of the run.
  */
 export async function listLeadJobRows(
   db: Executor,
@@ -238,7 +240,7 @@ export async function listLeadJobRows(
   const r = await db.query<LeadJobRow>(
     `SELECT j.id, j.lead_id, j.position, j.attempt, j.status, j.outcome, j.error_code, j.last_error, l.phone, l.name, l.variables
        FROM (SELECT DISTINCT ON (position) * FROM outbound_call_jobs
-              WHERE run_id = $1 AND ($4::int IS NULL OR position > $4) ORDER BY position, attempt DESC) j
+              WHERE run_id = $1 AND ($4::int IS NULL OR position > $4) ORDER BY position, attempt DESC NULLS LAST) j
        JOIN leads l ON l.id = j.lead_id
       WHERE ($2::text[] IS NULL OR j.status = ANY($2)) AND ($3::text[] IS NULL OR j.outcome = ANY($3))
       ORDER BY j.position LIMIT $5`,
