@@ -6,7 +6,7 @@ import { STATUS_CALLBACK_PATH, AMD_CALLBACK_PATH } from '../calls/status-callbac
 import { changeBusinessBody, createBusinessBody, mintKeyBody } from './routes/businesses';
 import { createCallBody } from './routes/calls';
 import { addBody as doNotCallAddBody, listedNumber, pageQuery as doNotCallPageQuery } from './routes/do-not-call';
-import { businessesQuery, callsQuery, jobsQuery, runsQuery } from './routes/lists';
+import { businessesQuery, callsQuery, jobsQuery, resultsCsvQuery, runsQuery } from './routes/lists';
 import { csvQuery, leadRow, MAX_LEADS_PER_RUN, runSettings } from './routes/runs';
 import { amdParams, callbackParams } from './routes/twilio-status';
 import { apiKeyView, businessView, callView, doNotCallEntryView, errorBody, healthView, jobView, mintedKeyView, pageOf, runSummaryView, runView } from './schemas/views';
@@ -257,6 +257,7 @@ registerRoute({
   path: '/v1/runs/:runId/results.csv',
   summary: "A run's results, one row per lead (streamed)",
   auth: 'key',
+  query: resultsCsvQuery,
   responses: {
     200: {
       description:

@@ -11,7 +11,12 @@ import { createApp } from '../../src/api/app';
 import { openApiPath } from '../../src/api/openapi';
 import { OutdialTestStack, pollUntil } from '../helpers/outdial';
 
-type Spec = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
+type Operation = {
+  parameters?: { name: string; in: string }[];
+  requestBody?: { content: Record<string, unknown> };
+  responses: Record<string, { content?: Record<string, unknown> }>;
+};
+type Spec = { openapi: string; paths: Record<string, Record<string, Operation>> };
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface Req {
@@ -79,6 +84,18 @@ describe('OpenAPI document', () => {
       }
     } else {
       expect([method, template, res.status, text]).toEqual([method, template, res.status, '']);
+    }
+    // What was sent is documented (but what is refused as unknown): its query parameters, its body's type; a body that succeeded fits its schema.
+    const queryNames = [...new URLSearchParams(req.query ?? '').keys()];
+    const documentedQuery = (operation!.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+    expect([method, template, queryNames.filter((n) => !documentedQuery.includes(n))]).toEqual([method, template, res.status === 400 ? expect.any(Array) : []]);
+    const sentType = req.body !== undefined ? 'application/json' : req.raw?.type;
+    if (sentType && res.status !== 415) {
+      expect([method, template, Object.keys(operation!.requestBody?.content ?? {})]).toEqual([method, template, expect.arrayContaining([sentType])]);
+      if (req.body !== undefined && res.status < 300) {
+        const validate = ajv.getSchema(`openapi#/${pointer('paths', template, method, 'requestBody', 'content', sentType, 'schema')}`)!;
+        expect([method, template, 'request', validate(req.body) ? 'valid' : validate.errors]).toEqual([method, template, 'request', 'valid']);
+      }
     }
     const id = `${method} ${template}`;
     seen.set(id, (seen.get(id) ?? new Set()).add(res.status));

@@ -34,6 +34,8 @@ export const callsQuery = z
   })
   .strict()
   .refine((q) => !q.since || !q.until || q.until > q.since, { message: 'must be after since', path: ['until'] });
+/** results.csv takes no parameter (a misspelt one is a 400, not silently ignored). */
+export const resultsCsvQuery = z.object({}).strict();
 
 /** The run, if the caller may see it (otherwise it does not exist, 404); its ID. */
 export async function visibleRunId(deps: ApiDeps, res: Response, rawId: unknown): Promise<string> {
@@ -87,7 +89,7 @@ export function listRoutes(deps: ApiDeps) {
   /** Streamed as it is read (src/domain/runs/results-csv.ts); a failure once rows went out can only cut the response short. */
   router.get('/v1/runs/:runId/results.csv', async (req, res) => {
     const runId = await visibleRunId(deps, res, req.params.runId);
-    parseOr400(z.object({}).strict(), req.query, 'query');
+    parseOr400(resultsCsvQuery, req.query, 'query');
     const { header, rows } = await runResults(deps, runId);
     res.status(200).type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="run-${runId}-results.csv"`);
     try {
