@@ -91,6 +91,24 @@ describe('list routes', () => {
     for (const id of created.slice(2)) await stack.api('POST', `/v1/runs/${id}/cancel`, undefined, { key });
   });
 
+  test('rows created within one millisecond, or at the same instant, are each seen once: the cursor keeps microseconds and the ID', async () => {
+    const crowded = await stack.createBusiness();
+    // Rows written straight to Postgres, so their creation times can be microseconds apart or equal
+    // (canceled: no sweep takes them for runs to start).
+    const inserted = await stack.database.pool.query<{ id: string }>(
+      `INSERT INTO bulk_call_runs (business_id, workflow_id, status, created_at)
+       SELECT $1, 'crowded-' || gen_random_uuid(), 'canceled', timestamptz '2026-06-01 12:00:00.123' + make_interval(secs => (i / 3) * 0.000001)
+         FROM generate_series(0, 8) AS i RETURNING id`,
+      [crowded.id],
+    );
+    expect(inserted.rows).toHaveLength(9);
+    const inOrder = await stack.database.pool.query<{ id: string }>('SELECT id FROM bulk_call_runs WHERE business_id = $1 ORDER BY created_at DESC, id DESC', [crowded.id]);
+    for (const limit of [1, 2, 4]) {
+      const walked = await walk<{ id: string }>(`/v1/businesses/${crowded.id}/runs`, limit);
+      expect(ids(walked.items)).toEqual(ids(inOrder.rows));
+    }
+  });
+
   test('businesses: admin only, newest first, each once', async () => {
     const before = await stack.database.pool.query<{ id: string }>('SELECT id FROM businesses ORDER BY created_at DESC, id DESC');
     const walked = await walk<{ id: string; name: string; activeCalls: number }>('/v1/businesses', 200);
