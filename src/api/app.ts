@@ -11,9 +11,11 @@ import { doNotCallRoutes } from './routes/do-not-call';
 import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { recordHttpMetrics } from '../metrics/http';
+import { listRoutes } from './routes/lists';
 import { runRoutes } from './routes/runs';
 import { twilioStatusRoutes } from './routes/twilio-status';
 import { bodyProblem, MAX_JSON_DEPTH } from './validation';
+import { openApiRoutes } from './openapi';
 
 export interface ApiDeps extends DomainDeps {
   config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute' | 'metrics'>;
@@ -68,8 +70,10 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(healthRoutes(deps));
   if (deps.config.metrics.apiEnabled) app.use(metricsRoutes(deps));
   app.use(twilioStatusRoutes(deps));
+  app.use(openApiRoutes());
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
+  app.use(listRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { CallingWindow, VoiceApp } from '../settings';
 import type { Executor } from './executor';
+import { CREATED_US, FROM_US, type TimeKey } from './keyset';
 
 /** Queries of the `businesses` table. */
 
@@ -87,4 +88,15 @@ export async function lockBusiness(client: PoolClient, id: string): Promise<Busi
 /** Stamps a claim of the business's slots (under its slot lock, see src/claim/slots.ts). */
 export async function stampClaim(client: PoolClient, id: string): Promise<void> {
   await client.query('UPDATE businesses SET last_claim_at = clock_timestamp() WHERE id = $1', [id]);
+}
+
+/** A page of businesses, newest first, after the keyset `before` (created_at in µs since the epoch, id). */
+export async function listBusinessRows(db: Executor, page: { before: TimeKey | null; limit: number }): Promise<(BusinessRow & { created_us: string })[]> {
+  const r = await db.query<BusinessRow & { created_us: string }>(
+    `SELECT *, ${CREATED_US} AS created_us FROM businesses
+      WHERE $1::bigint IS NULL OR (created_at, id) < (${FROM_US('$1')}, $2::uuid)
+      ORDER BY created_at DESC, id DESC LIMIT $3`,
+    [page.before?.createdUs ?? null, page.before?.id ?? null, page.limit],
+  );
+  return r.rows;
 }
