@@ -32,11 +32,12 @@ async function main() {
       headers: { authorization: `Bearer ${stack.adminKey}`, 'content-type': 'text/csv' },
       body: csv,
     });
-    const body = (await res.json()) as { run?: { id: string; jobs: { total: number } }; error?: unknown };
+    const body = (await res.json()) as { run?: { id: string; workflowId: string; jobs: { total: number } }; error?: unknown };
     const seconds = (performance.now() - started) / 1000;
     if (res.status !== 201 || !body.run) throw new Error(`upload answered ${res.status}: ${JSON.stringify(body.error)}`);
     console.log(JSON.stringify({ leads, bytes: Buffer.byteLength(csv), status: res.status, jobs: body.run.jobs.total, seconds: Number(seconds.toFixed(2)), leadsPerSecond: Math.round(leads / seconds) }));
-    await stack.api('POST', `/v1/runs/${body.run.id}/cancel`);
+    // Not the cancel route: that is an update the run's workflow answers, and no worker runs here.
+    await stack.temporal.client.workflow.getHandle(body.run.workflowId).terminate('benchmark done');
   } finally {
     await stack.stop();
     await servers.stop();

@@ -49,18 +49,26 @@ export const MAX_VARIABLE_LENGTH = 500;
 /** Encoded into the voice URL's query, so bounded as a whole too. */
 export const MAX_VARIABLES_ENCODED_LENGTH = 2000;
 
-export const variablesField = z
-  .record(z.string(), z.string().max(MAX_VARIABLE_LENGTH, `a value must be at most ${MAX_VARIABLE_LENGTH} characters`))
-  .superRefine((vars, ctx) => {
-    const keys = Object.keys(vars);
-    if (keys.length > MAX_VARIABLES) ctx.addIssue({ code: 'custom', message: `at most ${MAX_VARIABLES} variables` });
-    for (const key of keys) {
-      if (!VARIABLE_KEY.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'a key must be lowercase letters, digits and _, starting with a letter, at most 40 characters' });
-      else if (key.startsWith(RESERVED_VARIABLE_PREFIX)) ctx.addIssue({ code: 'custom', path: [key], message: `keys starting ${RESERVED_VARIABLE_PREFIX} are Outdial's own` });
-    }
-    const encoded = Object.entries(vars).reduce((n, [k, v]) => n + encodeURIComponent(k).length + encodeURIComponent(v).length + 2, 0);
-    if (encoded > MAX_VARIABLES_ENCODED_LENGTH) ctx.addIssue({ code: 'custom', message: `the variables must fit in ${MAX_VARIABLES_ENCODED_LENGTH} characters once URL-encoded` });
-  });
+/** What is wrong with a lead's variables (each problem with the key it is about, if one), in plain code: a CSV checks every row with it. */
+export function variablesProblems(vars: Record<string, string>): { key?: string; message: string }[] {
+  const problems: { key?: string; message: string }[] = [];
+  const keys = Object.keys(vars);
+  if (keys.length > MAX_VARIABLES) problems.push({ message: `at most ${MAX_VARIABLES} variables` });
+  let encoded = 0;
+  for (const key of keys) {
+    const value = vars[key]!;
+    if (value.length > MAX_VARIABLE_LENGTH) problems.push({ key, message: `a value must be at most ${MAX_VARIABLE_LENGTH} characters` });
+    if (!VARIABLE_KEY.test(key)) problems.push({ key, message: 'a key must be lowercase letters, digits and _, starting with a letter, at most 40 characters' });
+    else if (key.startsWith(RESERVED_VARIABLE_PREFIX)) problems.push({ key, message: `keys starting ${RESERVED_VARIABLE_PREFIX} are Outdial's own` });
+    encoded += encodeURIComponent(key).length + encodeURIComponent(value).length + 2;
+  }
+  if (encoded > MAX_VARIABLES_ENCODED_LENGTH) problems.push({ message: `the variables must fit in ${MAX_VARIABLES_ENCODED_LENGTH} characters once URL-encoded` });
+  return problems;
+}
+
+export const variablesField = z.record(z.string(), z.string()).superRefine((vars, ctx) => {
+  for (const { key, message } of variablesProblems(vars)) ctx.addIssue({ code: 'custom', message, ...(key === undefined ? {} : { path: [key] }) });
+});
 
 /** Twilio's MachineDetection and its timeout, sync or async, and what to do on a machine. */
 export const machineDetectionField = z
@@ -73,7 +81,13 @@ export const machineDetectionField = z
   .strict() satisfies z.ZodType<MachineDetection, unknown>;
 
 /** An IANA time-zone name, for example America/Phoenix. */
-export const timeZoneField = z.string().max(64).refine(isTimeZone, 'must be an IANA time zone, for example America/Phoenix');
+export const TIME_ZONE_MESSAGE = 'must be an IANA time zone, for example America/Phoenix';
+
+export function isTimeZoneName(value: string): boolean {
+  return value.length <= 64 && isTimeZone(value);
+}
+
+export const timeZoneField = z.string().refine(isTimeZoneName, TIME_ZONE_MESSAGE);
 
 const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be a local time HH:MM or HH:MM:SS');
 const localDate = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, 'must be a date YYYY-MM-DD');

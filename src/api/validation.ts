@@ -5,12 +5,16 @@ import { HttpError } from './errors';
 
 const E164 = new RegExp(E164_PATTERN);
 
+export const E164_PHONE_MESSAGE = 'must be a valid phone number in E.164 format, for example +14155550100';
+
 /** A phone number in E.164, checked against real numbering plans (libphonenumber's full metadata). */
-export const e164Phone = z.string().refine((value) => {
+export function isE164Phone(value: string): boolean {
   if (!E164.test(value)) return false;
   const parsed = parsePhoneNumberFromString(value);
   return parsed !== undefined && parsed.isValid() && parsed.number === value;
-}, 'must be a valid phone number in E.164 format, for example +14155550100');
+}
+
+export const e164Phone = z.string().refine(isE164Phone, E164_PHONE_MESSAGE);
 
 export const uuidParam = z.string().uuid();
 

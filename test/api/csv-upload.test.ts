@@ -71,6 +71,21 @@ describe('CSV upload', () => {
     expect(await runsOf(business.id)).toBe(0);
   });
 
+  test('cells with tabs, backslashes, quotes and line breaks are stored exactly as sent', async () => {
+    const business = await stack.createBusiness();
+    const cells = [
+      { name: 'Tab\there', note: 'back\\slash \\N and \\t' },
+      { name: 'Two\nlines', note: 'say "hi"\r\nthen {braces}, [brackets]' },
+    ];
+    const quoted = (v: string) => `"${v.replace(/"/g, '""')}"`;
+    const csv = ['phone,name,note', ...cells.map((c, i) => `+1415604000${i},${quoted(c.name)},${quoted(c.note)}`)].join('\n');
+    const res = await upload(business.id, csv, `?options=${encodeURIComponent(JSON.stringify({ startAt: new Date(Date.now() + 3_600_000).toISOString() }))}`);
+    expect(res.status).toBe(201);
+    const leads = await stack.database.pool.query('SELECT l.name, l.variables FROM leads l JOIN outbound_call_jobs j ON j.lead_id = l.id WHERE j.run_id = $1 ORDER BY j.position', [res.body.run.id]);
+    expect(leads.rows).toEqual(cells.map((c) => ({ name: c.name, variables: { note: c.note } })));
+    await stack.api('POST', `/v1/runs/${res.body.run.id}/cancel`);
+  });
+
   test('columns by other names, and options in the query; the same upload with the same Idempotency-Key creates one run', async () => {
     const business = await stack.createBusiness();
     const csv = 'Mobile,Who,Zone,Plan\n+14156030001,Ada,America/New_York,gold\n+14156030002,Grace,,silver\n';

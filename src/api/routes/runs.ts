@@ -8,13 +8,13 @@ import { authorizeBusiness } from '../auth';
 import { HttpError, notFound } from '../errors';
 import { idempotencyOf } from '../idempotency';
 import { callingWindowField, instantField, machineDetectionField, retriesField, timeZoneField, variablesField, voiceAppField } from '../campaign-fields';
-import { DEFAULT_CSV_COLUMNS, readCsvLeads } from '../csv-leads';
+import { DEFAULT_CSV_COLUMNS, MAX_LEAD_NAME_LENGTH, readCsvLeads } from '../csv-leads';
 import { e164Phone, parseId, parseOr400 } from '../validation';
 
 export const MAX_LEADS_PER_RUN = 100_000;
 
 export const leadRow = z
-  .object({ phone: e164Phone, name: z.string().trim().max(200).optional(), variables: variablesField.optional(), timeZone: timeZoneField.optional() })
+  .object({ phone: e164Phone, name: z.string().trim().max(MAX_LEAD_NAME_LENGTH).optional(), variables: variablesField.optional(), timeZone: timeZoneField.optional() })
   .strict();
 /** A run's settings: everything but its leads (the JSON body's other fields; a CSV upload's `options`). */
 export const runSettings = z.object({

@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { CallingWindow, LeadVariables } from '../settings';
 import type { CallStatus, JobStatus } from '../statuses';
 import type { Executor } from './executor';
@@ -13,26 +16,53 @@ export interface NewLead {
   timeZones?: string[] | null | undefined;
 }
 
-/** The leads of a new run and one job each, in the order given: that is the order they are dialed. */
+/** Rows per piece of a COPY: the text is built a piece at a time while Postgres reads the last. */
+const COPY_PIECE_ROWS = 2000;
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIALS = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** A value in COPY's text format: backslash, tab and line breaks escaped; null is `\N`. */
+function copyField(value: string | null | undefined): string {
+  if (value === null || value === undefined) return '\\N';
+  return COPY_SPECIAL.test(value) ? value.replace(COPY_SPECIALS, (c) => COPY_ESCAPES[c]!) : value;
+}
+
+/** A text[] literal: every element quoted, its quotes and backslashes escaped. */
+function textArrayLiteral(values: string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+}
+
+/** Streams rows into `COPY <target> FROM STDIN`: one statement, whatever the count. */
+async function copyRows<T>(client: PoolClient, target: string, rows: T[], line: (row: T, index: number) => string): Promise<void> {
+  function* pieces() {
+    for (let start = 0; start < rows.length; start += COPY_PIECE_ROWS) {
+      let piece = '';
+      for (let i = start; i < Math.min(rows.length, start + COPY_PIECE_ROWS); i++) piece += line(rows[i]!, i) + '\n';
+      yield piece;
+    }
+  }
+  await pipeline(Readable.from(pieces()), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+}
+
+/**
+ * The leads of a new run and one job each, in the order given: that is the order they are dialed.
+ * COPY, not INSERT: 100,000 leads as parameter arrays cost seconds to encode and unnest; a COPY
+ * streams them (the constraints and foreign keys are checked the same).
+ */
 export async function insertLeadsAndJobs(client: PoolClient, runId: string, businessId: string, leadIds: string[], leads: NewLead[]): Promise<void> {
-  await client.query(
-    `INSERT INTO leads (id, business_id, phone, name, variables, time_zones)
-     SELECT id, $1, phone, name, variables, CASE WHEN zones IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(zones)) END
-       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[]) AS t(id, phone, name, variables, zones)`,
+  await copyRows(client, 'leads (id, business_id, phone, name, variables, time_zones)', leads, (lead, i) =>
     [
+      leadIds[i]!,
       businessId,
-      leadIds,
-      leads.map((l) => l.phone),
-      leads.map((l) => l.name ?? null),
-      leads.map((l) => (l.variables ? JSON.stringify(l.variables) : null)),
-      leads.map((l) => (l.timeZones ? JSON.stringify(l.timeZones) : null)),
-    ],
+      copyField(lead.phone),
+      copyField(lead.name),
+      copyField(lead.variables ? JSON.stringify(lead.variables) : null),
+      copyField(lead.timeZones ? textArrayLiteral(lead.timeZones) : null),
+    ].join('\t'),
   );
-  await client.query(
-    `INSERT INTO outbound_call_jobs (run_id, lead_id, position)
-     SELECT $1, lead_id, ord - 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS t(lead_id, ord)`,
-    [runId, leadIds],
-  );
+  await copyRows(client, 'outbound_call_jobs (run_id, lead_id, position)', leadIds, (leadId, i) => `${runId}\t${leadId}\t${i}`);
 }
 
 export interface ClaimedJob {
