@@ -128,6 +128,33 @@ describe('run event stream', () => {
     await stack.runResult(run);
   });
 
+  test('after its LISTEN connection is cut, the hub reconnects and re-reads every followed run (notifications sent meanwhile are lost)', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    stack.carrier.setScripts([{ to: '+1415782*', outcome: 'hold' }]);
+    const run = await stack.createRun(business.id, leadPhones(1, '+1415782'));
+    const client = await open(run.id);
+    await client.until(answered(1));
+    const listenerPid = async () =>
+      (await stack.database.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [stack.runEventsListenerName])).rows[0]?.pid;
+    const before = await listenerPid();
+    expect(before).toBeDefined();
+    // An event no notification announces: only a read the hub makes of its own finds it.
+    const silent = await stack.database.pool.query<{ id: string }>(
+      `INSERT INTO events (business_id, run_id, type, data) VALUES ($1, $2, 'run.running', '{"status": "running"}'::jsonb) RETURNING id::text AS id`,
+      [business.id, run.id],
+    );
+    await stack.database.pool.query('SELECT pg_terminate_backend($1)', [before]);
+    await client.until((c) => c.events('run.running').some((f) => (JSON.parse(f.data) as { id: string }).id === silent.rows[0]!.id));
+    const after = await listenerPid();
+    expect(after).toBeDefined();
+    expect(after).not.toBe(before);
+    // Notifications reach the new connection: the run's end comes through.
+    stack.carrier.releaseAll();
+    await client.closed;
+    expect(client.frames.at(-1)!.event).toBe('end');
+    expect(logged(client.frames).at(-1)!.event).toBe('run.completed');
+  });
+
   test("a business key cannot read another business's run (404); a bad Last-Event-ID or query is a 400; no key is a 401", async () => {
     const owner = await stack.createBusiness();
     const other = await stack.createBusiness();

@@ -97,6 +97,8 @@ export class OutdialTestStack {
 
   /** The API's run event hub: one LISTEN connection, as in an API process (set in start()). */
   runEvents!: RunEventsHub;
+  /** The `application_name` of the hub's LISTEN connection (pg_stat_activity). */
+  readonly runEventsListenerName = `run-events-${randomUUID()}`;
 
   static async start(opts: OutdialTestStackOptions = {}): Promise<OutdialTestStack> {
     const databaseUrl = opts.databaseUrl ?? testDatabaseUrl();
@@ -123,7 +125,10 @@ export class OutdialTestStack {
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
     const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000, databaseUrl, temporalAddress);
-    stack.runEvents = startRunEventsHub({ database, databaseUrl, logger: stack.logger, heartbeatSeconds: 15, progressIntervalMs: 250, ...opts.liveEvents });
+    // Its LISTEN connection is named after the stack, so a test can find (and cut) this stack's own.
+    const listenUrl = new URL(databaseUrl);
+    listenUrl.searchParams.set('application_name', stack.runEventsListenerName);
+    stack.runEvents = startRunEventsHub({ database, databaseUrl: listenUrl.toString(), logger: stack.logger, heartbeatSeconds: 15, progressIntervalMs: 250, ...opts.liveEvents });
     config.temporal.taskQueue = stack.taskQueue;
     config.adminKeys.push(stack.adminKey);
     server.on('request', createApp(stack.deps()));

@@ -111,6 +111,8 @@ export function runEventRoutes(deps: ApiDeps) {
     sink.send({ kind: 'progress', run });
     const unfollow = deps.runEvents.follow(run.id, cursor, sink);
     res.on('close', unfollow);
+    // A client that left while the run was read has already closed: 'close' will not come again.
+    if (sink.gone()) unfollow();
   });
 
   return router;
