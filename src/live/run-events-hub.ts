@@ -217,10 +217,11 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
           if (page.events.some(isFinalEvent)) return void this.finish();
           this.progress();
         }
-        if (page.more) {
-          if (page.events.length === PAGE_SIZE) this.again = true;
-          else this.retryIn(HELD_BACK_RETRY_MS);
-        }
+        if (page.events.length === PAGE_SIZE) {
+          // A backlog (a run followed from its start): its clients take each page before the next.
+          this.again = true;
+          await Promise.all([...this.followers].map((f) => f.sink.drained()));
+        } else if (page.more) this.retryIn(HELD_BACK_RETRY_MS);
       } while (this.again && !this.closed);
     }
 

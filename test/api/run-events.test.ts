@@ -113,6 +113,29 @@ describe('run event stream', () => {
     expect(afterEnd.frames.map((f) => f.event)).toEqual(['progress', 'end']);
   });
 
+  test("clients following a live run from its start get its whole backlog (more than a page) once, in order", async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 10 });
+    const phones = leadPhones(200, '+1415783');
+    // Every call but the last lead's ends at once: the run stays live with ~600 events behind it.
+    stack.carrier.setScripts([{ to: phones.at(-1)!, outcome: 'hold' }]);
+    const run = await stack.createRun(business.id, phones);
+    await pollUntil(async () => (await stack.getRun(run.id)).jobs.completed === 199, 120_000);
+    const backlog = await logAfter(run.id, null);
+    expect(backlog.length).toBeGreaterThan(500);
+
+    // The first client's feed reads the backlog page by page; the second catches up by itself.
+    const first = await open(run.id);
+    await first.until((c) => c.events('call.').length >= backlog.length - 1);
+    const second = await open(run.id);
+    await second.until((c) => c.events('call.').length >= backlog.length - 1);
+    stack.carrier.releaseAll();
+    await Promise.all([first.closed, second.closed]);
+    const all = (await logAfter(run.id, null)).map((e) => ({ id: e.cursor, event: e.type }));
+    expect(logged(first.frames).map(({ id, event }) => ({ id, event }))).toEqual(all);
+    expect(logged(second.frames)).toEqual(logged(first.frames));
+    expect(first.frames.at(-1)!.event).toBe('end');
+  });
+
   test('an idle stream gets heartbeat comments; a client that leaves is forgotten', async () => {
     const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
     stack.carrier.setScripts([{ to: '+1415778*', outcome: 'hold' }]);
