@@ -154,7 +154,8 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
     private again = false;
     private retry: NodeJS.Timeout | null = null;
     private progressTimer: NodeJS.Timeout | null = null;
-    private progressRunning = false;
+    /** The view being read and sent, if any. */
+    private progressSending: Promise<void> | null = null;
     private progressAgain = false;
     private lastProgressAt = 0;
     closed = false;
@@ -195,7 +196,9 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
         return;
       }
       this.reading = true;
-      void track(this.read()).finally(() => (this.reading = false));
+      void track(this.read())
+        .catch((err: unknown) => logger.error({ err: (err as Error).message, runId: this.runId }, 'run events: fanning out failed'))
+        .finally(() => (this.reading = false));
     }
 
     private async read(): Promise<void> {
@@ -214,7 +217,7 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
         if (page.events.length > 0) {
           this.cursor = page.events.at(-1)!.cursor;
           for (const f of [...this.followers]) deliver(this, f, page.events);
-          if (page.events.some(isFinalEvent)) return void this.finish();
+          if (page.events.some(isFinalEvent)) return void track(this.finish());
           this.progress();
         }
         if (page.events.length === PAGE_SIZE) {
@@ -236,16 +239,15 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
     /** One run view for every follower, at most one per interval: a view coming is a view pending. */
     private progress(): void {
       if (this.progressTimer) return;
-      if (this.progressRunning) {
+      if (this.progressSending) {
         this.progressAgain = true;
         return;
       }
       const wait = Math.max(0, this.lastProgressAt + opts.progressIntervalMs - Date.now());
       this.progressTimer = setTimeout(() => {
         this.progressTimer = null;
-        this.progressRunning = true;
-        void track(this.sendProgress()).finally(() => {
-          this.progressRunning = false;
+        this.progressSending = track(this.sendProgress()).finally(() => {
+          this.progressSending = null;
           this.lastProgressAt = Date.now();
           if (this.progressAgain && !this.closed) {
             this.progressAgain = false;
@@ -268,7 +270,8 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
     private async finish(): Promise<void> {
       const followers = [...this.followers];
       this.close();
-      await Promise.all(followers.map((f) => f.caughtUp));
+      // The last view goes after every earlier one (none still in flight) and after every event.
+      await Promise.all([...followers.map((f) => f.caughtUp), this.progressSending]);
       await this.sendProgress();
       for (const f of followers) f.sink.end();
     }
