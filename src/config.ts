@@ -117,6 +117,18 @@ const variables = {
     schema: z.union([z.literal('off'), hostPort]).default('0.0.0.0:9465'),
     hint: "set it to host:port for the Temporal SDK's Prometheus endpoint of the worker (e.g. 0.0.0.0:9465), or off",
   },
+  TEMPORAL_UI_URL: {
+    schema: httpUrl.default('http://localhost:8233'),
+    hint: 'set it to the Temporal Web UI base URL the run page links to, for example http://localhost:8233',
+  },
+  EVENTS_HEARTBEAT_SECONDS: {
+    schema: z.coerce.number().positive().max(3_600).default(15),
+    hint: 'set it to how often (seconds) an idle event stream gets a comment frame that keeps proxies from closing it (0 < n <= 3600)',
+  },
+  EVENTS_PROGRESS_INTERVAL_MS: {
+    schema: z.coerce.number().int().min(0).max(60_000).default(250),
+    hint: "set it to the fewest milliseconds between two progress frames of a run's event stream (0-60000)",
+  },
   RUN_WAKE_FALLBACK_SECONDS: {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
@@ -159,6 +171,10 @@ export interface Config {
    * required of every scrape of Outdial's endpoints.
    */
   metrics: { apiEnabled: boolean; token?: string; workerPort: number; temporalAddress: string | null };
+  /** The Temporal Web UI the run page links a run's workflow to. */
+  temporalUiUrl: string;
+  /** Run event streams: a heartbeat comment this often; at most one progress frame per run per interval. */
+  liveEvents: { heartbeatSeconds: number; progressIntervalMs: number };
 }
 
 export interface EnvVariable {
@@ -242,6 +258,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       workerPort: v('WORKER_METRICS_PORT'),
       temporalAddress: temporalMetrics === 'off' ? null : temporalMetrics,
     },
+    temporalUiUrl: v('TEMPORAL_UI_URL').replace(/\/+$/, ''),
+    liveEvents: { heartbeatSeconds: v('EVENTS_HEARTBEAT_SECONDS'), progressIntervalMs: v('EVENTS_PROGRESS_INTERVAL_MS') },
   };
 }
 

@@ -12,13 +12,18 @@ import { healthRoutes } from './routes/health';
 import { metricsRoutes } from './routes/metrics';
 import { recordHttpMetrics } from '../metrics/http';
 import { listRoutes } from './routes/lists';
+import { runEventRoutes } from './routes/run-events';
 import { runRoutes } from './routes/runs';
+import { runPageRoutes } from './pages/run-page';
+import type { RunEventsHub } from '../live/run-events-hub';
 import { twilioStatusRoutes } from './routes/twilio-status';
 import { bodyProblem, MAX_JSON_DEPTH } from './validation';
 import { openApiRoutes } from './openapi';
 
 export interface ApiDeps extends DomainDeps {
-  config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute' | 'metrics'>;
+  config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute' | 'metrics' | 'temporalUiUrl'>;
+  /** Live run events for the streams (one LISTEN per API process). */
+  runEvents: RunEventsHub;
 }
 
 /** Headers that carry secrets: never written to a log line. */
@@ -71,9 +76,10 @@ export function createApp(deps: ApiDeps): express.Express {
   if (deps.config.metrics.apiEnabled) app.use(metricsRoutes(deps));
   app.use(twilioStatusRoutes(deps));
   app.use(openApiRoutes());
+  app.use(runPageRoutes(deps));
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
-  app.use(listRoutes(deps));
+  app.use(listRoutes(deps), runEventRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;

@@ -8,6 +8,7 @@ import { createCallBody } from './routes/calls';
 import { addBody as doNotCallAddBody, listedNumber, pageQuery as doNotCallPageQuery } from './routes/do-not-call';
 import { businessesQuery, callsQuery, jobsQuery, resultsCsvQuery, runsQuery } from './routes/lists';
 import { csvQuery, leadRow, MAX_LEADS_PER_RUN, runSettings } from './routes/runs';
+import { eventsQuery } from './routes/run-events';
 import { amdParams, callbackParams } from './routes/twilio-status';
 import { apiKeyView, businessView, callView, doNotCallEntryView, errorBody, healthView, jobView, mintedKeyView, pageOf, runSummaryView, runView } from './schemas/views';
 import { uuidParam } from './validation';
@@ -243,6 +244,23 @@ registerRoute({
   auth: 'key',
   responses: { 200: { description: 'the run', schema: runBody } },
   errors: [404],
+});
+registerRoute({
+  method: 'get',
+  path: '/v1/runs/:runId/events',
+  summary:
+    "A run's live events as Server-Sent Events: `progress` frames (the run view), `call.dialed|answered|completed` and `run.<status>` events with ids, `end` after the final status; resumable with Last-Event-ID",
+  auth: 'key',
+  query: eventsQuery,
+  responses: { 200: { description: 'the event stream', contentType: 'text/event-stream', schema: z.string() } },
+  errors: [400, 404],
+});
+registerRoute({
+  method: 'get',
+  path: '/runs/:runId',
+  summary: "The run's live page (HTML); its data comes from the API with the key given in the page (#key=…)",
+  auth: 'none',
+  responses: { 200: { description: 'the page', contentType: 'text/html', schema: z.string() } },
 });
 for (const action of ['pause', 'resume', 'cancel'] as const) {
   registerRoute({

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * The OpenAPI document against the running API: every route is called for real (a success and its
  * typical refusals), and each response's status and JSON body is validated against the document with
@@ -137,6 +138,7 @@ describe('OpenAPI document', () => {
     await expectCall(200, 'get', '/v1/openapi.json', [], { key: null });
     await expectCall(200, 'get', '/healthz', [], { key: null });
     await expectCall(200, 'get', '/metrics', [], { key: null });
+    await expectCall(200, 'get', '/runs/{runId}', [randomUUID()], { key: null });
   });
 
   test('businesses and keys', async () => {
@@ -196,6 +198,11 @@ describe('OpenAPI document', () => {
     await pollUntil(async () => (await stack.getRun(runId)).finishedAt !== null);
     await expectCall(200, 'get', '/v1/runs/{runId}', [runId], { key });
     await expectCall(404, 'get', '/v1/runs/{runId}', ['not-a-uuid'], { key });
+    // The run is over: its stream replays, sends progress and ends.
+    const stream = await expectCall(200, 'get', '/v1/runs/{runId}/events', [runId], { key });
+    expect(stream.text).toContain('event: end');
+    await expectCall(400, 'get', '/v1/runs/{runId}/events', [runId], { key, query: 'lastEventId=yesterday' });
+    await expectCall(404, 'get', '/v1/runs/{runId}/events', [otherBusiness], { key });
     const jobs = await expectCall(200, 'get', '/v1/runs/{runId}/jobs', [runId], { key, query: 'limit=1' });
     await expectCall(200, 'get', '/v1/runs/{runId}/jobs', [runId], { key, query: `cursor=${jobs.body.nextCursor}&status=completed` });
     await expectCall(400, 'get', '/v1/runs/{runId}/jobs', [runId], { key, query: 'outcome=maybe' });
