@@ -100,6 +100,26 @@ const variables = {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
   },
+  WEBHOOK_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    hint: 'set it to the milliseconds a webhook receiver has to answer before the attempt counts as failed (100-120000)',
+  },
+  WEBHOOK_MAX_ATTEMPTS: {
+    schema: z.coerce.number().int().min(1).max(100).default(10),
+    hint: 'set it to how many attempts a webhook delivery gets before it is marked failed (1-100)',
+  },
+  WEBHOOK_RETRY_BASE_SECONDS: {
+    schema: z.coerce.number().positive().max(3_600).default(5),
+    hint: 'set it to the seconds before the first webhook retry; each later one waits 5 times longer (0 < n <= 3600)',
+  },
+  WEBHOOK_RETRY_MAX_SECONDS: {
+    schema: z.coerce.number().positive().max(86_400).default(21_600),
+    hint: 'set it to the longest wait between two webhook attempts, in seconds (0 < n <= 86400)',
+  },
+  WEBHOOK_CONCURRENCY: {
+    schema: z.coerce.number().int().min(0).max(1_000).default(10),
+    hint: 'set it to how many webhook deliveries one worker process sends at once, or 0 for none in this process (0-1000)',
+  },
 } as const;
 
 type Vars = typeof variables;
@@ -132,6 +152,18 @@ export interface Config {
   stalledRunAfterSeconds: number;
   /** How often the Temporal Schedule sweeps every business; 0: no schedule. */
   reconcileSweepSeconds: number;
+  /** Webhook delivery by each worker process (src/webhooks/dispatcher.ts). */
+  webhooks: WebhookSettings;
+}
+
+export interface WebhookSettings {
+  timeoutMs: number;
+  maxAttempts: number;
+  /** Seconds before the first retry; each next waits 5 times longer, up to `retryMaxSeconds`, with jitter. */
+  retryBaseSeconds: number;
+  retryMaxSeconds: number;
+  /** Deliveries in flight at once per process; 0: this process delivers none. */
+  concurrency: number;
 }
 
 export interface EnvVariable {
@@ -206,6 +238,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
     stalledRunAfterSeconds: v('STALLED_RUN_AFTER_SECONDS'),
+    webhooks: {
+      timeoutMs: v('WEBHOOK_TIMEOUT_MS'),
+      maxAttempts: v('WEBHOOK_MAX_ATTEMPTS'),
+      retryBaseSeconds: v('WEBHOOK_RETRY_BASE_SECONDS'),
+      retryMaxSeconds: v('WEBHOOK_RETRY_MAX_SECONDS'),
+      concurrency: v('WEBHOOK_CONCURRENCY'),
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { connectTemporalClient, connectWorkerConnection } from './temporal/conne
 import { ensureReconcileSchedule } from './temporal/reconcile-schedule';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { createOutdialWorker } from './temporal/create-worker';
+import { startWebhookDispatcher } from './webhooks/dispatcher';
 
 runMain('worker', async () => {
   const config = loadConfig();
@@ -34,9 +35,13 @@ runMain('worker', async () => {
       config,
     },
   });
+  // Webhook delivery on a pool of its own (never the dialing path's connections); 0 concurrency: none here.
+  const webhooks = config.webhooks.concurrency > 0 ? startWebhookDispatcher({ databaseUrl: config.databaseUrl, settings: config.webhooks, logger }) : null;
+  await webhooks?.ready;
   logger.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address }, 'worker started');
   // Runtime handles SIGINT/SIGTERM: the worker drains, then run() resolves.
   await worker.run();
+  await webhooks?.stop();
   await database.close();
   await temporal.connection.close();
   logger.info('worker stopped');

@@ -11,6 +11,7 @@ import { doNotCallRoutes } from './routes/do-not-call';
 import { healthRoutes } from './routes/health';
 import { runRoutes } from './routes/runs';
 import { twilioStatusRoutes } from './routes/twilio-status';
+import { webhookRoutes } from './routes/webhooks';
 import { bodyProblem, MAX_JSON_DEPTH } from './validation';
 
 export interface ApiDeps extends DomainDeps {
@@ -66,6 +67,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(twilioStatusRoutes(deps));
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
+  app.use(webhookRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;

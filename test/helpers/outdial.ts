@@ -13,6 +13,7 @@ import { spawnManaged, type ManagedProcess } from '../../src/dev/processes';
 import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
 import { createTelephonyClient } from '../../src/telephony/client';
 import { createOutdialWorker } from '../../src/temporal/create-worker';
+import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherDeps } from '../../src/webhooks/dispatcher';
 import type { BulkCallRunResult } from '../../src/workflows/messages';
 import { testDatabaseUrl } from './db';
 import { connectTestTemporal, testTemporalAddress, workflowBundle } from './temporal';
@@ -79,6 +80,7 @@ export class OutdialTestStack {
   /** This stack's admin key (configuration's OUTDIAL_ADMIN_KEYS). */
   readonly adminKey = `test-admin-${randomUUID()}`;
   private workers: { worker: Worker; running: Promise<void> }[] = [];
+  private webhookDispatchers: WebhookDispatcher[] = [];
 
   private constructor(
     readonly database: Database,
@@ -157,6 +159,19 @@ export class OutdialTestStack {
     return worker;
   }
 
+  /** Starts an in-process webhook dispatcher (what each worker process runs), stopped by `stop()`. */
+  async startWebhookDispatcher(settings: Partial<WebhookDispatcherDeps['settings']> = {}, onAttempt?: WebhookDispatcherDeps['onAttempt']): Promise<WebhookDispatcher> {
+    const dispatcher = startWebhookDispatcher({
+      databaseUrl: this.databaseUrl,
+      settings: { ...TEST_WEBHOOK_SETTINGS, ...settings },
+      logger: this.logger,
+      ...(onAttempt ? { onAttempt } : {}),
+    });
+    this.webhookDispatchers.push(dispatcher);
+    await dispatcher.ready;
+    return dispatcher;
+  }
+
   async api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, opts: ApiCallOptions = {}): Promise<{ status: number; body: T; headers: Headers }> {
     const key = opts.key === undefined ? this.adminKey : opts.key;
     const res = await fetch(this.apiUrl + path, {
@@ -209,12 +224,12 @@ export class OutdialTestStack {
   }
 
   /** Starts `src/worker.ts` as its own OS process on this stack's task queue; resolves once it polls. */
-  async startWorkerProcess(): Promise<ManagedProcess> {
+  async startWorkerProcess(env: NodeJS.ProcessEnv = {}): Promise<ManagedProcess> {
     // Node itself with tsx's loader, not the tsx wrapper: a signal sent to the child reaches the worker
     // (the wrapper does not pass SIGKILL on, which left killed workers running).
     const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/worker.ts')], {
       cwd: ROOT,
-      env: { ...this.workerProcessEnv(), LOG_LEVEL: 'info' },
+      env: { ...this.workerProcessEnv(), LOG_LEVEL: 'info', ...env },
     });
     await new Promise<void>((resolve, reject) => {
       let stderr = '';
@@ -252,6 +267,7 @@ export class OutdialTestStack {
   async stop(): Promise<void> {
     for (const w of this.workers) w.worker.shutdown();
     await Promise.allSettled(this.workers.map((w) => w.running));
+    await Promise.allSettled(this.webhookDispatchers.map((d) => d.stop()));
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -262,6 +278,9 @@ export class OutdialTestStack {
     await this.database.close();
   }
 }
+
+/** Webhook settings of test dispatchers: retries within a second, so a test sees several. */
+export const TEST_WEBHOOK_SETTINGS: WebhookDispatcherDeps['settings'] = { timeoutMs: 2_000, maxAttempts: 50, retryBaseSeconds: 0.1, retryMaxSeconds: 0.5, concurrency: 5 };
 
 /** Caller IDs handed out in this process: never one twice (a random pick collided now and then). */
 let callerIdsHandedOut = Math.floor(Math.random() * 5_000);
