@@ -20,7 +20,7 @@ export interface WebhookDispatcherDeps {
   settings: WebhookSettings;
   logger: Logger;
   /** Called after each attempt is recorded (the deliveries metric hangs here). */
-  onAttempt?: (attempt: { result: WebhookAttemptResult; type: string; statusCode: number | null }) => void;
+  onAttempt?: (attempt: { result: WebhookAttemptResult; eventId: string; type: string; statusCode: number | null }) => void;
 }
 
 export interface WebhookDispatcher {
@@ -114,7 +114,7 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
       logger.warn({ err: (err as Error).message, eventId: row.event_id }, 'webhooks: could not record an attempt; it will be retried');
     }
     if (outcome.result === 'failed') logger.warn({ eventId: row.event_id, attempts: row.attempts, error }, 'webhooks: delivery failed for good');
-    deps.onAttempt?.({ result: outcome.result, type: row.type, statusCode: sent?.statusCode ?? null });
+    deps.onAttempt?.({ result: outcome.result, eventId: webhookMessageId(row.event_id), type: row.type, statusCode: sent?.statusCode ?? null });
   };
 
   /** Claims while there is room and work, starts each attempt, then sleeps until the next due time. */
