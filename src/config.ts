@@ -120,6 +120,10 @@ const variables = {
     schema: z.coerce.number().int().min(0).max(1_000).default(10),
     hint: 'set it to how many webhook deliveries one worker process sends at once, or 0 for none in this process (0-1000)',
   },
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: {
+    schema: z.enum(['true', 'false']).optional(),
+    hint: 'set it to true to let webhooks reach loopback and private addresses, false to refuse them (default: false in production)',
+  },
 } as const;
 
 type Vars = typeof variables;
@@ -164,6 +168,8 @@ export interface WebhookSettings {
   retryMaxSeconds: number;
   /** Deliveries in flight at once per process; 0: this process delivers none. */
   concurrency: number;
+  /** Whether a webhook may reach loopback, private and link-local addresses (never, by default, in production). */
+  allowPrivateNetworks: boolean;
 }
 
 export interface EnvVariable {
@@ -244,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseSeconds: v('WEBHOOK_RETRY_BASE_SECONDS'),
       retryMaxSeconds: v('WEBHOOK_RETRY_MAX_SECONDS'),
       concurrency: v('WEBHOOK_CONCURRENCY'),
+      allowPrivateNetworks: (v('WEBHOOK_ALLOW_PRIVATE_NETWORKS') ?? (v('OUTDIAL_ENV') === 'production' ? 'false' : 'true')) === 'true',
     },
   };
 }

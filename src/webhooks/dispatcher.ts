@@ -6,6 +6,7 @@ import { claimDueDeliveries, finishDeliveryAttempt, msUntilNextDelivery, WEBHOOK
 import type { WebhookDeliveryStatus } from '../db/schema';
 import { webhookBody, webhookMessageId } from '../domain/webhooks/payload';
 import type { Logger } from '../logger';
+import { postWebhook } from './post';
 
 /**
  * Delivers the webhook outbox (`webhook_deliveries`) at least once. Runs in each worker process on
@@ -50,36 +51,29 @@ export function retryDelaySeconds(settings: Pick<WebhookSettings, 'retryBaseSeco
 
 /** Why a request failed, as the deliveries list shows it. */
 function describeFailure(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const e = err as { name?: string; message?: string };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
-  const cause = e.cause?.code ?? e.cause?.message;
-  return (cause ? `${e.message ?? 'request failed'}: ${cause}` : (e.message ?? String(err))).slice(0, MAX_ERROR_LENGTH);
+  return (e.message || String(err)).slice(0, MAX_ERROR_LENGTH);
 }
 
 /** One attempt: the signed POST, and what came of it (2xx = delivered; a redirect is not followed and counts as a failure). */
-async function send(row: ClaimedDeliveryRow & { url: string; secret: string }, timeoutMs: number): Promise<{ ok: boolean; statusCode: number | null; error: string | null }> {
+async function send(row: ClaimedDeliveryRow & { url: string; secret: string }, settings: WebhookSettings): Promise<{ ok: boolean; statusCode: number | null; error: string | null }> {
   const body = JSON.stringify(webhookBody(row));
   const id = webhookMessageId(row.event_id);
   const at = new Date();
+  const headers = {
+    'content-type': 'application/json',
+    'user-agent': 'Outdial-Webhooks/1',
+    'webhook-id': id,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': new Webhook(row.secret).sign(id, at, body),
+  };
   try {
-    const res = await fetch(row.url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'Outdial-Webhooks/1',
-        'webhook-id': id,
-        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-        'webhook-signature': new Webhook(row.secret).sign(id, at, body),
-      },
-      body,
-    });
-    await res.body?.cancel().catch(() => undefined);
-    const ok = res.status >= 200 && res.status < 300;
-    return { ok, statusCode: res.status, error: ok ? null : `the receiver answered HTTP ${res.status}` };
+    const statusCode = await postWebhook(row.url, headers, body, settings);
+    const ok = statusCode >= 200 && statusCode < 300;
+    return { ok, statusCode, error: ok ? null : `the receiver answered HTTP ${statusCode}` };
   } catch (err) {
-    return { ok: false, statusCode: null, error: describeFailure(err, timeoutMs) };
+    return { ok: false, statusCode: null, error: describeFailure(err, settings.timeoutMs) };
   }
 }
 
@@ -100,7 +94,7 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
   };
 
   const attempt = async (row: ClaimedDeliveryRow): Promise<void> => {
-    const sent = row.url && row.secret ? await send({ ...row, url: row.url, secret: row.secret }, settings.timeoutMs) : null;
+    const sent = row.url && row.secret ? await send({ ...row, url: row.url, secret: row.secret }, settings) : null;
     const outcome: { status: WebhookDeliveryStatus; result: WebhookAttemptResult; retryInSeconds: number | null } = sent?.ok
       ? { status: 'delivered', result: 'delivered', retryInSeconds: null }
       : sent && row.attempts < settings.maxAttempts

@@ -261,6 +261,8 @@ export class OutdialTestStack {
       TWILIO_CALLS_PER_SECOND: String(this.config.twilio.callsPerSecond),
       // Test workers share one Temporal server: no global sweep schedule pointing at a test queue.
       RECONCILE_SWEEP_SECONDS: '0',
+      // Webhook dispatchers only where a test asks for one (they deliver every business of their database).
+      WEBHOOK_CONCURRENCY: '0',
     };
   }
 
@@ -280,7 +282,7 @@ export class OutdialTestStack {
 }
 
 /** Webhook settings of test dispatchers: retries within a second, so a test sees several. */
-export const TEST_WEBHOOK_SETTINGS: WebhookDispatcherDeps['settings'] = { timeoutMs: 2_000, maxAttempts: 50, retryBaseSeconds: 0.1, retryMaxSeconds: 0.5, concurrency: 5 };
+export const TEST_WEBHOOK_SETTINGS: WebhookDispatcherDeps['settings'] = { timeoutMs: 2_000, maxAttempts: 50, retryBaseSeconds: 0.1, retryMaxSeconds: 0.5, concurrency: 5, allowPrivateNetworks: true };
 
 /** Caller IDs handed out in this process: never one twice (a random pick collided now and then). */
 let callerIdsHandedOut = Math.floor(Math.random() * 5_000);

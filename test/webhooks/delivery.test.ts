@@ -79,7 +79,7 @@ describe('webhook delivery from worker processes', () => {
     await pollUntil(async () => {
       const rows = await deliveryRows(business.id);
       return rows.reduce((n, d) => n + d.attempts, 0) > attemptsBefore && rows.some((d) => d.status === 'pending' && /ECONNREFUSED/.test(d.last_error ?? ''));
-    });
+    }, 60_000);
     const done = await stack.runResult(run);
     expect(done.status).toBe('completed');
 
@@ -115,7 +115,8 @@ describe('webhook delivery from worker processes', () => {
     const retried = list.body.data.filter((d) => d.attempts > 1);
     expect(retried.length).toBeGreaterThan(0);
     expect(list.body.data.reduce((n, d) => n + d.attempts - 1, 0)).toBeGreaterThanOrEqual(2);
-  });
+    // Two worker starts and a killed worker's heartbeat timeout: slow on a loaded machine.
+  }, 240_000);
 
   test('a receiver down for a whole run does not slow dialing: every lead is dialed and the run completes while nothing is delivered', async () => {
     const business = await stack.createBusiness();
