@@ -9,8 +9,8 @@ import type { DomainDeps } from '../deps';
  * with. The secret is shown when the webhook is set and when it is rotated, never by a read.
  */
 
-/** Every type a webhook may subscribe to: the event log's. */
-export const WEBHOOK_EVENT_TYPES: readonly EventType[] = [...CALL_EVENT_TYPES, ...RUN_EVENT_TYPES];
+/** Every type a webhook may subscribe to: the event log's, but `run.pending` (a run is created pending: no change to report). */
+export const WEBHOOK_EVENT_TYPES: readonly EventType[] = [...CALL_EVENT_TYPES, ...RUN_EVENT_TYPES.filter((t) => t !== 'run.pending')];
 
 /** What a webhook gets when it names no events: each call's end and each run's end or pause. */
 export const DEFAULT_WEBHOOK_EVENTS: readonly EventType[] = ['call.completed', 'run.completed', 'run.paused', 'run.failed', 'run.canceled'];
