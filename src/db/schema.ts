@@ -333,6 +333,9 @@ export const webhookEndpoints = pgTable(
     url: text('url').notNull(),
     events: text('events').array().notNull(),
     secret: text('secret').notNull(),
+    /** The secret before the last rotation: it signs too (a second signature) until `previousSecretExpiresAt`. */
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -368,6 +371,8 @@ export const webhookDeliveries = pgTable(
     uniqueIndex('webhook_deliveries_event_unique').on(t.eventId),
     // What dispatchers claim: only the pending rows, by due time.
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    // Leases in force or expired: the dispatcher's timer looks for the first to end.
+    index('webhook_deliveries_lease_idx').on(t.lockedUntil).where(sql`status = 'pending' AND locked_until IS NOT NULL`),
     index('webhook_deliveries_business_idx').on(t.businessId, t.createdAt, t.id),
   ],
 );

@@ -66,7 +66,11 @@ async function send(row: ClaimedDeliveryRow & { url: string; secret: string }, s
     'user-agent': 'Outdial-Webhooks/1',
     'webhook-id': id,
     'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-    'webhook-signature': new Webhook(row.secret).sign(id, at, body),
+    // During a rotation's overlap, one signature per secret (space-separated): either verifies.
+    'webhook-signature': [row.secret, row.previous_secret]
+      .filter((secret): secret is string => secret !== null)
+      .map((secret) => new Webhook(secret).sign(id, at, body))
+      .join(' '),
   };
   try {
     const statusCode = await postWebhook(row.url, headers, body, settings);

@@ -5,6 +5,9 @@ import { Webhook } from 'standardwebhooks';
 export interface ReceivedWebhook {
   id: string;
   body: { type: string; timestamp: string; data: Record<string, unknown> };
+  /** The request as it came, to verify again with another secret. */
+  raw: string;
+  headers: Record<string, string>;
 }
 
 /**
@@ -16,7 +19,7 @@ export class WebhookReceiver {
   /** Requests that verified and were answered 2xx, in arrival order. */
   readonly accepted: ReceivedWebhook[] = [];
   /** Requests whose signature did not verify (answered 400). */
-  readonly rejected: { headers: http.IncomingHttpHeaders; error: string }[] = [];
+  readonly rejected: { raw: string; headers: Record<string, string>; error: string }[] = [];
   requests = 0;
   secret: string | null = null;
   /** Called after a request was accepted and answered. */
@@ -59,14 +62,15 @@ export class WebhookReceiver {
       res.writeHead(500).end('not yet');
       return;
     }
+    const headers = req.headers as Record<string, string>;
     try {
-      const body = new Webhook(this.secret ?? '').verify(raw, req.headers as Record<string, string>) as ReceivedWebhook['body'];
-      const webhook = { id: String(req.headers['webhook-id']), body };
+      const body = new Webhook(this.secret ?? '').verify(raw, headers) as ReceivedWebhook['body'];
+      const webhook = { id: String(req.headers['webhook-id']), body, raw, headers };
       this.accepted.push(webhook);
       res.on('finish', () => this.onAccepted?.(webhook));
       res.writeHead(204).end();
     } catch (err) {
-      this.rejected.push({ headers: req.headers, error: (err as Error).message });
+      this.rejected.push({ raw, headers, error: (err as Error).message });
       res.writeHead(400).end('bad signature');
     }
   }

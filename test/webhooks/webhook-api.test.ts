@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Database } from '../../src/db/client';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
 import { leadPhones, OutdialTestStack, pollFor } from '../helpers/outdial';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
 
 interface WebhookAnswer {
-  webhook: { url: string; events: string[]; secret?: string; createdAt: string; updatedAt: string };
+  webhook: { url: string; events: string[]; secret?: string; previousSecretExpiresAt: string | null; createdAt: string; updatedAt: string };
 }
 interface Delivery {
   eventId: string;
@@ -91,7 +92,13 @@ describe('webhook API', () => {
 
     const read = await stack.api<WebhookAnswer>('GET', base(business.id));
     expect(read.status).toBe(200);
-    expect(read.body.webhook).toEqual({ url: 'https://hooks.example.com/outdial', events: set.body.webhook.events, createdAt: set.body.webhook.createdAt, updatedAt: set.body.webhook.updatedAt });
+    expect(read.body.webhook).toEqual({
+      url: 'https://hooks.example.com/outdial',
+      events: set.body.webhook.events,
+      previousSecretExpiresAt: null,
+      createdAt: set.body.webhook.createdAt,
+      updatedAt: set.body.webhook.updatedAt,
+    });
 
     const changed = await stack.api<WebhookAnswer>('PUT', base(business.id), { url: 'http://hooks.example.com/v2', events: ['call.answered', 'call.answered'] });
     expect(changed.status).toBe(200);
@@ -101,6 +108,16 @@ describe('webhook API', () => {
     expect(rotated.status).toBe(200);
     expect(rotated.body.webhook.secret).toMatch(/^whsec_/);
     expect(rotated.body.webhook.secret).not.toBe(secret);
+    // The old secret signs alongside for a day by default.
+    const overlapEnds = Date.parse(rotated.body.webhook.previousSecretExpiresAt!) - Date.now();
+    expect(overlapEnds).toBeGreaterThan(86_400_000 - 60_000);
+    expect(overlapEnds).toBeLessThanOrEqual(86_400_000);
+    expect((await stack.api<WebhookAnswer>('GET', base(business.id))).body.webhook.previousSecretExpiresAt).toBe(rotated.body.webhook.previousSecretExpiresAt);
+    for (const bad of [{ keepPreviousSeconds: -1 }, { keepPreviousSeconds: 604_801 }, { keepPreviousSeconds: 1.5 }, { keep: 1 }]) {
+      const res = await stack.api<{ error: { message: string } }>('POST', `${base(business.id)}/rotate-secret`, bad);
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(/keepPreviousSeconds|keep/);
+    }
     const stored = await stack.database.pool.query('SELECT secret FROM webhook_endpoints WHERE business_id = $1', [business.id]);
     expect(stored.rows[0].secret).toBe(rotated.body.webhook.secret);
 
@@ -108,6 +125,40 @@ describe('webhook API', () => {
     expect((await stack.api('GET', base(business.id))).status).toBe(404);
     expect((await stack.api('DELETE', base(business.id))).status).toBe(404);
     expect((await stack.api('POST', `${base(business.id)}/rotate-secret`)).status).toBe(404);
+  });
+
+  test('after a rotation both secrets verify each delivery until the overlap ends; a rotation with no overlap stops the old one at once', async () => {
+    const business = await stack.createBusiness();
+    const receiver = await receiverFor(business.id, { events: ['run.completed'] });
+    const first = receiver.secret!;
+    const rotated = (await stack.api<WebhookAnswer>('POST', `${base(business.id)}/rotate-secret`, { keepPreviousSeconds: 3600 })).body.webhook.secret!;
+    await stack.runResult(await stack.createRun(business.id, leadPhones(1, '+1415597')));
+    await pollFor(() => Promise.resolve(receiver.accepted.length), (n) => n === 1);
+    const [overlapping] = receiver.accepted;
+    expect(overlapping!.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    for (const secret of [first, rotated]) expect(new Webhook(secret).verify(overlapping!.raw, overlapping!.headers)).toMatchObject({ type: 'run.completed' });
+
+    const leakedOver = (await stack.api<WebhookAnswer>('POST', `${base(business.id)}/rotate-secret`, { keepPreviousSeconds: 0 })).body;
+    expect(leakedOver.webhook.previousSecretExpiresAt).toBeNull();
+    // The receiver still holds the first secret: it refuses what comes now, and the newest verifies it.
+    await stack.runResult(await stack.createRun(business.id, leadPhones(1, '+1415598')));
+    await pollFor(() => Promise.resolve(receiver.rejected.length), (n) => n >= 1);
+    const refused = receiver.rejected[0]!;
+    expect(refused.headers['webhook-signature']!.split(' ')).toHaveLength(1);
+    expect(() => new Webhook(rotated).verify(refused.raw, refused.headers)).toThrow(WebhookVerificationError);
+    expect(new Webhook(leakedOver.webhook.secret!).verify(refused.raw, refused.headers)).toMatchObject({ type: 'run.completed' });
+  });
+
+  test("a direct call's call.completed carries the call, with no run and no lead", async () => {
+    const business = await stack.createBusiness();
+    const receiver = await receiverFor(business.id, { events: ['call.completed'] });
+    const call = await stack.api<{ call: { id: string } }>('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155599001' });
+    expect(call.status).toBe(201);
+    await pollFor(() => Promise.resolve(receiver.accepted.length), (n) => n === 1);
+    expect(receiver.accepted[0]!.body).toMatchObject({
+      type: 'call.completed',
+      data: { callId: call.body.call.id, direction: 'direct', to: '+14155599001', from: business.callerId, outcome: 'completed', runId: null, jobId: null, lead: null },
+    });
   });
 
   test('a bad URL or event name is a 400 naming it; nothing is written', async () => {

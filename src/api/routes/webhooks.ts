@@ -2,7 +2,16 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { WEBHOOK_DELIVERY_STATUSES } from '../../db/schema';
 import { listDeliveries, parseDeliveryCursor } from '../../domain/webhooks/deliveries';
-import { DEFAULT_WEBHOOK_EVENTS, getWebhook, removeWebhook, rotateWebhookSecret, setWebhook, WEBHOOK_EVENT_TYPES } from '../../domain/webhooks/endpoint';
+import {
+  DEFAULT_KEEP_PREVIOUS_SECONDS,
+  DEFAULT_WEBHOOK_EVENTS,
+  getWebhook,
+  MAX_KEEP_PREVIOUS_SECONDS,
+  removeWebhook,
+  rotateWebhookSecret,
+  setWebhook,
+  WEBHOOK_EVENT_TYPES,
+} from '../../domain/webhooks/endpoint';
 import { getBusiness } from '../../domain/businesses';
 import type { ApiDeps } from '../app';
 import { authorizeBusiness } from '../auth';
@@ -29,6 +38,8 @@ const setBody = z
     events: z.array(eventName).min(1, 'must name at least one event').max(WEBHOOK_EVENT_TYPES.length * 2).default([...DEFAULT_WEBHOOK_EVENTS]),
   })
   .strict();
+
+const rotateBody = z.object({ keepPreviousSeconds: z.number().int().min(0).max(MAX_KEEP_PREVIOUS_SECONDS).default(DEFAULT_KEEP_PREVIOUS_SECONDS) }).strict();
 
 const statusList = z
   .string()
@@ -80,7 +91,8 @@ export function webhookRoutes(deps: ApiDeps) {
 
   router.post(`${base}/rotate-secret`, async (req, res) => {
     const id = businessOf(req.params, res);
-    const webhook = await rotateWebhookSecret(deps, id);
+    const { keepPreviousSeconds } = parseOr400(rotateBody, req.body ?? {});
+    const webhook = await rotateWebhookSecret(deps, id, keepPreviousSeconds);
     if (!webhook) throw noWebhook(id);
     res.json({ webhook });
   });

@@ -14,11 +14,14 @@ export interface WebhookEndpointRow {
   url: string;
   events: string[];
   secret: string;
+  /** When the previous secret stops signing; null: it signs no more (none, or expired). */
+  previous_secret_expires_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
 
-const ENDPOINT_COLUMNS = 'business_id, url, events, secret, created_at, updated_at';
+const ENDPOINT_COLUMNS =
+  'business_id, url, events, secret, CASE WHEN previous_secret_expires_at > now() THEN previous_secret_expires_at END AS previous_secret_expires_at, created_at, updated_at';
 
 /** Sets the business's webhook; an existing one keeps its secret (`secret` is used only for a new one). */
 export async function upsertWebhookEndpoint(db: Executor, businessId: string, url: string, events: string[], secret: string): Promise<WebhookEndpointRow> {
@@ -36,10 +39,15 @@ export async function findWebhookEndpoint(db: Executor, businessId: string): Pro
   return r.rows[0] ?? null;
 }
 
-export async function setWebhookSecret(db: Executor, businessId: string, secret: string): Promise<WebhookEndpointRow | null> {
+/** A new secret; the one it replaces keeps signing (a second signature) for `keepPreviousSeconds` (0: stops now). */
+export async function setWebhookSecret(db: Executor, businessId: string, secret: string, keepPreviousSeconds: number): Promise<WebhookEndpointRow | null> {
   const r = await db.query<WebhookEndpointRow>(
-    `UPDATE webhook_endpoints SET secret = $2, updated_at = now() WHERE business_id = $1 RETURNING ${ENDPOINT_COLUMNS}`,
-    [businessId, secret],
+    `UPDATE webhook_endpoints
+        SET previous_secret = CASE WHEN $3 > 0 THEN secret END,
+            previous_secret_expires_at = CASE WHEN $3 > 0 THEN now() + make_interval(secs => $3) END,
+            secret = $2, updated_at = now()
+      WHERE business_id = $1 RETURNING ${ENDPOINT_COLUMNS}`,
+    [businessId, secret, keepPreviousSeconds],
   );
   return r.rows[0] ?? null;
 }
@@ -113,6 +121,8 @@ export interface ClaimedDeliveryRow {
   /** null: the webhook was removed after the claim's row was written. */
   url: string | null;
   secret: string | null;
+  /** The secret before a rotation, while it still signs. */
+  previous_secret: string | null;
   lead: { id: string; phone: string; name: string | null; variables: Record<string, unknown> | null } | null;
 }
 
@@ -136,6 +146,7 @@ export async function claimDueDeliveries(db: Executor, limit: number, leaseSecon
      )
      SELECT c.id::text AS id, c.event_id::text AS event_id, c.attempts, e.type, e.run_id, e.call_id, e.data,
             e.created_at AS event_created_at, w.url, w.secret,
+            CASE WHEN w.previous_secret_expires_at > now() THEN w.previous_secret END AS previous_secret,
             CASE WHEN l.id IS NULL THEN NULL
                  ELSE jsonb_build_object('id', l.id, 'phone', l.phone, 'name', l.name, 'variables', l.variables) END AS lead
        FROM claimed c

@@ -12,12 +12,18 @@ import type { DomainDeps } from '../deps';
 /** Every type a webhook may subscribe to: the event log's, but `run.pending` (a run is created pending: no change to report). */
 export const WEBHOOK_EVENT_TYPES: readonly EventType[] = [...CALL_EVENT_TYPES, ...RUN_EVENT_TYPES.filter((t) => t !== 'run.pending')];
 
+/** How long a rotated-out secret keeps signing unless the rotation says otherwise, and the most it may. */
+export const DEFAULT_KEEP_PREVIOUS_SECONDS = 86_400;
+export const MAX_KEEP_PREVIOUS_SECONDS = 7 * 86_400;
+
 /** What a webhook gets when it names no events: each call's end and each run's end or pause. */
 export const DEFAULT_WEBHOOK_EVENTS: readonly EventType[] = ['call.completed', 'run.completed', 'run.paused', 'run.failed', 'run.canceled'];
 
 export interface WebhookView {
   url: string;
   events: string[];
+  /** Until then the secret before the last rotation signs too (a second signature); null: only the current one. */
+  previousSecretExpiresAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -30,7 +36,13 @@ function newSecret(): string {
 }
 
 function viewOf(row: WebhookEndpointRow): WebhookView {
-  return { url: row.url, events: row.events, createdAt: row.created_at.toISOString(), updatedAt: row.updated_at.toISOString() };
+  return {
+    url: row.url,
+    events: row.events,
+    previousSecretExpiresAt: row.previous_secret_expires_at?.toISOString() ?? null,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
 }
 
 /** Sets (creates or replaces) the business's webhook; null: no such business. An existing webhook keeps its secret. */
@@ -46,9 +58,13 @@ export async function getWebhook(deps: Deps, businessId: string): Promise<Webhoo
   return row ? viewOf(row) : null;
 }
 
-/** A new secret at once: deliveries from now on are signed with it only. */
-export async function rotateWebhookSecret(deps: Deps, businessId: string): Promise<(WebhookView & { secret: string }) | null> {
-  const row = await setWebhookSecret(deps.database.pool, businessId, newSecret());
+/**
+ * A new secret, signing from the next attempt on; the old one signs alongside it (a second
+ * signature, which Standard Webhooks verifiers accept) for `keepPreviousSeconds`, so receivers can
+ * switch without a gap; 0 (a leaked secret) stops it at once.
+ */
+export async function rotateWebhookSecret(deps: Deps, businessId: string, keepPreviousSeconds: number): Promise<(WebhookView & { secret: string }) | null> {
+  const row = await setWebhookSecret(deps.database.pool, businessId, newSecret(), keepPreviousSeconds);
   return row ? { ...viewOf(row), secret: row.secret } : null;
 }
 
