@@ -4,7 +4,8 @@ import { createDatabase } from '../db/client';
 import { listen } from '../db/listen';
 import { claimDueDeliveries, finishDeliveryAttempt, msUntilNextDelivery, WEBHOOKS_CHANNEL, type ClaimedDeliveryRow } from '../db/queries/webhooks';
 import type { WebhookDeliveryStatus } from '../db/schema';
-import { webhookBody, webhookMessageId } from '../domain/webhooks/payload';
+import { jobTallies } from '../db/queries/jobs';
+import { webhookBody, webhookMessageId, type RunCounts } from '../domain/webhooks/payload';
 import type { Logger } from '../logger';
 import { postWebhook } from './post';
 
@@ -57,8 +58,12 @@ function describeFailure(err: unknown, timeoutMs: number): string {
 }
 
 /** One attempt: the signed POST, and what came of it (2xx = delivered; a redirect is not followed and counts as a failure). */
-async function send(row: ClaimedDeliveryRow & { url: string; secret: string }, settings: WebhookSettings): Promise<{ ok: boolean; statusCode: number | null; error: string | null }> {
-  const body = JSON.stringify(webhookBody(row));
+async function send(
+  row: ClaimedDeliveryRow & { url: string; secret: string },
+  runCounts: RunCounts | null,
+  settings: WebhookSettings,
+): Promise<{ ok: boolean; statusCode: number | null; error: string | null }> {
+  const body = JSON.stringify(webhookBody(row, runCounts));
   const id = webhookMessageId(row.event_id);
   const at = new Date();
   const headers = {
@@ -97,8 +102,23 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
     timer = setTimeout(wake, Math.min(Math.max(ms, 50), MAX_IDLE_MS));
   };
 
+  /** A run event's counts, as they are now. */
+  const countsOf = async (row: ClaimedDeliveryRow): Promise<RunCounts | null> => {
+    if (row.call_id || !row.run_id) return null;
+    const t = await jobTallies(database.pool, row.run_id);
+    return { jobs: Object.fromEntries(t.byStatus), outcomes: Object.fromEntries(t.byOutcome), attempts: t.attempts };
+  };
+
   const attempt = async (row: ClaimedDeliveryRow): Promise<void> => {
-    const sent = row.url && row.secret ? await send({ ...row, url: row.url, secret: row.secret }, settings) : null;
+    let runCounts: RunCounts | null;
+    try {
+      runCounts = await countsOf(row);
+    } catch (err) {
+      // Not sent: the lease runs out and the delivery is claimed again.
+      logger.warn({ err: (err as Error).message, eventId: row.event_id }, 'webhooks: cannot read a run for its event; it will be retried');
+      return;
+    }
+    const sent = row.url && row.secret ? await send({ ...row, url: row.url, secret: row.secret }, runCounts, settings) : null;
     const outcome: { status: WebhookDeliveryStatus; result: WebhookAttemptResult; retryInSeconds: number | null } = sent?.ok
       ? { status: 'delivered', result: 'delivered', retryInSeconds: null }
       : sent && row.attempts < settings.maxAttempts
@@ -121,10 +141,12 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
       while (!stopping && inFlight.size < settings.concurrency) {
         const rows = await claimDueDeliveries(database.pool, settings.concurrency - inFlight.size, leaseSeconds);
         for (const row of rows) {
-          const running: Promise<void> = attempt(row).finally(() => {
-            inFlight.delete(running);
-            wake();
-          });
+          const running: Promise<void> = attempt(row)
+            .catch((err: unknown) => logger.error({ err, eventId: row.event_id }, 'webhooks: an attempt failed unexpectedly; its lease will run out and it will be retried'))
+            .finally(() => {
+              inFlight.delete(running);
+              wake();
+            });
           inFlight.add(running);
         }
         if (rows.length === 0) break;

@@ -103,7 +103,9 @@ describe('webhook delivery from worker processes', () => {
       expect(typeof w.body.data.callId).toBe('string');
       expect(w.id).toMatch(/^evt_\d+$/);
     }
-    expect(receiver.accepted.filter((w) => w.body.type === 'run.completed').map((w) => w.body.data)).toContainEqual(expect.objectContaining({ runId: run.id, status: 'completed' }));
+    expect(receiver.accepted.filter((w) => w.body.type === 'run.completed').map((w) => w.body.data)).toContainEqual(
+      expect.objectContaining({ runId: run.id, status: 'completed', previous: 'running', jobs: { completed: 12 }, outcomes: { completed: 12 }, attempts: 12 }),
+    );
 
     // The list shows it: all delivered, and the attempts the 500s and the outage took.
     const list = await stack.api<{ data: { eventId: string; status: string; attempts: number; lastStatusCode: number | null; lastError: string | null }[] }>(

@@ -12,11 +12,19 @@ export interface WebhookBody {
   data: Record<string, unknown>;
 }
 
+/** A run's leads by their latest attempt's status and outcome, and the attempts made (`jobTallies`). */
+export interface RunCounts {
+  jobs: Record<string, number>;
+  outcomes: Record<string, number>;
+  attempts: number;
+}
+
 /**
  * What a delivery's request carries: the event's fields (drizzle/0009_events.sql) and its run; a call's
- * events also carry the lead (id, phone, name, variables) read at delivery time; null for a direct call.
+ * events also carry the lead (id, phone, name, variables; null for a direct call), a run's events the
+ * run's counts, both read when the attempt is sent.
  */
-export function webhookBody(row: ClaimedDeliveryRow): WebhookBody {
-  const data = row.call_id ? { ...row.data, callId: row.call_id, runId: row.run_id, lead: row.lead } : { ...row.data, runId: row.run_id };
+export function webhookBody(row: ClaimedDeliveryRow, runCounts: RunCounts | null): WebhookBody {
+  const data = row.call_id ? { ...row.data, callId: row.call_id, runId: row.run_id, lead: row.lead } : { ...row.data, runId: row.run_id, ...runCounts };
   return { type: row.type, timestamp: row.event_created_at.toISOString(), data };
 }
