@@ -4,7 +4,7 @@ import { createDatabase } from '../db/client';
 import { listen } from '../db/listen';
 import { claimDueDeliveries, finishDeliveryAttempt, msUntilNextDelivery, WEBHOOKS_CHANNEL, type ClaimedDeliveryRow } from '../db/queries/webhooks';
 import type { WebhookDeliveryStatus } from '../db/schema';
-import { jobTallies } from '../db/queries/jobs';
+import { runCounts } from '../domain/runs/run-view';
 import { webhookBody, webhookMessageId, type RunCounts } from '../domain/webhooks/payload';
 import type { Logger } from '../logger';
 import { postWebhook } from './post';
@@ -105,8 +105,7 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
   /** A run event's counts, as they are now. */
   const countsOf = async (row: ClaimedDeliveryRow): Promise<RunCounts | null> => {
     if (row.call_id || !row.run_id) return null;
-    const t = await jobTallies(database.pool, row.run_id);
-    return { jobs: Object.fromEntries(t.byStatus), outcomes: Object.fromEntries(t.byOutcome), attempts: t.attempts };
+    return runCounts(database.pool, row.run_id);
   };
 
   const attempt = async (row: ClaimedDeliveryRow): Promise<void> => {

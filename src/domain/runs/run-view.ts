@@ -41,18 +41,24 @@ export interface RunView {
   finishedAt: string | null;
 }
 
+/** A run's leads by the status and outcome of their latest attempt, and the attempts made (also a run webhook's counts). */
+export async function runCounts(db: Executor, runId: string): Promise<Pick<RunView, 'jobs' | 'outcomes' | 'attempts'>> {
+  const tallies = await jobTallies(db, runId);
+  const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, tallies.byStatus.get(s) ?? 0])) as RunView['jobs'];
+  jobs.total = [...tallies.byStatus.values()].reduce((a, b) => a + b, 0);
+  const outcomes = Object.fromEntries(TERMINAL_CALL_STATUSES.map((s) => [s, tallies.byOutcome.get(s) ?? 0])) as RunView['outcomes'];
+  return { jobs, outcomes, attempts: tallies.attempts };
+}
+
 /** Where a run stands: its status, its jobs by status and outcome, and its business's slots. */
 export async function runView(db: Executor, run: RunRow): Promise<RunView> {
   // One after another: `db` may be a single client inside a transaction (pg runs one query at a time).
-  const tallies = await jobTallies(db, run.id);
+  const { jobs, outcomes, attempts } = await runCounts(db, run.id);
   const business = await findBusiness(db, run.business_id);
   const activeCalls = await countActiveCalls(db, run.business_id);
   const verdicts = await answeredByTally(db, run.id);
   const answeredBy = Object.fromEntries(ANSWERED_BY_CLASSES.map((c) => [c, 0])) as RunView['answeredBy'];
   for (const [value, n] of verdicts) answeredBy[answeredByClass(value)] += n;
-  const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, tallies.byStatus.get(s) ?? 0])) as RunView['jobs'];
-  jobs.total = [...tallies.byStatus.values()].reduce((a, b) => a + b, 0);
-  const outcomes = Object.fromEntries(TERMINAL_CALL_STATUSES.map((s) => [s, tallies.byOutcome.get(s) ?? 0])) as RunView['outcomes'];
   return {
     id: run.id,
     businessId: run.business_id,
@@ -61,7 +67,7 @@ export async function runView(db: Executor, run: RunRow): Promise<RunView> {
     workflowId: run.workflow_id,
     duplicatesMerged: run.duplicates_merged,
     jobs,
-    attempts: tallies.attempts,
+    attempts,
     outcomes,
     answeredBy,
     voiceApp: run.voice_app,

@@ -1,4 +1,5 @@
 import type { ClaimedDeliveryRow } from '../../db/queries/webhooks';
+import type { runCounts } from '../runs/run-view';
 
 /** The webhook-id of an event's requests (Standard Webhooks): stable over retries, so receivers can deduplicate. */
 export function webhookMessageId(eventId: string): string {
@@ -12,12 +13,8 @@ export interface WebhookBody {
   data: Record<string, unknown>;
 }
 
-/** A run's leads by their latest attempt's status and outcome, and the attempts made (`jobTallies`). */
-export interface RunCounts {
-  jobs: Record<string, number>;
-  outcomes: Record<string, number>;
-  attempts: number;
-}
+/** A run event's counts: as `GET /v1/runs/:id` shows them. */
+export type RunCounts = Awaited<ReturnType<typeof runCounts>>;
 
 /**
  * What a delivery's request carries: the event's fields (drizzle/0009_events.sql) and its run; a call's
