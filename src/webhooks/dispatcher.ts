@@ -109,15 +109,15 @@ export function startWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDisp
   };
 
   const attempt = async (row: ClaimedDeliveryRow): Promise<void> => {
-    let runCounts: RunCounts | null;
+    let counts: RunCounts | null;
     try {
-      runCounts = await countsOf(row);
+      counts = await countsOf(row);
     } catch (err) {
       // Not sent: the lease runs out and the delivery is claimed again.
       logger.warn({ err: (err as Error).message, eventId: row.event_id }, 'webhooks: cannot read a run for its event; it will be retried');
       return;
     }
-    const sent = row.url && row.secret ? await send({ ...row, url: row.url, secret: row.secret }, runCounts, settings) : null;
+    const sent = row.url && row.secret ? await send({ ...row, url: row.url, secret: row.secret }, counts, settings) : null;
     const outcome: { status: WebhookDeliveryStatus; result: WebhookAttemptResult; retryInSeconds: number | null } = sent?.ok
       ? { status: 'delivered', result: 'delivered', retryInSeconds: null }
       : sent && row.attempts < settings.maxAttempts
