@@ -133,6 +133,30 @@ const variables = {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
   },
+  WEBHOOK_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    hint: 'set it to the milliseconds a webhook receiver has to answer before the attempt counts as failed (100-120000)',
+  },
+  WEBHOOK_MAX_ATTEMPTS: {
+    schema: z.coerce.number().int().min(1).max(100).default(10),
+    hint: 'set it to how many attempts a webhook delivery gets before it is marked failed (1-100)',
+  },
+  WEBHOOK_RETRY_BASE_SECONDS: {
+    schema: z.coerce.number().positive().max(3_600).default(5),
+    hint: 'set it to the seconds before the first webhook retry; each later one waits 5 times longer (0 < n <= 3600)',
+  },
+  WEBHOOK_RETRY_MAX_SECONDS: {
+    schema: z.coerce.number().positive().max(86_400).default(21_600),
+    hint: 'set it to the longest wait between two webhook attempts, in seconds (0 < n <= 86400)',
+  },
+  WEBHOOK_CONCURRENCY: {
+    schema: z.coerce.number().int().min(0).max(1_000).default(10),
+    hint: 'set it to how many webhook deliveries one worker process sends at once, or 0 for none in this process (0-1000)',
+  },
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: {
+    schema: z.enum(['true', 'false']).optional(),
+    hint: 'set it to true to let webhooks reach loopback and private addresses, false to refuse them (default: false in production)',
+  },
 } as const;
 
 type Vars = typeof variables;
@@ -175,6 +199,20 @@ export interface Config {
   temporalUiUrl: string;
   /** Run event streams: a heartbeat comment this often; at most one progress frame per run per interval. */
   liveEvents: { heartbeatSeconds: number; progressIntervalMs: number };
+  /** Webhook delivery by each worker process (src/webhooks/dispatcher.ts). */
+  webhooks: WebhookSettings;
+}
+
+export interface WebhookSettings {
+  timeoutMs: number;
+  maxAttempts: number;
+  /** Seconds before the first retry; each next waits 5 times longer, up to `retryMaxSeconds`, with jitter. */
+  retryBaseSeconds: number;
+  retryMaxSeconds: number;
+  /** Deliveries in flight at once per process; 0: this process delivers none. */
+  concurrency: number;
+  /** Whether a webhook may reach loopback, private and link-local addresses (never, by default, in production). */
+  allowPrivateNetworks: boolean;
 }
 
 export interface EnvVariable {
@@ -260,6 +298,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     temporalUiUrl: v('TEMPORAL_UI_URL').replace(/\/+$/, ''),
     liveEvents: { heartbeatSeconds: v('EVENTS_HEARTBEAT_SECONDS'), progressIntervalMs: v('EVENTS_PROGRESS_INTERVAL_MS') },
+    webhooks: {
+      timeoutMs: v('WEBHOOK_TIMEOUT_MS'),
+      maxAttempts: v('WEBHOOK_MAX_ATTEMPTS'),
+      retryBaseSeconds: v('WEBHOOK_RETRY_BASE_SECONDS'),
+      retryMaxSeconds: v('WEBHOOK_RETRY_MAX_SECONDS'),
+      concurrency: v('WEBHOOK_CONCURRENCY'),
+      allowPrivateNetworks: (v('WEBHOOK_ALLOW_PRIVATE_NETWORKS') ?? (v('OUTDIAL_ENV') === 'production' ? 'false' : 'true')) === 'true',
+    },
   };
 }
 

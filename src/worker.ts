@@ -3,7 +3,7 @@ import { createWakeRuns } from './calls/wake-runs';
 import { loadConfig } from './config';
 import { createDatabase, migrateDatabase } from './db/client';
 import { createLogger } from './logger';
-import { registry } from './metrics/registry';
+import { registry, webhookDeliveries } from './metrics/registry';
 import { startMetricsServer } from './metrics/worker-server';
 import { runMain } from './main';
 import { createTelephonyClient } from './telephony/client';
@@ -11,6 +11,7 @@ import { connectTemporalClient, connectWorkerConnection } from './temporal/conne
 import { ensureReconcileSchedule } from './temporal/reconcile-schedule';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { createOutdialWorker } from './temporal/create-worker';
+import { startWebhookDispatcher } from './webhooks/dispatcher';
 
 runMain('worker', async () => {
   const config = loadConfig();
@@ -41,12 +42,16 @@ runMain('worker', async () => {
       config,
     },
   });
+  // Webhook delivery on a pool of its own (never the dialing path's connections); 0 concurrency: none here.
+  const webhooks = config.webhooks.concurrency > 0 ? startWebhookDispatcher({ databaseUrl: config.databaseUrl, settings: config.webhooks, logger, onAttempt: ({ result }) => webhookDeliveries.inc({ result }) }) : null;
+  await webhooks?.ready;
   logger.info(
     { taskQueue: config.temporal.taskQueue, temporal: config.temporal.address, metricsPort: workerPort || null, temporalMetrics },
     'worker started',
   );
   // Runtime handles SIGINT/SIGTERM: the worker drains, then run() resolves.
   await worker.run();
+  await webhooks?.stop();
   await database.close();
   await temporal.connection.close();
   await metricsServer?.close();

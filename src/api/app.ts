@@ -17,6 +17,7 @@ import { runRoutes } from './routes/runs';
 import { runPageRoutes } from './pages/run-page';
 import type { RunEventsHub } from '../live/run-events-hub';
 import { twilioStatusRoutes } from './routes/twilio-status';
+import { webhookRoutes } from './routes/webhooks';
 import { bodyProblem, MAX_JSON_DEPTH } from './validation';
 import { openApiRoutes } from './openapi';
 
@@ -79,7 +80,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(runPageRoutes(deps));
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
-  app.use(listRoutes(deps), runEventRoutes(deps));
+  app.use(listRoutes(deps), runEventRoutes(deps), webhookRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;

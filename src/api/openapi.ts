@@ -9,8 +9,9 @@ import { addBody as doNotCallAddBody, listedNumber, pageQuery as doNotCallPageQu
 import { businessesQuery, callsQuery, jobsQuery, resultsCsvQuery, runsQuery } from './routes/lists';
 import { csvQuery, leadRow, MAX_LEADS_PER_RUN, runSettings } from './routes/runs';
 import { eventsQuery } from './routes/run-events';
+import { deliveriesQuery, rotateBody as webhookRotateBody, setBody as webhookSetBody } from './routes/webhooks';
 import { amdParams, callbackParams } from './routes/twilio-status';
-import { apiKeyView, businessView, callView, doNotCallEntryView, errorBody, healthView, jobView, mintedKeyView, pageOf, runSummaryView, runView } from './schemas/views';
+import { apiKeyView, businessView, callView, doNotCallEntryView, errorBody, healthView, jobView, mintedKeyView, pageOf, runSummaryView, runView, webhookDeliveryView, webhookView, webhookWithSecretView } from './schemas/views';
 import { uuidParam } from './validation';
 
 /**
@@ -30,7 +31,7 @@ export interface RouteResponse {
 }
 
 export interface RouteSpec {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** As Express writes it: `/v1/runs/:runId`. */
   path: string;
   summary: string;
@@ -390,3 +391,51 @@ export function openApiRoutes() {
     res.json(openApiDocument());
   });
 }
+
+const webhookPath = '/v1/businesses/:businessId/webhook';
+registerRoute({
+  method: 'put',
+  path: webhookPath,
+  summary: "Set the business's webhook (URL and events); the answer holds its signing secret (kept when replaced)",
+  auth: 'key',
+  body: { 'application/json': webhookSetBody },
+  responses: {
+    200: { description: 'replaced', schema: z.object({ webhook: webhookWithSecretView }).strict() },
+    201: { description: 'created', schema: z.object({ webhook: webhookWithSecretView }).strict() },
+  },
+  errors: [404],
+});
+registerRoute({
+  method: 'get',
+  path: webhookPath,
+  summary: "The business's webhook (never its secret)",
+  auth: 'key',
+  responses: { 200: { description: 'the webhook', schema: z.object({ webhook: webhookView }).strict() } },
+  errors: [404],
+});
+registerRoute({
+  method: 'delete',
+  path: webhookPath,
+  summary: "Remove the business's webhook; its pending deliveries end failed",
+  auth: 'key',
+  responses: { 200: { description: 'removed', schema: z.object({ deleted: z.literal(true) }).strict() } },
+  errors: [404],
+});
+registerRoute({
+  method: 'post',
+  path: `${webhookPath}/rotate-secret`,
+  summary: 'A new signing secret; the previous one also signs for keepPreviousSeconds (default a day)',
+  auth: 'key',
+  body: { 'application/json': webhookRotateBody },
+  responses: { 200: { description: 'rotated', schema: z.object({ webhook: webhookWithSecretView }).strict() } },
+  errors: [404],
+});
+registerRoute({
+  method: 'get',
+  path: '/v1/businesses/:businessId/webhook-deliveries',
+  summary: "The business's webhook deliveries, newest first, with their attempts and results",
+  auth: 'key',
+  query: deliveriesQuery,
+  responses: { 200: { description: 'a page', schema: pageOf(webhookDeliveryView) } },
+  errors: [400, 404],
+});

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import {
   ACTIVE_CALL_STATUSES,
   ANSWERED_BY_VALUES,
@@ -324,5 +324,65 @@ export const events = pgTable(
   (t) => [
     index('events_run_idx').on(t.runId, t.tx, t.id).where(sql`run_id IS NOT NULL`),
     index('events_business_idx').on(t.businessId, t.tx, t.id),
+  ],
+);
+
+export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];
+
+/**
+ * A business's webhook (at most one): where its events are POSTed, which types, and the secret they
+ * are signed with (Standard Webhooks: `whsec_` + base64). The secret is kept as such: signing needs it.
+ */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    businessId: uuid('business_id')
+      .primaryKey()
+      .references(() => businesses.id),
+    url: text('url').notNull(),
+    events: text('events').array().notNull(),
+    secret: text('secret').notNull(),
+    /** The secret before the last rotation: it signs too (a second signature) until `previousSecretExpiresAt`. */
+    previousSecret: text('previous_secret'),
+    previousSecretExpiresAt: timestamp('previous_secret_expires_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  () => [check('webhook_endpoints_url_http', sql`url ~ '^https?://'`), check('webhook_endpoints_events_not_empty', sql`cardinality(events) > 0`)],
+);
+
+/**
+ * The outbox: one row per event a business's webhook subscribes to, inserted by a trigger on `events`
+ * (drizzle/0010_webhooks.sql) in the transaction of the change itself, so no crash can lose one.
+ * Dispatchers claim due rows with a lease (`locked_until`); `attempts` counts the attempts begun.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: bigserial('id', { mode: 'bigint' }).primaryKey(),
+    eventId: bigint('event_id', { mode: 'bigint' })
+      .notNull()
+      .references(() => events.id),
+    businessId: uuid('business_id').notNull(),
+    type: text('type').notNull(),
+    status: text('status').$type<WebhookDeliveryStatus>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Held by a dispatcher's attempt until then; an expired lease (a crashed worker) makes the row due again. */
+    lockedUntil: timestamp('locked_until', { withTimezone: true }),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check('webhook_deliveries_status_valid', inList('status', WEBHOOK_DELIVERY_STATUSES)),
+    uniqueIndex('webhook_deliveries_event_unique').on(t.eventId),
+    // What dispatchers claim: only the pending rows, by due time.
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+    // Leases in force or expired: the dispatcher's timer looks for the first to end.
+    index('webhook_deliveries_lease_idx').on(t.lockedUntil).where(sql`status = 'pending' AND locked_until IS NOT NULL`),
+    index('webhook_deliveries_business_idx').on(t.businessId, t.createdAt, t.id),
   ],
 );

@@ -35,7 +35,7 @@ export const reconcileOutcomes = new Counter({
   registers: [registry],
 });
 
-/** Filled by the webhook delivery feature; defined now so dashboards can be built against it. */
+/** Each delivery attempt of a worker's webhook dispatcher (src/webhooks/dispatcher.ts), by what became of it. */
 export const webhookDeliveries = new Counter({
   name: 'outdial_webhook_deliveries_total',
   help: 'Webhook deliveries to businesses, by result',

@@ -129,6 +129,12 @@ describe('hostile input', () => {
       { name: 'query string pollution', method: 'GET', path: `/v1/runs/${runId}?a[b]=1&a=2&__proto__=x` },
       { name: 'double slash path', method: 'GET', path: `//v1//runs//${runId}` },
       { name: 'unknown route', method: 'GET', path: '/v1/../../etc/passwd' },
+      json('webhook url with NUL', 'PUT', `${business}/webhook`, '{"url":"https://a.example.com/\\u0000"}'),
+      json('webhook url huge', 'PUT', `${business}/webhook`, { url: `https://a.example.com/${'x'.repeat(5000)}` }),
+      json('webhook url number', 'PUT', `${business}/webhook`, { url: 42, events: 'call.completed' }),
+      json('webhook events object', 'PUT', `${business}/webhook`, { url: 'https://a.example.com/', events: { __proto__: ['call.completed'] } }),
+      { name: 'webhook deliveries cursor garbage', method: 'GET', path: `${business}/webhook-deliveries?cursor=${encodeURIComponent('99999999999999999999.1')}&limit=1e3` },
+      { name: 'webhook deliveries status array', method: 'GET', path: `${business}/webhook-deliveries?status[]=pending&status=failed` },
     );
     return r;
   }

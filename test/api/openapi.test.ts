@@ -285,6 +285,22 @@ describe('OpenAPI document', () => {
     await expectCall(422, 'post', '/v1/businesses/{businessId}/calls', [businessId], { key, body: { to: '+12125553301' } });
   });
 
+  test('webhooks', async () => {
+    const base = '/v1/businesses/{businessId}/webhook';
+    await expectCall(404, 'get', base, [businessId], { key });
+    await expectCall(201, 'put', base, [businessId], { key, body: { url: 'https://example.com/hooks' } });
+    await expectCall(200, 'put', base, [businessId], { key, body: { url: 'https://example.com/hooks', events: ['call.completed'] } });
+    await expectCall(400, 'put', base, [businessId], { key, body: { url: 'ftp://example.com' } });
+    await expectCall(404, 'put', base, [otherBusiness], { key, body: { url: 'https://example.com/hooks' } });
+    await expectCall(200, 'get', base, [businessId], { key });
+    await expectCall(200, 'post', `${base}/rotate-secret`, [businessId], { key, body: { keepPreviousSeconds: 0 } });
+    await expectCall(400, 'post', `${base}/rotate-secret`, [businessId], { key, body: { keepPreviousSeconds: -1 } });
+    await expectCall(200, 'get', '/v1/businesses/{businessId}/webhook-deliveries', [businessId], { key, query: 'status=pending,delivered&limit=5' });
+    await expectCall(400, 'get', '/v1/businesses/{businessId}/webhook-deliveries', [businessId], { key, query: 'status=lost' });
+    await expectCall(200, 'delete', base, [businessId], { key });
+    await expectCall(404, 'delete', base, [businessId], { key });
+  });
+
   test('every route of the app has its entry, and every entry was answered with a documented success above', () => {
     const app = createApp(stack.deps());
     const routes = appRoutes(app);

@@ -47,6 +47,7 @@ describe('start-up configuration', () => {
     ['OUTDIAL_ADMIN_KEYS missing in production', without('OUTDIAL_ADMIN_KEYS'), /OUTDIAL_ADMIN_KEYS is missing: set it to one or more admin API keys/],
     ['OUTDIAL_ADMIN_KEYS too short', { ...VALID, OUTDIAL_ADMIN_KEYS: 'short-secret-value' }, /OUTDIAL_ADMIN_KEYS is invalid \(value hidden\): each key must be at least 32/],
     ['API_RATE_LIMIT_PER_MINUTE malformed', { ...VALID, API_RATE_LIMIT_PER_MINUTE: 'lots' }, /API_RATE_LIMIT_PER_MINUTE is invalid/],
+    ['WEBHOOK_MAX_ATTEMPTS out of range', { ...VALID, WEBHOOK_MAX_ATTEMPTS: '0' }, /WEBHOOK_MAX_ATTEMPTS is invalid \("0"\)/],
   ];
 
   test.concurrent.each(cases)('the API with %s prints one clear line and exits non-zero', async (_name, env, expected) => {
@@ -108,5 +109,11 @@ describe('public host resolution', () => {
     });
     expect(() => loadConfig({ ...VALID, TEMPORAL_UI_URL: 'temporal:8233' })).toThrow(/TEMPORAL_UI_URL is invalid .*must be an http\(s\) URL/);
     expect(() => loadConfig({ ...VALID, EVENTS_HEARTBEAT_SECONDS: '0' })).toThrow(/EVENTS_HEARTBEAT_SECONDS is invalid/);
+  });
+  test('webhook defaults; private networks refused only in production unless set', () => {
+    expect(loadConfig(VALID).webhooks).toEqual({ timeoutMs: 10_000, maxAttempts: 10, retryBaseSeconds: 5, retryMaxSeconds: 21_600, concurrency: 10, allowPrivateNetworks: false });
+    expect(loadConfig({ ...VALID, OUTDIAL_ENV: 'development' }).webhooks.allowPrivateNetworks).toBe(true);
+    expect(loadConfig({ ...VALID, WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' }).webhooks.allowPrivateNetworks).toBe(true);
+    expect(loadConfig({ ...VALID, OUTDIAL_ENV: 'test', WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false' }).webhooks.allowPrivateNetworks).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createDatabase, type Database } from '../../src/db/client';
+import { createDatabase, migrateDatabase, type Database } from '../../src/db/client';
 
 export function testDatabaseUrl(): string {
   const url = process.env.OUTDIAL_TEST_DATABASE_URL;
@@ -24,4 +24,16 @@ export async function createEmptyDatabase(admin: Database): Promise<{ url: strin
       await admin.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
+}
+
+/**
+ * A migrated database of the test file's own, for tests whose background work reads every business
+ * (the reconciliation sweep, webhook dispatchers) and must not touch other files' rows.
+ */
+export async function createMigratedDatabase(admin: Database): Promise<{ url: string; drop(): Promise<void> }> {
+  const own = await createEmptyDatabase(admin);
+  const migrator = createDatabase(own.url, { max: 1 });
+  await migrateDatabase(migrator);
+  await migrator.close();
+  return own;
 }

@@ -14,6 +14,7 @@ import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carr
 import { startRunEventsHub, type RunEventsHub } from '../../src/live/run-events-hub';
 import { createTelephonyClient } from '../../src/telephony/client';
 import { createOutdialWorker } from '../../src/temporal/create-worker';
+import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherDeps } from '../../src/webhooks/dispatcher';
 import type { BulkCallRunResult } from '../../src/workflows/messages';
 import { testDatabaseUrl } from './db';
 import { connectTestTemporal, testTemporalAddress, workflowBundle } from './temporal';
@@ -82,6 +83,7 @@ export class OutdialTestStack {
   /** This stack's admin key (configuration's OUTDIAL_ADMIN_KEYS). */
   readonly adminKey = `test-admin-${randomUUID()}`;
   private workers: { worker: Worker; running: Promise<void> }[] = [];
+  private webhookDispatchers: WebhookDispatcher[] = [];
 
   private constructor(
     readonly database: Database,
@@ -169,6 +171,19 @@ export class OutdialTestStack {
     });
     this.workers.push({ worker, running: worker.run() });
     return worker;
+  }
+
+  /** Starts an in-process webhook dispatcher (what each worker process runs), stopped by `stop()`. */
+  async startWebhookDispatcher(settings: Partial<WebhookDispatcherDeps['settings']> = {}, onAttempt?: WebhookDispatcherDeps['onAttempt']): Promise<WebhookDispatcher> {
+    const dispatcher = startWebhookDispatcher({
+      databaseUrl: this.databaseUrl,
+      settings: { ...TEST_WEBHOOK_SETTINGS, ...settings },
+      logger: this.logger,
+      ...(onAttempt ? { onAttempt } : {}),
+    });
+    this.webhookDispatchers.push(dispatcher);
+    await dispatcher.ready;
+    return dispatcher;
   }
 
   async api<T = Record<string, unknown>>(method: string, path: string, body?: unknown, opts: ApiCallOptions = {}): Promise<{ status: number; body: T; headers: Headers }> {
@@ -269,6 +284,8 @@ export class OutdialTestStack {
       // Worker processes of parallel tests would share the default metrics ports: none unless a test asks.
       WORKER_METRICS_PORT: '0',
       TEMPORAL_METRICS_ADDRESS: 'off',
+      // Webhook dispatchers only where a test asks for one (they deliver every business of their database).
+      WEBHOOK_CONCURRENCY: '0',
     };
   }
 
@@ -276,6 +293,7 @@ export class OutdialTestStack {
     for (const w of this.workers) w.worker.shutdown();
     await Promise.allSettled(this.workers.map((w) => w.running));
     await this.runEvents.stop();
+    await Promise.allSettled(this.webhookDispatchers.map((d) => d.stop()));
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -286,6 +304,9 @@ export class OutdialTestStack {
     await this.database.close();
   }
 }
+
+/** Webhook settings of test dispatchers: retries within a second, so a test sees several. */
+export const TEST_WEBHOOK_SETTINGS: WebhookDispatcherDeps['settings'] = { timeoutMs: 2_000, maxAttempts: 50, retryBaseSeconds: 0.1, retryMaxSeconds: 0.5, concurrency: 5, allowPrivateNetworks: true };
 
 /** Caller IDs handed out in this process: never one twice (a random pick collided now and then). */
 let callerIdsHandedOut = Math.floor(Math.random() * 5_000);

@@ -8,6 +8,9 @@ import type { Page } from '../../domain/pagination';
 import type { AttemptView, JobView } from '../../domain/runs/list-jobs';
 import type { RunSummary } from '../../domain/runs/list-runs';
 import type { RunView } from '../../domain/runs/run-view';
+import type { WebhookDeliveryView } from '../../domain/webhooks/deliveries';
+import type { WebhookView } from '../../domain/webhooks/endpoint';
+import { WEBHOOK_DELIVERY_STATUSES } from '../../db/schema';
 import { callingWindowField, machineDetectionField, retriesField, voiceAppField } from '../campaign-fields';
 
 /**
@@ -157,6 +160,29 @@ export const doNotCallEntryView = z
   .meta({ id: 'DoNotCallEntry' }) satisfies z.ZodType<DoNotCallEntry, unknown>;
 
 /** A list route's page: `{ data, nextCursor }`. */
+export const webhookView = z
+  .object({ url: z.string(), events: z.array(z.string()), previousSecretExpiresAt: instant.nullable(), createdAt: instant, updatedAt: instant })
+  .strict()
+  .meta({ id: 'Webhook' }) satisfies z.ZodType<WebhookView, unknown>;
+
+/** The webhook as set or rotated: with its signing secret, shown only then. */
+export const webhookWithSecretView = webhookView.extend({ secret: z.string().startsWith('whsec_') }).strict().meta({ id: 'WebhookWithSecret' });
+
+export const webhookDeliveryView = z
+  .object({
+    eventId: z.string(),
+    type: z.string(),
+    status: z.enum(WEBHOOK_DELIVERY_STATUSES),
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().nullable(),
+    lastError: z.string().nullable(),
+    nextAttemptAt: instant.nullable(),
+    deliveredAt: instant.nullable(),
+    createdAt: instant,
+  })
+  .strict()
+  .meta({ id: 'WebhookDelivery' }) satisfies z.ZodType<WebhookDeliveryView, unknown>;
+
 export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), nextCursor: z.string().nullable() }).strict() satisfies z.ZodType<Page<z.output<T>>, unknown>;
 }

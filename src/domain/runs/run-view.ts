@@ -49,16 +49,20 @@ export function jobCounts(tallies: JobTallies): Pick<RunView, 'jobs' | 'attempts
   return { jobs, attempts: tallies.attempts, outcomes };
 }
 
+/** The same counts read for one run (a run webhook's counts). */
+export async function runCounts(db: Executor, runId: string): Promise<Pick<RunView, 'jobs' | 'outcomes' | 'attempts'>> {
+  return jobCounts(await jobTallies(db, runId));
+}
+
 /** Where a run stands: its status, its jobs by status and outcome, and its business's slots. */
 export async function runView(db: Executor, run: RunRow): Promise<RunView> {
   // One after another: `db` may be a single client inside a transaction (pg runs one query at a time).
-  const tallies = await jobTallies(db, run.id);
+  const { jobs, outcomes, attempts } = await runCounts(db, run.id);
   const business = await findBusiness(db, run.business_id);
   const activeCalls = await countActiveCalls(db, run.business_id);
   const verdicts = await answeredByTally(db, run.id);
   const answeredBy = Object.fromEntries(ANSWERED_BY_CLASSES.map((c) => [c, 0])) as RunView['answeredBy'];
   for (const [value, n] of verdicts) answeredBy[answeredByClass(value)] += n;
-  const { jobs, attempts, outcomes } = jobCounts(tallies);
   return {
     id: run.id,
     businessId: run.business_id,
