@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { forEachLine } from '../../src/dev/log-lines';
@@ -37,7 +38,7 @@ describe('compiled entry points', () => {
     expect(await worker.exited).toBe(0);
   });
 
-  test('node dist/src/server.js serves /healthz with Postgres and Temporal up', async () => {
+  test('node dist/src/server.js serves /healthz with Postgres and Temporal up, and the run page', async () => {
     const port = await freePort();
     const api = spawnManaged(process.execPath, [path.join(ROOT, 'dist/src/server.js')], {
       cwd: ROOT,
@@ -46,8 +47,19 @@ describe('compiled entry points', () => {
     started.push(api);
     let stderr = '';
     forEachLine(api.child.stderr, (line) => (stderr += `${line}\n`));
-    const health = async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<{ status: string }>;
-    await waitUntil(async () => (await health()).status === 'ok', { timeoutMs: 30_000, what: `the compiled API (${stderr})` });
+    let last = '';
+    const healthy = async () => {
+      last = await (await fetch(`http://127.0.0.1:${port}/healthz`)).text();
+      return (JSON.parse(last) as { status: string }).status === 'ok';
+    };
+    try {
+      await waitUntil(healthy, { timeoutMs: 60_000, what: 'the compiled API' });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last /healthz: ${last || "none"}; stderr: ${stderr || "none"}`, { cause: err });
+    }
+    // Files beside the code (the run page's HTML) are part of the build too.
+    const page = await fetch(`http://127.0.0.1:${port}/runs/${randomUUID()}`);
+    expect([page.status, (await page.text()).includes('</html>')]).toEqual([200, true]);
     api.child.kill('SIGTERM');
     expect(await api.exited).toBe(0);
   });
