@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app';
@@ -134,5 +135,29 @@ describe('API routes', () => {
     }
     // The one slot is free: a call now goes through.
     expect((await stack.api('POST', `/v1/businesses/${business.id}/calls`, { to: '+14155550162' })).status).toBe(201);
+  });
+
+  test('while Postgres is unreachable, API requests and carrier callbacks get 503 with Retry-After, never a 500', async () => {
+    const down = createDatabase('postgres://outdial@127.0.0.1:1/outdial', { max: 1 });
+    const server = http.createServer(createApp({ ...stack.deps(), database: down }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const requests = [
+        fetch(`${base}/v1/runs/${randomUUID()}`, { headers: { authorization: `Bearer ${stack.adminKey}` } }),
+        fetch(`${base}/v1/businesses`, { headers: { authorization: `Bearer ${stack.adminKey}` } }),
+        fetch(`${base}/v1/twilio/status?callId=${randomUUID()}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'unchecked-yet' },
+          body: 'CallSid=CA00000000000000000000000000000001&CallStatus=completed',
+        }),
+      ];
+      for (const res of await Promise.all(requests)) {
+        expect([res.status, res.headers.get('retry-after'), ((await res.json()) as { error: { code: string } }).error.code]).toEqual([503, '5', 'unavailable']);
+      }
+    } finally {
+      server.close();
+      await down.close();
+    }
   });
 });
