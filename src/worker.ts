@@ -1,10 +1,11 @@
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { createWakeRuns } from './calls/wake-runs';
+import { dependencyHealth } from './health';
 import { loadConfig } from './config';
 import { createDatabase, migrateDatabase } from './db/client';
 import { createLogger } from './logger';
 import { registry, webhookDeliveries } from './metrics/registry';
-import { startMetricsServer } from './metrics/worker-server';
+import { startMetricsServer, type HealthCheck } from './metrics/worker-server';
 import { runMain } from './main';
 import { createTelephonyClient } from './telephony/client';
 import { connectTemporalClient, connectWorkerConnection } from './temporal/connection';
@@ -23,7 +24,15 @@ runMain('worker', async () => {
     ...(temporalMetrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: temporalMetrics } } } } : {}),
   });
   const { workerPort, token } = config.metrics;
-  const metricsServer = workerPort > 0 ? await startMetricsServer({ port: workerPort, token, registries: [registry] }) : null;
+  // Healthy once the worker polls its task queue and Postgres and Temporal answer.
+  let ready: { worker: Worker; deps: Parameters<typeof dependencyHealth>[0] } | null = null;
+  const health: HealthCheck = async () => {
+    if (!ready) return { ok: false, worker: 'starting' };
+    const state = ready.worker.getState();
+    const deps = await dependencyHealth(ready.deps);
+    return { ...deps, ok: deps.ok && state === 'RUNNING', worker: state };
+  };
+  const metricsServer = workerPort > 0 ? await startMetricsServer({ port: workerPort, token, registries: [registry], health }) : null;
   const database = createDatabase(config.databaseUrl);
   await migrateDatabase(database);
   const temporal = await connectTemporalClient(config.temporal);
@@ -45,12 +54,14 @@ runMain('worker', async () => {
   // Webhook delivery on a pool of its own (never the dialing path's connections); 0 concurrency: none here.
   const webhooks = config.webhooks.concurrency > 0 ? startWebhookDispatcher({ databaseUrl: config.databaseUrl, settings: config.webhooks, logger, onAttempt: ({ result }) => webhookDeliveries.inc({ result }) }) : null;
   await webhooks?.ready;
+  // Runtime handles SIGINT/SIGTERM: the worker drains, then run() resolves.
+  const running = worker.run();
+  ready = { worker, deps: { database, temporal } };
   logger.info(
     { taskQueue: config.temporal.taskQueue, temporal: config.temporal.address, metricsPort: workerPort || null, temporalMetrics },
     'worker started',
   );
-  // Runtime handles SIGINT/SIGTERM: the worker drains, then run() resolves.
-  await worker.run();
+  await running;
   await webhooks?.stop();
   await database.close();
   await temporal.connection.close();

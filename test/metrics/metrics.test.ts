@@ -118,6 +118,11 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     expect(temporal.some((s) => s.name.startsWith('temporal_workflow_completed'))).toBe(true);
   });
 
+  test("the worker's /healthz says it polls and reaches Postgres and Temporal", async () => {
+    const res = await fetch(workerMetrics.replace('/metrics', '/healthz'));
+    expect([res.status, await res.json()]).toEqual([200, { status: 'ok', worker: 'RUNNING', postgres: { ok: true }, temporal: { ok: true } }]);
+  });
+
   test('an unknown path is labelled "unmatched", never by its raw path; no label value names a business, run, call or number', async () => {
     const business = await stack.createBusiness();
     const run = await stack.createRun(business.id, leadPhones(2, '+1415591'));
@@ -197,7 +202,7 @@ describe('Prometheus metrics of the API and of a worker process', () => {
     const guarded = await serve({ apiEnabled: true, token, workerPort: 0, temporalAddress: null });
     const off = await serve({ apiEnabled: false, workerPort: 0, temporalAddress: null });
     const workerPort = await freePort();
-    const workerServer = await startMetricsServer({ port: workerPort, token, registries: [registry] });
+    const workerServer = await startMetricsServer({ port: workerPort, token, registries: [registry], health: async () => ({ ok: true }) });
     try {
       for (const url of [guarded.url, `http://127.0.0.1:${workerPort}/metrics`]) {
         for (const authorization of [undefined, 'Bearer wrong-token-of-the-same-size', `Basic ${token}`]) {
