@@ -44,6 +44,9 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const port of (s as { ports?: string[] }).ports ?? []) if (name !== 'api') expect([name, port]).toEqual([name, expect.stringMatching(/^127\.0\.0\.1:/)]);
     }
+    // Each Outdial process is probed on its own /healthz.
+    expect(JSON.stringify((services.api as { healthcheck?: unknown }).healthcheck)).toContain('127.0.0.1:3000/healthz');
+    expect(JSON.stringify((services.worker as { healthcheck?: unknown }).healthcheck)).toContain('127.0.0.1:9464/healthz');
     // Node runs the compiled output itself: a signal reaches the process that serves.
     expect(services.api!.command).toEqual(['node', 'dist/src/server.js']);
     expect(services.worker!.command).toEqual(['node', 'dist/src/worker.js']);
