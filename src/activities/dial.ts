@@ -21,7 +21,7 @@ export interface DialDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: Pick<Config, 'reconcileAfterSeconds' | 'twilio'>;
+  config: Pick<Config, 'reconcileAfterSeconds' | 'reconcileFirstCheckSeconds' | 'twilio'>;
 }
 
 export function createDialActivities(deps: DialDeps) {
@@ -38,7 +38,7 @@ export function createDialActivities(deps: DialDeps) {
   async function reconcileBusinessOf(runId: string) {
     const businessId = (await findRun(database.pool, runId))?.business_id;
     if (!businessId) return;
-    const reconciled = await reconcileStaleCalls(deps, businessId, deps.config.reconcileAfterSeconds);
+    const reconciled = await reconcileStaleCalls(deps, businessId);
     if (reconciled.freed > 0) await deps.wakeRuns(businessId);
   }
 

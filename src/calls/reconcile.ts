@@ -1,15 +1,18 @@
+import type { Config } from '../config';
 import type { Database } from '../db/client';
-import { ownedCallSids, staleActiveCalls, touchCall, withdrawReservation, type CallRow } from '../db/queries/calls';
+import { callsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
 import { CALL_STATUSES, type CallStatus } from '../db/statuses';
 import type { Logger } from '../logger';
 import { reconcileOutcomes, timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus } from './apply-status';
+import { checkDelaySeconds, type CheckSchedule } from './check-schedule';
 
 export interface ReconcileDeps {
   database: Database;
   telephony: TelephonyClient;
   logger: Logger;
+  config: CheckSchedule & Pick<Config, 'twilio'>;
 }
 
 export interface ReconcileResult {
@@ -26,17 +29,17 @@ const CLOCK_SKEW_MS = 60_000;
 /** Calls looked at per pass: reconciliation must never make a dial pass slow. */
 const BATCH = 20;
 
-type StaleCall = CallRow;
+type StaleCall = DueCall;
 
 /**
- * Asks the carrier about a business's active calls that have had no news for `staleAfterSeconds`:
+ * Asks the carrier about a business's active calls that are due for a check (src/calls/check-schedule.ts):
  * a lost final callback, a dial whose answer timed out, a reservation left by a worker that died
  * between claim and dial. Their truth comes from the carrier, never from a guess: a call the
  * carrier has is settled from its status (the slot stays held until the carrier says it ended);
  * only a reservation the carrier has no call for is withdrawn. Nothing is ever re-dialed here.
  */
-export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string, staleAfterSeconds: number): Promise<ReconcileResult> {
-  const stale = await staleActiveCalls(deps.database.pool, businessId, staleAfterSeconds, BATCH);
+export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string): Promise<ReconcileResult> {
+  const stale = await callsDueForCheck(deps.database.pool, businessId, deps.config.reconcileAfterSeconds, BATCH);
   const result: ReconcileResult = { settled: 0, withdrawn: 0, freed: 0 };
   for (const call of stale) {
     try {
@@ -47,8 +50,10 @@ export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: strin
       reconcileOutcomes.inc({ outcome });
     } catch (err) {
       reconcileOutcomes.inc({ outcome: 'error' });
-      // The carrier is unreachable: ask again on a later pass; the slot stays held meanwhile.
+      // The carrier is unreachable: ask again after the call's next delay, behind the calls due
+      // before it (else a batch of failing calls is picked first every pass); the slot stays held.
       deps.logger.warn({ callId: call.id, err: (err as Error).message }, 'could not reconcile a call with the carrier');
+      await scheduleCheck(deps, call);
     }
   }
   return result;
@@ -105,10 +110,19 @@ async function settle(deps: ReconcileDeps, call: StaleCall, sid: string, status:
   return applied.freedSlot ? 'freed' : 'settled';
 }
 
-/** Nothing new: asked about again only after another quiet period. */
+/** Nothing new: asked about again on the call's schedule. */
 async function markChecked(deps: ReconcileDeps, call: StaleCall): Promise<Outcome> {
-  await touchCall(deps.database.pool, call.id);
+  await scheduleCheck(deps, call);
   return 'unchanged';
+}
+
+async function scheduleCheck(deps: ReconcileDeps, call: StaleCall): Promise<void> {
+  await scheduleNextCheck(deps.database.pool, call.id, checkDelaySeconds(deps.config, outcomeUnknown(call), call.checks + 1));
+}
+
+/** A dial that began and never learned whether the carrier created the call (a lost answer, a timeout, a 5xx). */
+export function outcomeUnknown(call: Pick<StaleCall, 'status' | 'dialed_at' | 'twilio_call_sid'>): boolean {
+  return call.status === 'reserved' && call.dialed_at !== null && call.twilio_call_sid === null;
 }
 
 function asCallStatus(status: string): CallStatus {

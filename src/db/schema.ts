@@ -197,6 +197,14 @@ export const calls = pgTable(
     dialedAt: timestamp('dialed_at', { withTimezone: true }),
     answeredAt: timestamp('answered_at', { withTimezone: true }),
     endedAt: timestamp('ended_at', { withTimezone: true }),
+    /**
+     * When reconciliation asks the carrier about this call next; null until news stops (then it is
+     * due after RECONCILE_AFTER_SECONDS of quiet). Set by an ambiguous dial and after every check;
+     * cleared by news (see src/calls/reconcile.ts).
+     */
+    nextCheckAt: timestamp('next_check_at', { withTimezone: true }),
+    /** Checks with the carrier since the last news that brought none (the backoff's step). */
+    checks: integer('checks').notNull().default(0),
   },
   (t) => [
     check('calls_status_valid', inList('status', CALL_STATUSES)),
@@ -217,6 +225,8 @@ export const calls = pgTable(
     index('calls_ended_by_business_idx').on(t.businessId, t.endedAt).where(sql`ended_at IS NOT NULL`),
     // A business's calls newest first, by page (GET /v1/businesses/:id/calls).
     index('calls_business_created_idx').on(t.businessId, t.createdAt, t.id),
+    // Reconciliation: the calls due for a check with the carrier, soonest first.
+    index('calls_next_check_idx').on(t.nextCheckAt).where(sql`next_check_at IS NOT NULL`),
   ],
 );
 

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app';
 import { createDatabase, migrateDatabase, type Database } from '../../src/db/client';
 import { reserveDirectCall } from '../../src/claim/direct';
+import { reconcileStaleCalls } from '../../src/calls/reconcile';
+import type { TelephonyClient } from '../../src/telephony/client';
 import { ensureReconcileSchedule } from '../../src/temporal/reconcile-schedule';
 import { reconcile } from '../../src/workflows';
 import { connectTestDatabase, createEmptyDatabase } from '../helpers/db';
@@ -91,6 +93,47 @@ describe('reconciliation with the carrier', () => {
     expect(new Set(placed.map((c) => c.to)).size).toBe(3);
     const rows = await callRows(run.id);
     expect(new Set(rows.map((r) => r.twilio_call_sid))).toEqual(new Set(placed.map((c) => c.sid)));
+  });
+
+  test('calls whose check fails are moved back in the queue: the next pass checks the others and settles them', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 50 });
+    const deps = stack.deps();
+    // Five calls that ended at the carrier while our rows still say in progress (their callbacks lost).
+    const ended = await Promise.all(
+      leadPhones(5, '+1415578').map((to) => deps.telephony.calls.create({ to, from: business.callerId, twiml: '<Response><Say>hi</Say></Response>' })),
+    );
+    await Promise.all(ended.map((c) => stack.carrier.waitForCall(c.sid, 'completed')));
+    // Twenty more, quiet for longer, whose every fetch fails (the sandbox has no fetch fault: a
+    // client that cannot reach the carrier for those SIDs stands in for an unreachable carrier).
+    const failingSids = new Set(Array.from({ length: 20 }, () => `CA${randomUUID().replace(/-/g, '')}`));
+    const insert = (sid: string, to: string, quietMinutes: number) =>
+      stack.database.pool.query(
+        `INSERT INTO calls (business_id, direction, status, to_number, from_number, twilio_call_sid, dialed_at, created_at, updated_at)
+         VALUES ($1, 'direct', 'in-progress', $2, $3, $4, now() - make_interval(mins => $5), now() - make_interval(mins => $5), now() - make_interval(mins => $5))`,
+        [business.id, to, business.callerId, sid, quietMinutes],
+      );
+    for (const [i, sid] of [...failingSids].entries()) await insert(sid, leadPhones(20, '+1415579')[i]!, 10);
+    for (const call of ended) await insert(call.sid, call.to, 5);
+
+    const real = deps.telephony;
+    const unreachableError = Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' });
+    const calls = new Proxy(real.calls, {
+      apply: (target, thisArg, args: [string]) => (failingSids.has(args[0]) ? { fetch: () => Promise.reject(unreachableError) } : Reflect.apply(target, thisArg, args)),
+    });
+    const telephony = new Proxy(real, { get: (target, prop) => (prop === 'calls' ? calls : Reflect.get(target, prop, target)) }) as TelephonyClient;
+    const reconcileDeps = { database: stack.database, telephony, logger: stack.logger, config: stack.config };
+
+    // The first pass takes the 20 quietest: every check fails, nothing is settled.
+    expect(await reconcileStaleCalls(reconcileDeps, business.id)).toEqual({ settled: 0, withdrawn: 0, freed: 0 });
+    // The second pass gets to the five behind them.
+    expect(await reconcileStaleCalls(reconcileDeps, business.id)).toEqual({ settled: 5, withdrawn: 0, freed: 5 });
+    const rows = await stack.database.pool.query<{ status: string; checks: number; scheduled: boolean }>(
+      'SELECT status, checks, next_check_at IS NOT NULL AS scheduled FROM calls WHERE business_id = $1 AND twilio_call_sid = ANY($2) ORDER BY twilio_call_sid',
+      [business.id, [...failingSids]],
+    );
+    expect(rows.rows).toEqual([...failingSids].map(() => ({ status: 'in-progress', checks: 1, scheduled: true })));
+    const settled = await stack.database.pool.query('SELECT status FROM calls WHERE twilio_call_sid = ANY($1)', [ended.map((c) => c.sid)]);
+    expect(settled.rows.map((r) => r.status)).toEqual(['completed', 'completed', 'completed', 'completed', 'completed']);
   });
 
   test('a direct call refused at the limit is let in once the carrier confirms the blocking call ended', async () => {

@@ -30,7 +30,12 @@ export interface CallRow {
   dialed_at: Date | null;
   answered_at: Date | null;
   ended_at: Date | null;
+  next_check_at: Date | null;
+  checks: number;
 }
+
+/** News of a call (a status, its SID): reconciliation's schedule starts over (see src/calls/check-schedule.ts). */
+const NEWS = 'next_check_at = NULL, checks = 0';
 
 export async function countActiveCalls(db: Executor, businessId: string): Promise<number> {
   const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM calls WHERE business_id = $1 AND status = ANY($2)', [
@@ -153,7 +158,7 @@ export async function withdrawForDoNotCall(db: Executor, id: string): Promise<vo
 /** Twilio's answering-machine verdict, kept once (a repeat changes nothing); returns the call when it was new. */
 export async function recordAnsweredBy(db: Executor, by: { callId?: string; callSid?: string }, answeredBy: AnsweredBy): Promise<CallRow | null> {
   const r = await db.query<CallRow>(
-    `UPDATE calls SET answered_by = $3, updated_at = now()
+    `UPDATE calls SET answered_by = $3, ${NEWS}, updated_at = now()
       WHERE (id = $1 OR ($1::uuid IS NULL AND twilio_call_sid = $2)) AND answered_by IS NULL RETURNING *`,
     [by.callId ?? null, by.callSid ?? null, answeredBy],
   );
@@ -167,6 +172,7 @@ export async function recordPlaced(db: Executor, id: string, sid: string): Promi
        UPDATE calls
           SET twilio_call_sid = COALESCE(twilio_call_sid, $2),
               status = CASE WHEN status = 'reserved' THEN 'queued' ELSE status END,
+              ${NEWS},
               updated_at = now()
         WHERE id = $1
        RETURNING job_id
@@ -204,7 +210,7 @@ export async function lockCall(client: PoolClient, by: { callId?: string; callSi
 }
 
 export async function learnCallSid(client: PoolClient, id: string, sid: string): Promise<void> {
-  await client.query('UPDATE calls SET twilio_call_sid = $2, updated_at = now() WHERE id = $1', [id, sid]);
+  await client.query(`UPDATE calls SET twilio_call_sid = $2, ${NEWS}, updated_at = now() WHERE id = $1`, [id, sid]);
 }
 
 export async function setCallStatus(
@@ -222,26 +228,37 @@ export async function setCallStatus(
         last_error = COALESCE($7, last_error),
         answered_at = CASE WHEN $2 = 'in-progress' THEN COALESCE(answered_at, now()) ELSE answered_at END,
         ended_at = CASE WHEN $8 THEN now() ELSE ended_at END,
+        ${NEWS},
         updated_at = now()
       WHERE id = $1`,
     [id, update.status, update.callSid, update.sequenceNumber, update.durationSeconds, update.errorCode, update.errorMessage, update.terminal],
   );
 }
 
-/** A business's active calls with no news for `seconds`, the quietest first. */
-export async function staleActiveCalls(db: Executor, businessId: string, seconds: number, limit: number): Promise<CallRow[]> {
-  const r = await db.query<CallRow>(
-    `SELECT * FROM calls WHERE business_id = $1 AND status = ANY($2) AND updated_at < now() - make_interval(secs => $3)
-      ORDER BY updated_at LIMIT $4`,
-    [businessId, ACTIVE_CALL_STATUSES, seconds, limit],
+/**
+ * When an active call is due for a check with the carrier: its scheduled check, else `$n` seconds
+ * after its last news (see src/calls/check-schedule.ts).
+ */
+const dueAt = (quietSecondsParam: string) => `COALESCE(next_check_at, updated_at + make_interval(secs => ${quietSecondsParam}))`;
+
+/** A call due for a check, with the seconds since its dial began by the database's clock (null: never dialed). */
+export type DueCall = CallRow & { dialed_seconds_ago: number | null };
+
+/** A business's active calls due for a check with the carrier, the longest due first. */
+export async function callsDueForCheck(db: Executor, businessId: string, quietSeconds: number, limit: number): Promise<DueCall[]> {
+  const r = await db.query<DueCall>(
+    `SELECT *, extract(epoch FROM now() - dialed_at)::float8 AS dialed_seconds_ago FROM calls
+      WHERE business_id = $1 AND status = ANY($2) AND ${dueAt('$3')} <= now()
+      ORDER BY ${dueAt('$3')} LIMIT $4`,
+    [businessId, ACTIVE_CALL_STATUSES, quietSeconds, limit],
   );
   return r.rows;
 }
 
-export async function businessesWithStaleCalls(db: Executor, seconds: number, limit: number): Promise<string[]> {
+export async function businessesWithCallsDue(db: Executor, quietSeconds: number, limit: number): Promise<string[]> {
   const r = await db.query<{ business_id: string }>(
-    `SELECT DISTINCT business_id FROM calls WHERE status = ANY($1) AND updated_at < now() - make_interval(secs => $2) LIMIT $3`,
-    [ACTIVE_CALL_STATUSES, seconds, limit],
+    `SELECT DISTINCT business_id FROM calls WHERE status = ANY($1) AND ${dueAt('$2')} <= now() LIMIT $3`,
+    [ACTIVE_CALL_STATUSES, quietSeconds, limit],
   );
   return r.rows.map((row) => row.business_id);
 }
@@ -252,9 +269,13 @@ export async function ownedCallSids(db: Executor, sids: string[]): Promise<Set<s
   return new Set(r.rows.map((row) => row.twilio_call_sid));
 }
 
-/** Nothing new from the carrier: asked about again only after another quiet period. */
-export async function touchCall(db: Executor, id: string): Promise<void> {
-  await db.query('UPDATE calls SET updated_at = now() WHERE id = $1', [id]);
+/** A check with the carrier brought no news (or failed): the call is asked about again in `delaySeconds`. */
+export async function scheduleNextCheck(db: Executor, id: string, delaySeconds: number): Promise<void> {
+  await db.query('UPDATE calls SET checks = checks + 1, next_check_at = now() + make_interval(secs => $2) WHERE id = $1 AND status = ANY($3)', [
+    id,
+    delaySeconds,
+    ACTIVE_CALL_STATUSES,
+  ]);
 }
 
 /** A run's calls counted by Twilio's answering-machine verdict (calls without one are left out). */
