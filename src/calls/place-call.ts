@@ -5,6 +5,7 @@ import type { Logger } from '../logger';
 import { dialOutcomes, timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus, type AppliedStatus } from './apply-status';
+import { checkDelaySeconds, type CheckSchedule } from './check-schedule';
 import type { ReservedCall } from '../claim/slots';
 import { amdParams, voiceParams } from './instructions';
 import { STATUS_CALLBACK_EVENTS } from './status-callback-url';
@@ -38,6 +39,7 @@ export interface PlaceCallDeps {
   database: Database;
   telephony: TelephonyClient;
   logger: Logger;
+  config: CheckSchedule;
 }
 
 interface CarrierError {
@@ -113,7 +115,8 @@ async function dialReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promis
       });
       return { kind: 'rejected', errorCode, message, freed };
     }
-    await recordUnknownOutcome(deps.database.pool, call.callId, message);
+    // Asked about within seconds, not after a whole quiet period: the slot may be held for nothing.
+    await recordUnknownOutcome(deps.database.pool, call.callId, message, checkDelaySeconds(deps.config, true, 0));
     return { kind: 'unknown', message };
   }
   await recordPlaced(deps.database.pool, call.callId, sid);

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import { callsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
+import { takeCallsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
 import { CALL_STATUSES, type CallStatus } from '../db/statuses';
 import type { Logger } from '../logger';
 import { reconcileOutcomes, timeCarrierRequest } from '../metrics/registry';
@@ -28,6 +28,8 @@ export interface ReconcileResult {
 const CLOCK_SKEW_MS = 60_000;
 /** Calls looked at per pass: reconciliation must never make a dial pass slow. */
 const BATCH = 20;
+/** Beyond the requests' own timeouts: the database writes of a pass and the SDK's retries of a 429. */
+const LEASE_MARGIN_SECONDS = 60;
 
 type StaleCall = DueCall;
 
@@ -39,7 +41,9 @@ type StaleCall = DueCall;
  * only a reservation the carrier has no call for is withdrawn. Nothing is ever re-dialed here.
  */
 export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string): Promise<ReconcileResult> {
-  const stale = await callsDueForCheck(deps.database.pool, businessId, deps.config.reconcileAfterSeconds, BATCH);
+  // The longest a pass may take to ask about its batch, one call at a time (each request bounded by the timeout).
+  const leaseSeconds = (BATCH * deps.config.twilio.requestTimeoutMs) / 1000 + LEASE_MARGIN_SECONDS;
+  const stale = await takeCallsDueForCheck(deps.database.pool, businessId, { seconds: deps.config.reconcileAfterSeconds, limit: BATCH, leaseSeconds });
   const result: ReconcileResult = { settled: 0, withdrawn: 0, freed: 0 };
   for (const call of stale) {
     try {

@@ -197,8 +197,13 @@ export async function withdrawReservation(db: Executor, id: string): Promise<voi
   );
 }
 
-export async function recordUnknownOutcome(db: Executor, id: string, message: string): Promise<void> {
-  await db.query('UPDATE calls SET last_error = $2, updated_at = now() WHERE id = $1', [id, `dial outcome unknown: ${message}`]);
+/** The carrier may or may not have created the call: it is asked about in `firstCheckSeconds` (src/calls/check-schedule.ts). */
+export async function recordUnknownOutcome(db: Executor, id: string, message: string, firstCheckSeconds: number): Promise<void> {
+  await db.query('UPDATE calls SET last_error = $2, next_check_at = now() + make_interval(secs => $3), checks = 0, updated_at = now() WHERE id = $1', [
+    id,
+    `dial outcome unknown: ${message}`,
+    firstCheckSeconds,
+  ]);
 }
 
 /** Locks a call for a status change, found by Outdial's ID (preferred: it exists before the SID) or the carrier's SID. */
@@ -244,15 +249,33 @@ const dueAt = (quietSecondsParam: string) => `COALESCE(next_check_at, updated_at
 /** A call due for a check, with the seconds since its dial began by the database's clock (null: never dialed). */
 export type DueCall = CallRow & { dialed_seconds_ago: number | null };
 
-/** A business's active calls due for a check with the carrier, the longest due first. */
-export async function callsDueForCheck(db: Executor, businessId: string, quietSeconds: number, limit: number): Promise<DueCall[]> {
+/**
+ * Takes a business's active calls due for a check with the carrier, the longest due first, and
+ * leases them for `leaseSeconds` (their next check is pushed that far): another pass at the same
+ * time (a second run of the business, the sweep) takes others, so no call is asked about twice.
+ * A pass that dies mid-way leaves its calls due again when the lease ends.
+ */
+export async function takeCallsDueForCheck(db: Executor, businessId: string, quiet: { seconds: number; limit: number; leaseSeconds: number }): Promise<DueCall[]> {
   const r = await db.query<DueCall>(
-    `SELECT *, extract(epoch FROM now() - dialed_at)::float8 AS dialed_seconds_ago FROM calls
-      WHERE business_id = $1 AND status = ANY($2) AND ${dueAt('$3')} <= now()
-      ORDER BY ${dueAt('$3')} LIMIT $4`,
-    [businessId, ACTIVE_CALL_STATUSES, quietSeconds, limit],
+    `WITH due AS (
+       SELECT id FROM calls WHERE business_id = $1 AND status = ANY($2) AND ${dueAt('$3')} <= now()
+        ORDER BY ${dueAt('$3')} LIMIT $4 FOR UPDATE SKIP LOCKED
+     )
+     UPDATE calls c SET next_check_at = now() + make_interval(secs => $5) FROM due WHERE c.id = due.id
+     RETURNING c.*, extract(epoch FROM now() - c.dialed_at)::float8 AS dialed_seconds_ago`,
+    [businessId, ACTIVE_CALL_STATUSES, quiet.seconds, quiet.limit, quiet.leaseSeconds],
   );
   return r.rows;
+}
+
+/** When the next of a business's active calls comes due for a check (null: it has none). */
+export async function nextCheckDue(db: Executor, businessId: string, quietSeconds: number): Promise<Date | null> {
+  const r = await db.query<{ at: Date | null }>(`SELECT min(${dueAt('$3')}) AS at FROM calls WHERE business_id = $1 AND status = ANY($2)`, [
+    businessId,
+    ACTIVE_CALL_STATUSES,
+    quietSeconds,
+  ]);
+  return r.rows[0]?.at ?? null;
 }
 
 export async function businessesWithCallsDue(db: Executor, quietSeconds: number, limit: number): Promise<string[]> {
