@@ -6,6 +6,7 @@ import type { Logger } from '../logger';
 import { reconcileOutcomes, timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus } from './apply-status';
+import { withdrawableAfterSeconds } from './place-call';
 import { checkDelaySeconds, type CheckSchedule } from './check-schedule';
 
 export interface ReconcileDeps {
@@ -95,14 +96,18 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
   const owned = await ownedCallSids(deps.database.pool, recent.map((c) => c.sid));
   const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];
   if (ours) return settle(deps, call, ours.sid, asCallStatus(ours.status), ours.duration ? Number(ours.duration) : null);
-
+  // The dial bound: a create sent this recently may not have reached the carrier yet; ask again later.
+  if ((call.dialed_seconds_ago ?? 0) < withdrawableAfterSeconds(deps.config)) return markChecked(deps, call);
   return withdraw(deps, call, 'never placed: the carrier has no such call');
 }
 
 /** Frees a reservation that never became a call: a bulk job goes back to the queue, a direct call fails. */
 async function withdraw(deps: ReconcileDeps, call: StaleCall, reason: string): Promise<Outcome> {
-  if (call.direction === 'bulk') await withdrawReservation(deps.database.pool, call.id);
-  else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: reason });
+  if (call.direction === 'bulk') {
+    // Atomic with the dial bound: a dial that began since this call was read keeps its reservation.
+    const withdrawn = await withdrawReservation(deps.database.pool, call.id, { unlessDialedWithinSeconds: withdrawableAfterSeconds(deps.config) });
+    if (!withdrawn) return markChecked(deps, call);
+  } else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: reason });
   deps.logger.info({ callId: call.id, to: call.to_number, reason }, 'call reconciled: never placed, reservation withdrawn');
   return 'withdrawn';
 }

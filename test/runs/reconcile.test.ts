@@ -5,6 +5,7 @@ import { createApp } from '../../src/api/app';
 import { createDatabase, migrateDatabase, type Database } from '../../src/db/client';
 import { reserveDirectCall } from '../../src/claim/direct';
 import { reconcileStaleCalls } from '../../src/calls/reconcile';
+import { withdrawableAfterSeconds } from '../../src/calls/place-call';
 import type { TelephonyClient } from '../../src/telephony/client';
 import { ensureReconcileSchedule } from '../../src/temporal/reconcile-schedule';
 import { reconcile } from '../../src/workflows';
@@ -35,6 +36,8 @@ describe('reconciliation with the carrier', () => {
       stalledRunAfterSeconds: 0,
       wakeFallbackSeconds: 2,
       reconcileAfterSeconds: 1,
+      // A dial is withdrawable 10 s (the dial bound) + this timeout after it began.
+      telephonyTimeoutMs: 2_000,
       carrier: { defaultScript: { dialMs: 2, ringMs: 10, talkMs: 30 } },
     });
     await stack.startWorker();
@@ -134,6 +137,33 @@ describe('reconciliation with the carrier', () => {
     expect(rows.rows).toEqual([...failingSids].map(() => ({ status: 'in-progress', checks: 1, scheduled: true })));
     const settled = await stack.database.pool.query('SELECT status FROM calls WHERE twilio_call_sid = ANY($1)', [ended.map((c) => c.sid)]);
     expect(settled.rows.map((r) => r.status)).toEqual(['completed', 'completed', 'completed', 'completed', 'completed']);
+  });
+
+  test('a dial with no SID that the carrier does not have is withdrawn only once it is older than the dial bound plus the request timeout', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 2 });
+    expect(withdrawableAfterSeconds(stack.config)).toBe(12);
+    // As if a worker stamped two dials, one 3 s ago and one a minute ago, and no answer came back
+    // (the carrier has neither: the recent one may be a request still on its way).
+    const ids: Record<'recent' | 'old', string> = { recent: '', old: '' };
+    for (const [age, to] of [['recent', '+14155800001'], ['old', '+14155800002']] as const) {
+      const reserved = await reserveDirectCall(stack.database, business.id, { to }, stack.apiUrl);
+      if (!reserved.ok) throw new Error(`reservation refused: ${reserved.reason}`);
+      ids[age] = reserved.call.callId;
+      await stack.database.pool.query(
+        `UPDATE calls SET dialed_at = now() - make_interval(secs => $2), next_check_at = now(), last_error = 'dial outcome unknown: timeout' WHERE id = $1`,
+        [reserved.call.callId, age === 'recent' ? 3 : 60],
+      );
+    }
+    const deps = { ...stack.deps(), config: stack.config };
+    expect(await reconcileStaleCalls(deps, business.id)).toEqual({ settled: 0, withdrawn: 1, freed: 1 });
+    const rows = await stack.database.pool.query<{ id: string; status: string; last_error: string; checks: number }>(
+      'SELECT id, status, last_error, checks FROM calls WHERE id = ANY($1)',
+      [[ids.recent, ids.old]],
+    );
+    const byId = new Map(rows.rows.map((r) => [r.id, r]));
+    expect(byId.get(ids.recent)).toMatchObject({ status: 'reserved', last_error: 'dial outcome unknown: timeout', checks: 1 });
+    expect(byId.get(ids.old)).toMatchObject({ status: 'failed', last_error: 'never placed: the carrier has no such call' });
+    expect((await stack.api<{ business: { activeCalls: number } }>('GET', `/v1/businesses/${business.id}`)).body.business.activeCalls).toBe(1);
   });
 
   test('a direct call refused at the limit is let in once the carrier confirms the blocking call ended', async () => {

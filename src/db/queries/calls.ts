@@ -115,8 +115,8 @@ export async function callbackUrlsOf(db: Executor, id: string): Promise<{ status
  * MAX_DIAL_DELAY_SECONDS old), its run (if any) still running, and its number on no do-not-call list; records `dialed_at`, so a reservation
  * without it never reached the carrier.
  */
-export async function beginDial(db: Executor, id: string): Promise<'ok' | 'stopped' | 'do-not-call'> {
-  const r = await db.query<{ listed: boolean; dialing: boolean }>(
+export async function beginDial(db: Executor, id: string): Promise<{ result: 'ok'; dialedAt: Date } | { result: 'stopped' } | { result: 'do-not-call' }> {
+  const r = await db.query<{ listed: boolean; dialed_at: Date | null }>(
     `WITH c AS (SELECT * FROM calls WHERE id = $1),
      listed AS (
        SELECT EXISTS (SELECT 1 FROM c JOIN do_not_call_numbers d ON d.phone = c.to_number AND (d.business_id = c.business_id OR d.business_id IS NULL)) AS listed
@@ -127,18 +127,18 @@ export async function beginDial(db: Executor, id: string): Promise<'ok' | 'stopp
           -- A claim checked the lead's window for this long only: an older reservation is not dialed.
           AND created_at > now() - make_interval(secs => $2)
           AND (run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = calls.run_id AND r.status = 'running'))
-       RETURNING id
+       RETURNING id, dialed_at
      ),
      -- The call's pacing place (if paced): stamped with the moment of the dial, or given back
      -- (data-modifying CTEs run whether or not the SELECT reads them).
      sent AS (UPDATE carrier_sends SET sent_at = clock_timestamp() WHERE call_id = $1 AND EXISTS (SELECT 1 FROM began) RETURNING id),
      unsent AS (DELETE FROM carrier_sends WHERE call_id = $1 AND NOT EXISTS (SELECT 1 FROM began) RETURNING id)
-     SELECT (SELECT listed FROM listed) AS listed, EXISTS (SELECT 1 FROM began) AS dialing`,
+     SELECT (SELECT listed FROM listed) AS listed, (SELECT dialed_at FROM began) AS dialed_at`,
     [id, MAX_DIAL_DELAY_SECONDS],
   );
   const row = r.rows[0];
-  if (row?.dialing) return 'ok';
-  return row?.listed ? 'do-not-call' : 'stopped';
+  if (row?.dialed_at) return { result: 'ok', dialedAt: row.dialed_at };
+  return row?.listed ? { result: 'do-not-call' } : { result: 'stopped' };
 }
 
 /**
@@ -187,14 +187,25 @@ export async function recordPlaced(db: Executor, id: string, sid: string): Promi
  * A request the carrier never processed: delete the reservation and put its job back in the queue.
  * (A canceling run claims nothing more; its next pass ends what is queued.)
  */
-export async function withdrawReservation(db: Executor, id: string): Promise<void> {
-  await db.query(
-    `WITH c AS (DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL RETURNING job_id)
-     UPDATE outbound_call_jobs j
-        SET status = 'queued', dial_lock_token = NULL, dial_started_at = NULL, updated_at = now()
-       FROM c WHERE j.id = c.job_id AND j.status = 'dialing'`,
-    [id],
+export async function withdrawReservation(db: Executor, id: string, guard: { unlessDialedWithinSeconds: number | null } = { unlessDialedWithinSeconds: null }): Promise<boolean> {
+  const r = await db.query<{ n: string }>(
+    `WITH c AS (
+       DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL
+          -- Reconciliation's side of the dial bound (src/calls/place-call.ts): a dial that began this
+          -- recently may still reach the carrier, so its reservation stays.
+          AND ($2::float8 IS NULL OR dialed_at IS NULL OR dialed_at < now() - make_interval(secs => $2))
+       RETURNING job_id
+     ),
+     requeued AS (
+       UPDATE outbound_call_jobs j
+          SET status = 'queued', dial_lock_token = NULL, dial_started_at = NULL, updated_at = now()
+         FROM c WHERE j.id = c.job_id AND j.status = 'dialing'
+       RETURNING j.id
+     )
+     SELECT count(*) AS n FROM c`,
+    [id, guard.unlessDialedWithinSeconds],
   );
+  return Number(r.rows[0]?.n ?? 0) > 0;
 }
 
 /** The carrier may or may not have created the call: it is asked about in `firstCheckSeconds` (src/calls/check-schedule.ts). */
