@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import { takeCallsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
+import { markCarrierUnknown, takeCallsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
 import { CALL_STATUSES, type CallStatus } from '../db/statuses';
 import type { Logger } from '../logger';
 import { reconcileOutcomes, timeCarrierRequest } from '../metrics/registry';
@@ -77,8 +77,10 @@ async function refreshFromCarrier(deps: ReconcileDeps, call: StaleCall, sid: str
   } catch (err) {
     if ((err as { status?: number }).status !== 404) throw err;
     // Unknown to the carrier (other credentials? deleted?): it may still be live somewhere, so the
-    // slot stays held rather than risk one call more than the limit. An operator must look.
+    // slot stays held rather than risk one call more than the limit. An operator must look
+    // (GET /v1/held-calls, POST /v1/calls/:callId/release).
     deps.logger.warn({ callId: call.id, callSid: sid }, 'the carrier does not know this call; its slot stays held');
+    await markCarrierUnknown(deps.database.pool, call.id);
     return markChecked(deps, call);
   }
   return settle(deps, call, sid, status, duration);

@@ -205,6 +205,8 @@ export const calls = pgTable(
     nextCheckAt: timestamp('next_check_at', { withTimezone: true }),
     /** Checks with the carrier since the last news that brought none (the backoff's step). */
     checks: integer('checks').notNull().default(0),
+    /** When the carrier first answered 404 for this call's SID: it is held for an operator (GET /v1/held-calls). */
+    carrierUnknownAt: timestamp('carrier_unknown_at', { withTimezone: true }),
   },
   (t) => [
     check('calls_status_valid', inList('status', CALL_STATUSES)),
@@ -228,6 +230,24 @@ export const calls = pgTable(
     // Reconciliation: the calls due for a check with the carrier, soonest first.
     index('calls_next_check_idx').on(t.nextCheckAt).where(sql`next_check_at IS NOT NULL`),
   ],
+);
+
+/** Who released a held call (POST /v1/calls/:callId/release), why and when: the audit of a slot freed by hand. */
+export const callReleases = pgTable(
+  'call_releases',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    callId: uuid('call_id')
+      .notNull()
+      .references(() => calls.id),
+    /** The admin principal's ID (`admin:<key hash prefix>`). */
+    releasedBy: text('released_by').notNull(),
+    reason: text('reason').notNull(),
+    /** The status the call was ended with. */
+    status: text('status').$type<'failed' | 'canceled'>().notNull(),
+    releasedAt: timestamp('released_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('call_releases_status_valid', sql`status IN ('failed', 'canceled')`), index('call_releases_call_idx').on(t.callId)],
 );
 
 /**

@@ -43,6 +43,7 @@ export interface OutdialTestStackOptions {
   /** Seconds without news after which an active call is checked with the carrier. */
   reconcileAfterSeconds?: number;
   reconcileFirstCheckSeconds?: number;
+  heldCallAfterChecks?: number;
   /** A migrated database of the test's own (e.g. one it restarts); default: the suite's. */
   databaseUrl?: string;
   /** A Temporal server of the test's own (e.g. one it restarts); default: the suite's. */
@@ -121,6 +122,7 @@ export class OutdialTestStack {
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       reconcileFirstCheckSeconds: opts.reconcileFirstCheckSeconds ?? 5,
+      heldCallAfterChecks: opts.heldCallAfterChecks ?? 10,
       stalledRunAfterSeconds: opts.stalledRunAfterSeconds ?? 10,
       adminKeys: [],
       apiRateLimitPerMinute: opts.rateLimitPerMinute ?? 0,

@@ -32,6 +32,7 @@ export interface CallRow {
   ended_at: Date | null;
   next_check_at: Date | null;
   checks: number;
+  carrier_unknown_at: Date | null;
 }
 
 /** News of a call (a status, its SID): reconciliation's schedule starts over (see src/calls/check-schedule.ts). */
@@ -295,6 +296,33 @@ export async function businessesWithCallsDue(db: Executor, quietSeconds: number,
     [ACTIVE_CALL_STATUSES, quietSeconds, limit],
   );
   return r.rows.map((row) => row.business_id);
+}
+
+/** The carrier answered 404 for this call's SID: kept (the first time) so the call is held for an operator. */
+export async function markCarrierUnknown(db: Executor, id: string): Promise<void> {
+  await db.query('UPDATE calls SET carrier_unknown_at = COALESCE(carrier_unknown_at, now()) WHERE id = $1', [id]);
+}
+
+/**
+ * Whether an active call waits for an operator: the carrier does not know it, or `$n` checks in a
+ * row brought no news (see GET /v1/held-calls). One definition, for the list and the release.
+ */
+const HELD = (checksParam: string) => `(carrier_unknown_at IS NOT NULL OR checks > ${checksParam})`;
+
+/** Every business's held calls (see HELD), the oldest first. */
+export async function heldCallRows(db: Executor, afterChecks: number, limit: number): Promise<CallRow[]> {
+  const r = await db.query<CallRow>(`SELECT * FROM calls WHERE status = ANY($1) AND ${HELD('$2')} ORDER BY created_at, id LIMIT $3`, [
+    ACTIVE_CALL_STATUSES,
+    afterChecks,
+    limit,
+  ]);
+  return r.rows;
+}
+
+/** Whether this call is active and held (see HELD). */
+export async function isHeldCall(db: Executor, id: string, afterChecks: number): Promise<boolean> {
+  const r = await db.query(`SELECT 1 FROM calls WHERE id = $1 AND status = ANY($2) AND ${HELD('$3')}`, [id, ACTIVE_CALL_STATUSES, afterChecks]);
+  return (r.rowCount ?? 0) > 0;
 }
 
 /** Which of these carrier SIDs some call row already owns. */
