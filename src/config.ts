@@ -92,6 +92,14 @@ const variables = {
     schema: z.coerce.number().positive().max(86_400).default(120),
     hint: 'set it to the seconds an active call may go without news before Outdial asks the carrier about it (0 < n <= 86400)',
   },
+  RECONCILE_FIRST_CHECK_SECONDS: {
+    schema: z.coerce.number().positive().max(3_600).default(5),
+    hint: 'set it to the seconds after a dial with an unknown outcome before the carrier is first asked about it; each later check waits twice as long, up to RECONCILE_AFTER_SECONDS (0 < n <= 3600)',
+  },
+  HELD_CALL_AFTER_CHECKS: {
+    schema: z.coerce.number().int().min(1).max(1_000_000).default(10),
+    hint: 'set it to how many checks with the carrier in a row may bring no news before an active call is listed as held for an operator (GET /v1/held-calls), at least 1',
+  },
   RECONCILE_SWEEP_SECONDS: {
     schema: z.coerce.number().int().min(0).max(86_400).default(60),
     hint: 'set it to how often (seconds) the reconciliation sweep runs over every business, or 0 to turn it off',
@@ -185,6 +193,10 @@ export interface Config {
   logLevel: Parsed['LOG_LEVEL'];
   runWakeFallbackSeconds: number;
   reconcileAfterSeconds: number;
+  /** A dial with an unknown outcome is first checked with the carrier this long after it (see src/calls/check-schedule.ts). */
+  reconcileFirstCheckSeconds: number;
+  /** An active call checked more often than this without news is held for an operator (GET /v1/held-calls). */
+  heldCallAfterChecks: number;
   /** A run still pending this long after its commit lost its workflow start: the sweep starts it. */
   stalledRunAfterSeconds: number;
   /** How often the Temporal Schedule sweeps every business; 0: no schedule. */
@@ -288,6 +300,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: v('LOG_LEVEL'),
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
+    reconcileFirstCheckSeconds: v('RECONCILE_FIRST_CHECK_SECONDS'),
+    heldCallAfterChecks: v('HELD_CALL_AFTER_CHECKS'),
     reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
     stalledRunAfterSeconds: v('STALLED_RUN_AFTER_SECONDS'),
     metrics: {

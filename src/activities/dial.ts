@@ -5,6 +5,7 @@ import { placeReservedCall, type DialOutcome } from '../calls/place-call';
 import { reconcileStaleCalls } from '../calls/reconcile';
 import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
+import { nextCheckDue } from '../db/queries/calls';
 import type { Database } from '../db/client';
 import { cancelQueuedJobs, countJobsInStatus } from '../db/queries/jobs';
 import { changeRunStatus, findRun, runStatus } from '../db/queries/runs';
@@ -21,7 +22,7 @@ export interface DialDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: Pick<Config, 'reconcileAfterSeconds' | 'twilio'>;
+  config: Pick<Config, 'reconcileAfterSeconds' | 'reconcileFirstCheckSeconds' | 'twilio'>;
 }
 
 export function createDialActivities(deps: DialDeps) {
@@ -34,12 +35,13 @@ export function createDialActivities(deps: DialDeps) {
     if (paused) logger.error({ runId, lastError }, 'run paused: the carrier refused the account or caller ID');
   }
 
-  /** Calls of the business with no news for a while are checked with the carrier before slots are counted. */
-  async function reconcileBusinessOf(runId: string) {
+  /** Calls of the business due for a check are checked with the carrier before slots are counted. */
+  async function reconcileBusinessOf(runId: string): Promise<string | null> {
     const businessId = (await findRun(database.pool, runId))?.business_id;
-    if (!businessId) return;
-    const reconciled = await reconcileStaleCalls(deps, businessId, deps.config.reconcileAfterSeconds);
+    if (!businessId) return null;
+    const reconciled = await reconcileStaleCalls(deps, businessId);
     if (reconciled.freed > 0) await deps.wakeRuns(businessId);
+    return businessId;
   }
 
   return {
@@ -53,7 +55,7 @@ export function createDialActivities(deps: DialDeps) {
   };
 
   async function dialPass(runId: string, publicBaseUrl: string): Promise<DialPassSummary> {
-      await reconcileBusinessOf(runId);
+      const businessId = await reconcileBusinessOf(runId);
       const claim = await reserveAndClaimJobs(database, runId, randomUUID(), publicBaseUrl, pacingOf(deps.config));
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.
@@ -88,6 +90,8 @@ export function createDialActivities(deps: DialDeps) {
       const status = await runStatus(database.pool, runId);
       if (status === 'canceling') await cancelQueuedJobs(database.pool, runId);
       const jobs = await countJobsInStatus(database.pool, runId);
+      // The run wakes for the business's next check (a dial whose outcome is unknown is asked about within seconds).
+      const nextCheckAt = businessId ? await nextCheckDue(database.pool, businessId, deps.config.reconcileAfterSeconds) : null;
       return {
         runStatus: status,
         dialed: count('placed'),
@@ -104,6 +108,7 @@ export function createDialActivities(deps: DialDeps) {
           : null,
         stopAt: claim.stopAt?.toISOString() ?? null,
         unknown: count('unknown'),
+        nextCheckAt: nextCheckAt?.toISOString() ?? null,
         queued: jobs.queued,
         dialing: jobs.dialing,
         active: active - count('rejected') - count('not-sent') - count('account-refused') - count('do-not-call'),

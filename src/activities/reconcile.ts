@@ -1,5 +1,5 @@
 import { reconcileStaleCalls } from '../calls/reconcile';
-import { businessesWithStaleCalls } from '../db/queries/calls';
+import { businessesWithCallsDue } from '../db/queries/calls';
 import type { DomainDeps } from '../domain/deps';
 import { expireOldKeys } from '../domain/idempotency';
 import { startStalledRuns } from '../domain/runs/start-stalled-runs';
@@ -11,10 +11,10 @@ const BUSINESSES_PER_SWEEP = 200;
 export function createReconcileActivities(deps: DomainDeps) {
   return {
     async reconcileAllStaleCalls(): Promise<{ businesses: number; settled: number; withdrawn: number }> {
-      const stale = await businessesWithStaleCalls(deps.database.pool, deps.config.reconcileAfterSeconds, BUSINESSES_PER_SWEEP);
+      const stale = await businessesWithCallsDue(deps.database.pool, deps.config.reconcileAfterSeconds, BUSINESSES_PER_SWEEP);
       const total = { businesses: stale.length, settled: 0, withdrawn: 0 };
       for (const businessId of stale) {
-        const r = await reconcileStaleCalls(deps, businessId, deps.config.reconcileAfterSeconds);
+        const r = await reconcileStaleCalls(deps, businessId);
         total.settled += r.settled;
         total.withdrawn += r.withdrawn;
         if (r.freed > 0) await deps.wakeRuns(businessId);

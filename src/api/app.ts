@@ -9,6 +9,7 @@ import { businessRoutes } from './routes/businesses';
 import { callRoutes } from './routes/calls';
 import { doNotCallRoutes } from './routes/do-not-call';
 import { healthRoutes } from './routes/health';
+import { heldCallRoutes } from './routes/held-calls';
 import { metricsRoutes } from './routes/metrics';
 import { recordHttpMetrics } from '../metrics/http';
 import { listRoutes } from './routes/lists';
@@ -81,6 +82,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
   app.use(listRoutes(deps), runEventRoutes(deps), webhookRoutes(deps));
+  app.use(heldCallRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;

@@ -5,13 +5,14 @@ import { MAX_PAGE_LIMIT } from '../domain/pagination';
 import { STATUS_CALLBACK_PATH, AMD_CALLBACK_PATH } from '../calls/status-callback-url';
 import { changeBusinessBody, createBusinessBody, mintKeyBody } from './routes/businesses';
 import { createCallBody } from './routes/calls';
+import { releaseBody } from './routes/held-calls';
 import { addBody as doNotCallAddBody, listedNumber, pageQuery as doNotCallPageQuery } from './routes/do-not-call';
 import { businessesQuery, callsQuery, jobsQuery, resultsCsvQuery, runsQuery } from './routes/lists';
 import { csvQuery, leadRow, MAX_LEADS_PER_RUN, runSettings } from './routes/runs';
 import { eventsQuery } from './routes/run-events';
 import { deliveriesQuery, rotateBody as webhookRotateBody, setBody as webhookSetBody } from './routes/webhooks';
 import { amdParams, callbackParams } from './routes/twilio-status';
-import { apiKeyView, businessView, callView, doNotCallEntryView, errorBody, healthView, jobView, mintedKeyView, pageOf, runSummaryView, runView, webhookDeliveryView, webhookView, webhookWithSecretView } from './schemas/views';
+import { apiKeyView, businessView, callReleaseView, callView, doNotCallEntryView, heldCallView, errorBody, healthView, jobView, mintedKeyView, pageOf, runSummaryView, runView, webhookDeliveryView, webhookView, webhookWithSecretView } from './schemas/views';
 import { uuidParam } from './validation';
 
 /**
@@ -328,6 +329,24 @@ registerRoute({
   auth: 'key',
   responses: { 200: { description: 'the call', schema: callBody } },
   errors: [404],
+});
+
+/* Calls held for an operator (admin). */
+registerRoute({
+  method: 'get',
+  path: '/v1/held-calls',
+  summary: 'Active calls held for an operator: the carrier answered 404 for them, or HELD_CALL_AFTER_CHECKS checks brought no news (the oldest 500)',
+  auth: 'admin',
+  responses: { 200: { description: 'the held calls, oldest first', schema: z.object({ data: z.array(heldCallView) }).strict() } },
+});
+registerRoute({
+  method: 'post',
+  path: '/v1/calls/:callId/release',
+  summary: 'Ends a held call (failed or canceled, with the reason), records who released it, and frees its slot',
+  auth: 'admin',
+  body: { 'application/json': releaseBody },
+  responses: { 200: { description: 'released', schema: z.object({ call: callView, release: callReleaseView }).strict() } },
+  errors: [404, 409],
 });
 
 /* Do-not-call lists: a business's, and the operator-wide one (admin). */

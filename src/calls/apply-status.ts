@@ -1,5 +1,6 @@
+import type { PoolClient } from 'pg';
 import { inTransaction, type Database } from '../db/client';
-import { learnCallSid, lockCall, setCallStatus } from '../db/queries/calls';
+import { learnCallSid, lockCall, setCallStatus, type CallRow } from '../db/queries/calls';
 import { finishJob, jobAttempt, queueRetry } from '../db/queries/jobs';
 import { findRun } from '../db/queries/runs';
 import { retryDelaySeconds, retryOutcomeOf } from './retries';
@@ -46,7 +47,12 @@ function jobStatusFor(outcome: CallStatus): JobStatus {
  * Applies a carrier status to a call and its job in one transaction. Callbacks arrive duplicated and
  * out of order, so a status is applied only if it moves the call forward; terminal states are final.
  */
-export function applyCallStatus(database: Database, update: CallStatusUpdate): Promise<AppliedStatus> {
+export function applyCallStatus(
+  database: Database,
+  update: CallStatusUpdate,
+  /** Written in the same transaction when the status applies (an audit record). */
+  alsoWhenApplied?: (client: PoolClient, call: CallRow) => Promise<void>,
+): Promise<AppliedStatus> {
   return inTransaction(database, async (client): Promise<AppliedStatus> => {
     const call = await lockCall(client, update);
     if (!call) return { result: 'not-found' };
@@ -81,6 +87,7 @@ export function applyCallStatus(database: Database, update: CallStatusUpdate): P
       const delay = attempt === null ? null : retryDelaySeconds(run!.retry_policy, retryOutcomeOf(update.status, call.answered_by), attempt);
       if (delay !== null) retryQueued = await queueRetry(client, { jobId: call.job_id, delaySeconds: delay });
     }
+    if (alsoWhenApplied) await alsoWhenApplied(client, call);
     return {
       result: 'applied',
       callId: call.id,

@@ -1,3 +1,4 @@
+import type { Config } from '../config';
 import type { Database } from '../db/client';
 import { beginDial, recordPlaced, recordUnknownOutcome, withdrawForDoNotCall, withdrawReservation } from '../db/queries/calls';
 import type { CallDirection } from '../db/statuses';
@@ -5,6 +6,7 @@ import type { Logger } from '../logger';
 import { dialOutcomes, timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus, type AppliedStatus } from './apply-status';
+import { checkDelaySeconds, type CheckSchedule } from './check-schedule';
 import type { ReservedCall } from '../claim/slots';
 import { amdParams, voiceParams } from './instructions';
 import { STATUS_CALLBACK_EVENTS } from './status-callback-url';
@@ -38,6 +40,7 @@ export interface PlaceCallDeps {
   database: Database;
   telephony: TelephonyClient;
   logger: Logger;
+  config: CheckSchedule;
 }
 
 interface CarrierError {
@@ -57,6 +60,17 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
  */
 const ACCOUNT_LEVEL_CODES = new Set([10001, 20003, 20005, 21210, 21212, 21213]);
 
+/** The most time a dial may take from its `dialed_at` stamp to sending the create; past it, nothing is sent. */
+export const DIAL_SEND_BOUND_SECONDS = 10;
+
+/**
+ * How old a dial (its `dialed_at`) must be before reconciliation may conclude the carrier never got
+ * it: the dial bound, plus the longest the create request may then be in flight.
+ */
+export function withdrawableAfterSeconds(config: Pick<Config, 'twilio'>): number {
+  return DIAL_SEND_BOUND_SECONDS + config.twilio.requestTimeoutMs / 1000;
+}
+
 /** Dials a reserved call (`direction`: a run's or a direct call, for the dial-outcome metric). */
 export async function placeReservedCall(deps: PlaceCallDeps, call: ReservedCall, direction: CallDirection): Promise<DialOutcome> {
   const outcome = await dialReservedCall(deps, call);
@@ -68,14 +82,28 @@ async function dialReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promis
   // The last word before the carrier is asked: the run must still be running (a pause or cancel
   // that committed since the claim wins), the number on no do-not-call list, and `dialed_at`
   // records that an attempt began, so a reservation without it is known never to have reached the carrier.
+  // The local monotonic clock starts before the stamp is written, so it never reads less than the
+  // time since `dialed_at` (wall clocks of worker and database may differ; this one cannot jump).
+  const beganAt = performance.now();
   const began = await beginDial(deps.database.pool, call.callId);
-  if (began === 'do-not-call') {
+  if (began.result === 'do-not-call') {
     await withdrawForDoNotCall(deps.database.pool, call.callId);
     return { kind: 'do-not-call', message: 'the number was put on a do-not-call list before it was dialed' };
   }
-  if (began === 'stopped') {
+  if (began.result === 'stopped') {
     await withdrawReservation(deps.database.pool, call.callId);
     return { kind: 'not-sent', message: 'the run stopped dialing before this call was placed' };
+  }
+  // The dial bound, checked right before the request: a worker that stalled (GC, a frozen VM, a
+  // slow pool) past it sends nothing, since reconciliation may by now have withdrawn the
+  // reservation and queued its job again (see withdrawableAfterSeconds).
+  const sinceStampMs = performance.now() - beganAt;
+  if (sinceStampMs > DIAL_SEND_BOUND_SECONDS * 1000) {
+    await withdrawReservation(deps.database.pool, call.callId);
+    return {
+      kind: 'not-sent',
+      message: `not sent: ${Math.round(sinceStampMs)} ms passed since the dial began at ${began.dialedAt.toISOString()}, past the ${DIAL_SEND_BOUND_SECONDS} s bound`,
+    };
   }
   let sid: string;
   try {
@@ -113,7 +141,8 @@ async function dialReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promis
       });
       return { kind: 'rejected', errorCode, message, freed };
     }
-    await recordUnknownOutcome(deps.database.pool, call.callId, message);
+    // Asked about within seconds, not after a whole quiet period: the slot may be held for nothing.
+    await recordUnknownOutcome(deps.database.pool, call.callId, message, checkDelaySeconds(deps.config, true, 0));
     return { kind: 'unknown', message };
   }
   await recordPlaced(deps.database.pool, call.callId, sid);

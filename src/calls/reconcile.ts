@@ -1,15 +1,19 @@
+import type { Config } from '../config';
 import type { Database } from '../db/client';
-import { ownedCallSids, staleActiveCalls, touchCall, withdrawReservation, type CallRow } from '../db/queries/calls';
+import { markCarrierUnknown, takeCallsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
 import { CALL_STATUSES, type CallStatus } from '../db/statuses';
 import type { Logger } from '../logger';
 import { reconcileOutcomes, timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus } from './apply-status';
+import { withdrawableAfterSeconds } from './place-call';
+import { checkDelaySeconds, type CheckSchedule } from './check-schedule';
 
 export interface ReconcileDeps {
   database: Database;
   telephony: TelephonyClient;
   logger: Logger;
+  config: CheckSchedule & Pick<Config, 'twilio'>;
 }
 
 export interface ReconcileResult {
@@ -25,18 +29,22 @@ export interface ReconcileResult {
 const CLOCK_SKEW_MS = 60_000;
 /** Calls looked at per pass: reconciliation must never make a dial pass slow. */
 const BATCH = 20;
+/** Beyond the requests' own timeouts: the database writes of a pass and the SDK's retries of a 429. */
+const LEASE_MARGIN_SECONDS = 60;
 
-type StaleCall = CallRow;
+type StaleCall = DueCall;
 
 /**
- * Asks the carrier about a business's active calls that have had no news for `staleAfterSeconds`:
+ * Asks the carrier about a business's active calls that are due for a check (src/calls/check-schedule.ts):
  * a lost final callback, a dial whose answer timed out, a reservation left by a worker that died
  * between claim and dial. Their truth comes from the carrier, never from a guess: a call the
  * carrier has is settled from its status (the slot stays held until the carrier says it ended);
  * only a reservation the carrier has no call for is withdrawn. Nothing is ever re-dialed here.
  */
-export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string, staleAfterSeconds: number): Promise<ReconcileResult> {
-  const stale = await staleActiveCalls(deps.database.pool, businessId, staleAfterSeconds, BATCH);
+export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string): Promise<ReconcileResult> {
+  // The longest a pass may take to ask about its batch, one call at a time (each request bounded by the timeout).
+  const leaseSeconds = (BATCH * deps.config.twilio.requestTimeoutMs) / 1000 + LEASE_MARGIN_SECONDS;
+  const stale = await takeCallsDueForCheck(deps.database.pool, businessId, { seconds: deps.config.reconcileAfterSeconds, limit: BATCH, leaseSeconds });
   const result: ReconcileResult = { settled: 0, withdrawn: 0, freed: 0 };
   for (const call of stale) {
     try {
@@ -47,8 +55,10 @@ export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: strin
       reconcileOutcomes.inc({ outcome });
     } catch (err) {
       reconcileOutcomes.inc({ outcome: 'error' });
-      // The carrier is unreachable: ask again on a later pass; the slot stays held meanwhile.
+      // The carrier is unreachable: ask again after the call's next delay, behind the calls due
+      // before it (else a batch of failing calls is picked first every pass); the slot stays held.
       deps.logger.warn({ callId: call.id, err: (err as Error).message }, 'could not reconcile a call with the carrier');
+      await scheduleCheck(deps, call);
     }
   }
   return result;
@@ -67,8 +77,10 @@ async function refreshFromCarrier(deps: ReconcileDeps, call: StaleCall, sid: str
   } catch (err) {
     if ((err as { status?: number }).status !== 404) throw err;
     // Unknown to the carrier (other credentials? deleted?): it may still be live somewhere, so the
-    // slot stays held rather than risk one call more than the limit. An operator must look.
+    // slot stays held rather than risk one call more than the limit. An operator must look
+    // (GET /v1/held-calls, POST /v1/calls/:callId/release).
     deps.logger.warn({ callId: call.id, callSid: sid }, 'the carrier does not know this call; its slot stays held');
+    await markCarrierUnknown(deps.database.pool, call.id);
     return markChecked(deps, call);
   }
   return settle(deps, call, sid, status, duration);
@@ -86,14 +98,18 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
   const owned = await ownedCallSids(deps.database.pool, recent.map((c) => c.sid));
   const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];
   if (ours) return settle(deps, call, ours.sid, asCallStatus(ours.status), ours.duration ? Number(ours.duration) : null);
-
+  // The dial bound: a create sent this recently may not have reached the carrier yet; ask again later.
+  if ((call.dialed_seconds_ago ?? 0) < withdrawableAfterSeconds(deps.config)) return markChecked(deps, call);
   return withdraw(deps, call, 'never placed: the carrier has no such call');
 }
 
 /** Frees a reservation that never became a call: a bulk job goes back to the queue, a direct call fails. */
 async function withdraw(deps: ReconcileDeps, call: StaleCall, reason: string): Promise<Outcome> {
-  if (call.direction === 'bulk') await withdrawReservation(deps.database.pool, call.id);
-  else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: reason });
+  if (call.direction === 'bulk') {
+    // Atomic with the dial bound: a dial that began since this call was read keeps its reservation.
+    const withdrawn = await withdrawReservation(deps.database.pool, call.id, { unlessDialedWithinSeconds: withdrawableAfterSeconds(deps.config) });
+    if (!withdrawn) return markChecked(deps, call);
+  } else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: reason });
   deps.logger.info({ callId: call.id, to: call.to_number, reason }, 'call reconciled: never placed, reservation withdrawn');
   return 'withdrawn';
 }
@@ -105,10 +121,19 @@ async function settle(deps: ReconcileDeps, call: StaleCall, sid: string, status:
   return applied.freedSlot ? 'freed' : 'settled';
 }
 
-/** Nothing new: asked about again only after another quiet period. */
+/** Nothing new: asked about again on the call's schedule. */
 async function markChecked(deps: ReconcileDeps, call: StaleCall): Promise<Outcome> {
-  await touchCall(deps.database.pool, call.id);
+  await scheduleCheck(deps, call);
   return 'unchanged';
+}
+
+async function scheduleCheck(deps: ReconcileDeps, call: StaleCall): Promise<void> {
+  await scheduleNextCheck(deps.database.pool, call.id, checkDelaySeconds(deps.config, outcomeUnknown(call), call.checks + 1));
+}
+
+/** A dial that began and never learned whether the carrier created the call (a lost answer, a timeout, a 5xx). */
+export function outcomeUnknown(call: Pick<StaleCall, 'status' | 'dialed_at' | 'twilio_call_sid'>): boolean {
+  return call.status === 'reserved' && call.dialed_at !== null && call.twilio_call_sid === null;
 }
 
 function asCallStatus(status: string): CallStatus {

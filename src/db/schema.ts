@@ -197,6 +197,16 @@ export const calls = pgTable(
     dialedAt: timestamp('dialed_at', { withTimezone: true }),
     answeredAt: timestamp('answered_at', { withTimezone: true }),
     endedAt: timestamp('ended_at', { withTimezone: true }),
+    /**
+     * When reconciliation asks the carrier about this call next; null until news stops (then it is
+     * due after RECONCILE_AFTER_SECONDS of quiet). Set by an ambiguous dial and after every check;
+     * cleared by news (see src/calls/reconcile.ts).
+     */
+    nextCheckAt: timestamp('next_check_at', { withTimezone: true }),
+    /** Checks with the carrier since the last news that brought none (the backoff's step). */
+    checks: integer('checks').notNull().default(0),
+    /** When the carrier first answered 404 for this call's SID: it is held for an operator (GET /v1/held-calls). */
+    carrierUnknownAt: timestamp('carrier_unknown_at', { withTimezone: true }),
   },
   (t) => [
     check('calls_status_valid', inList('status', CALL_STATUSES)),
@@ -217,7 +227,27 @@ export const calls = pgTable(
     index('calls_ended_by_business_idx').on(t.businessId, t.endedAt).where(sql`ended_at IS NOT NULL`),
     // A business's calls newest first, by page (GET /v1/businesses/:id/calls).
     index('calls_business_created_idx').on(t.businessId, t.createdAt, t.id),
+    // Reconciliation: the calls due for a check with the carrier, soonest first.
+    index('calls_next_check_idx').on(t.nextCheckAt).where(sql`next_check_at IS NOT NULL`),
   ],
+);
+
+/** Who released a held call (POST /v1/calls/:callId/release), why and when: the audit of a slot freed by hand. */
+export const callReleases = pgTable(
+  'call_releases',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    callId: uuid('call_id')
+      .notNull()
+      .references(() => calls.id),
+    /** The admin principal's ID (`admin:<key hash prefix>`). */
+    releasedBy: text('released_by').notNull(),
+    reason: text('reason').notNull(),
+    /** The status the call was ended with. */
+    status: text('status').$type<'failed' | 'canceled'>().notNull(),
+    releasedAt: timestamp('released_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [check('call_releases_status_valid', sql`status IN ('failed', 'canceled')`), index('call_releases_call_idx').on(t.callId)],
 );
 
 /**

@@ -55,6 +55,8 @@ const { dialAvailableSlots } = proxyActivities<Activities>({
 const NOT_SENT_RETRY_MS = 2_000;
 
 const MIN_WAIT_MS = 100;
+/** A check due now (or overdue: more due than one pass takes) is not re-polled faster than this. */
+const MIN_CHECK_WAIT_MS = 1_000;
 
 const msUntil = (iso: string) => Math.max(0, Date.parse(iso) - Date.now());
 
@@ -62,14 +64,18 @@ const msUntil = (iso: string) => Math.max(0, Date.parse(iso) - Date.now());
  * How long to sleep after a pass (signals and updates still wake the run early). Nothing dialable
  * (a calling window, a startAt): one timer until the first lead may be dialed, or the stopAt if
  * sooner; no passes in between. Otherwise the fallback for a lost wake-up signal, or a short retry
- * when the carrier took nothing, and never past the stopAt.
+ * when the carrier took nothing, and never past the stopAt. Either way never past the business's
+ * next call check with the carrier.
  */
 function nextWaitMs(pass: DialPassSummary, fallbackMs: number): number {
   // A stopAt already past has done its work (the pass expired what was queued): it bounds nothing.
   const untilStop = pass.stopAt && msUntil(pass.stopAt) > 0 ? msUntil(pass.stopAt) : Number.POSITIVE_INFINITY;
+  // The next pass checks the business's calls that are due: one due within seconds (a dial whose
+  // outcome is unknown) must not wait for the fallback timer.
+  const untilCheck = pass.nextCheckAt ? Math.max(MIN_CHECK_WAIT_MS, msUntil(pass.nextCheckAt)) : Number.POSITIVE_INFINITY;
   const wait = pass.waiting
-    ? Math.min(pass.waiting.until ? msUntil(pass.waiting.until) : fallbackMs, untilStop)
-    : Math.min(pass.notSent > 0 ? NOT_SENT_RETRY_MS : fallbackMs, untilStop);
+    ? Math.min(pass.waiting.until ? msUntil(pass.waiting.until) : fallbackMs, untilStop, untilCheck)
+    : Math.min(pass.notSent > 0 ? NOT_SENT_RETRY_MS : fallbackMs, untilStop, untilCheck);
   // Never a zero wait: clocks of worker, server and database differ by milliseconds, and a pass
   // that found nothing must not be repeated at once.
   return Math.max(MIN_WAIT_MS, wait);

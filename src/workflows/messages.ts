@@ -82,6 +82,8 @@ export interface DialPassSummary {
   /** The run's stopAt, if any: the workflow wakes for it. */
   stopAt?: string | null;
   unknown: number;
+  /** When the next of the business's active calls is due for a check with the carrier (absent in passes recorded before it). */
+  nextCheckAt?: string | null;
   queued: number;
   dialing: number;
   active: number;

@@ -10,6 +10,7 @@ import type { Express } from 'express';
 import twilio from 'twilio';
 import { createApp } from '../../src/api/app';
 import { openApiPath } from '../../src/api/openapi';
+import { reserveDirectCall } from '../../src/claim/direct';
 import { OutdialTestStack, pollUntil } from '../helpers/outdial';
 
 type Operation = {
@@ -263,6 +264,22 @@ describe('OpenAPI document', () => {
     await expectCall(400, 'post', '/v1/twilio/status', [], unsigned);
     await expectCall(204, 'post', '/v1/twilio/amd', [], signed(amdUrl, { CallSid: sid, AnsweredBy: 'human' }));
     await expectCall(400, 'post', '/v1/twilio/amd', [], signed(amdUrl, { CallSid: sid, AnsweredBy: 'robot' }));
+  });
+
+  test('calls held for an operator', async () => {
+    // As if reconciliation heard 404 from the carrier for a call of the business.
+    const reserved = await reserveDirectCall(stack.database, businessId, { to: '+12125553299' }, stack.apiUrl);
+    if (!reserved.ok) throw new Error(`reservation refused: ${reserved.reason}`);
+    const callId = reserved.call.callId;
+    await stack.database.pool.query('UPDATE calls SET carrier_unknown_at = now() WHERE id = $1', [callId]);
+    const held = await expectCall(200, 'get', '/v1/held-calls');
+    expect(held.body.data.map((h: Json) => h.call.id)).toContain(callId);
+    await expectCall(403, 'get', '/v1/held-calls', [], { key });
+    await expectCall(400, 'post', '/v1/calls/{callId}/release', [callId], { body: { reason: '' } });
+    await expectCall(403, 'post', '/v1/calls/{callId}/release', [callId], { key, body: { reason: 'gone at the carrier' } });
+    await expectCall(404, 'post', '/v1/calls/{callId}/release', [otherBusiness], { body: { reason: 'gone at the carrier' } });
+    await expectCall(200, 'post', '/v1/calls/{callId}/release', [callId], { body: { reason: 'gone at the carrier', status: 'canceled' } });
+    await expectCall(409, 'post', '/v1/calls/{callId}/release', [callId], { body: { reason: 'gone at the carrier' } });
   });
 
   test('do-not-call lists', async () => {

@@ -42,6 +42,8 @@ export interface OutdialTestStackOptions {
   telephonyTimeoutMs?: number;
   /** Seconds without news after which an active call is checked with the carrier. */
   reconcileAfterSeconds?: number;
+  reconcileFirstCheckSeconds?: number;
+  heldCallAfterChecks?: number;
   /** A migrated database of the test's own (e.g. one it restarts); default: the suite's. */
   databaseUrl?: string;
   /** A Temporal server of the test's own (e.g. one it restarts); default: the suite's. */
@@ -119,6 +121,8 @@ export class OutdialTestStack {
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
+      reconcileFirstCheckSeconds: opts.reconcileFirstCheckSeconds ?? 5,
+      heldCallAfterChecks: opts.heldCallAfterChecks ?? 10,
       stalledRunAfterSeconds: opts.stalledRunAfterSeconds ?? 10,
       adminKeys: [],
       apiRateLimitPerMinute: opts.rateLimitPerMinute ?? 0,
@@ -276,6 +280,7 @@ export class OutdialTestStack {
       TWILIO_AUTH_TOKEN: this.carrier.authToken,
       TWILIO_API_BASE_URL: this.carrier.url,
       RECONCILE_AFTER_SECONDS: String(this.config.reconcileAfterSeconds),
+      RECONCILE_FIRST_CHECK_SECONDS: String(this.config.reconcileFirstCheckSeconds),
       STALLED_RUN_AFTER_SECONDS: String(this.config.stalledRunAfterSeconds),
       TWILIO_CALLS_PER_SECOND: String(this.config.twilio.callsPerSecond),
       TWILIO_REQUEST_TIMEOUT_MS: String(this.config.twilio.requestTimeoutMs),

@@ -4,6 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app';
 import { createDatabase, migrateDatabase, type Database } from '../../src/db/client';
 import { reserveDirectCall } from '../../src/claim/direct';
+import { reconcileStaleCalls } from '../../src/calls/reconcile';
+import { withdrawableAfterSeconds } from '../../src/calls/place-call';
+import type { TelephonyClient } from '../../src/telephony/client';
 import { ensureReconcileSchedule } from '../../src/temporal/reconcile-schedule';
 import { reconcile } from '../../src/workflows';
 import { connectTestDatabase, createEmptyDatabase } from '../helpers/db';
@@ -33,6 +36,8 @@ describe('reconciliation with the carrier', () => {
       stalledRunAfterSeconds: 0,
       wakeFallbackSeconds: 2,
       reconcileAfterSeconds: 1,
+      // A dial is withdrawable 10 s (the dial bound) + this timeout after it began.
+      telephonyTimeoutMs: 2_000,
       carrier: { defaultScript: { dialMs: 2, ringMs: 10, talkMs: 30 } },
     });
     await stack.startWorker();
@@ -91,6 +96,74 @@ describe('reconciliation with the carrier', () => {
     expect(new Set(placed.map((c) => c.to)).size).toBe(3);
     const rows = await callRows(run.id);
     expect(new Set(rows.map((r) => r.twilio_call_sid))).toEqual(new Set(placed.map((c) => c.sid)));
+  });
+
+  test('calls whose check fails are moved back in the queue: the next pass checks the others and settles them', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 50 });
+    const deps = stack.deps();
+    // Five calls that ended at the carrier while our rows still say in progress (their callbacks lost).
+    const ended = await Promise.all(
+      leadPhones(5, '+1415578').map((to) => deps.telephony.calls.create({ to, from: business.callerId, twiml: '<Response><Say>hi</Say></Response>' })),
+    );
+    await Promise.all(ended.map((c) => stack.carrier.waitForCall(c.sid, 'completed')));
+    // Twenty more, quiet for longer, whose every fetch fails (the sandbox has no fetch fault: a
+    // client that cannot reach the carrier for those SIDs stands in for an unreachable carrier).
+    const failingSids = new Set(Array.from({ length: 20 }, () => `CA${randomUUID().replace(/-/g, '')}`));
+    const insert = (sid: string, to: string, quietMinutes: number) =>
+      stack.database.pool.query(
+        `INSERT INTO calls (business_id, direction, status, to_number, from_number, twilio_call_sid, dialed_at, created_at, updated_at)
+         VALUES ($1, 'direct', 'in-progress', $2, $3, $4, now() - make_interval(mins => $5), now() - make_interval(mins => $5), now() - make_interval(mins => $5))`,
+        [business.id, to, business.callerId, sid, quietMinutes],
+      );
+    for (const [i, sid] of [...failingSids].entries()) await insert(sid, leadPhones(20, '+1415579')[i]!, 10);
+    for (const call of ended) await insert(call.sid, call.to, 5);
+
+    const real = deps.telephony;
+    const unreachableError = Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' });
+    const calls = new Proxy(real.calls, {
+      apply: (target, thisArg, args: [string]) => (failingSids.has(args[0]) ? { fetch: () => Promise.reject(unreachableError) } : Reflect.apply(target, thisArg, args)),
+    });
+    const telephony = new Proxy(real, { get: (target, prop) => (prop === 'calls' ? calls : Reflect.get(target, prop, target)) }) as TelephonyClient;
+    const reconcileDeps = { database: stack.database, telephony, logger: stack.logger, config: stack.config };
+
+    // The first pass takes the 20 quietest: every check fails, nothing is settled.
+    expect(await reconcileStaleCalls(reconcileDeps, business.id)).toEqual({ settled: 0, withdrawn: 0, freed: 0 });
+    // The second pass gets to the five behind them.
+    expect(await reconcileStaleCalls(reconcileDeps, business.id)).toEqual({ settled: 5, withdrawn: 0, freed: 5 });
+    const rows = await stack.database.pool.query<{ status: string; checks: number; scheduled: boolean }>(
+      'SELECT status, checks, next_check_at IS NOT NULL AS scheduled FROM calls WHERE business_id = $1 AND twilio_call_sid = ANY($2) ORDER BY twilio_call_sid',
+      [business.id, [...failingSids]],
+    );
+    expect(rows.rows).toEqual([...failingSids].map(() => ({ status: 'in-progress', checks: 1, scheduled: true })));
+    const settled = await stack.database.pool.query('SELECT status FROM calls WHERE twilio_call_sid = ANY($1)', [ended.map((c) => c.sid)]);
+    expect(settled.rows.map((r) => r.status)).toEqual(['completed', 'completed', 'completed', 'completed', 'completed']);
+  });
+
+  test('a dial with no SID that the carrier does not have is withdrawn only once it is older than the dial bound plus the request timeout', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 2 });
+    expect(withdrawableAfterSeconds(stack.config)).toBe(12);
+    // As if a worker stamped two dials, one 3 s ago and one a minute ago, and no answer came back
+    // (the carrier has neither: the recent one may be a request still on its way).
+    const ids: Record<'recent' | 'old', string> = { recent: '', old: '' };
+    for (const [age, to] of [['recent', '+14155800001'], ['old', '+14155800002']] as const) {
+      const reserved = await reserveDirectCall(stack.database, business.id, { to }, stack.apiUrl);
+      if (!reserved.ok) throw new Error(`reservation refused: ${reserved.reason}`);
+      ids[age] = reserved.call.callId;
+      await stack.database.pool.query(
+        `UPDATE calls SET dialed_at = now() - make_interval(secs => $2), next_check_at = now(), last_error = 'dial outcome unknown: timeout' WHERE id = $1`,
+        [reserved.call.callId, age === 'recent' ? 3 : 60],
+      );
+    }
+    const deps = { ...stack.deps(), config: stack.config };
+    expect(await reconcileStaleCalls(deps, business.id)).toEqual({ settled: 0, withdrawn: 1, freed: 1 });
+    const rows = await stack.database.pool.query<{ id: string; status: string; last_error: string; checks: number }>(
+      'SELECT id, status, last_error, checks FROM calls WHERE id = ANY($1)',
+      [[ids.recent, ids.old]],
+    );
+    const byId = new Map(rows.rows.map((r) => [r.id, r]));
+    expect(byId.get(ids.recent)).toMatchObject({ status: 'reserved', last_error: 'dial outcome unknown: timeout', checks: 1 });
+    expect(byId.get(ids.old)).toMatchObject({ status: 'failed', last_error: 'never placed: the carrier has no such call' });
+    expect((await stack.api<{ business: { activeCalls: number } }>('GET', `/v1/businesses/${business.id}`)).body.business.activeCalls).toBe(1);
   });
 
   test('a direct call refused at the limit is let in once the carrier confirms the blocking call ended', async () => {

@@ -3,6 +3,7 @@ import { ANSWERED_BY_CLASSES, ANSWERED_BY_VALUES, CALL_DIRECTIONS, CALL_STATUSES
 import type { ApiKeyView } from '../../domain/api-keys';
 import type { BusinessView } from '../../domain/businesses';
 import type { CallView } from '../../domain/calls/call-view';
+import type { HeldCallView, ReleaseView } from '../../domain/calls/held-calls';
 import type { DoNotCallEntry } from '../../domain/do-not-call';
 import type { Page } from '../../domain/pagination';
 import type { AttemptView, JobView } from '../../domain/runs/list-jobs';
@@ -110,6 +111,29 @@ export const callView = z
   })
   .strict()
   .meta({ id: 'Call' }) satisfies z.ZodType<CallView, unknown>;
+
+export const heldCallView = z
+  .object({
+    call: callView,
+    heldBecause: z.enum(['carrier-unknown', 'no-news']),
+    checks: z.number().int(),
+    carrierUnknownAt: instant.nullable(),
+    nextCheckAt: instant.nullable(),
+  })
+  .strict()
+  .meta({ id: 'HeldCall' }) satisfies z.ZodType<HeldCallView, unknown>;
+
+export const callReleaseView = z
+  .object({
+    id: uuid,
+    callId: uuid,
+    releasedBy: z.string(),
+    reason: z.string(),
+    status: z.enum(['failed', 'canceled']),
+    releasedAt: instant,
+  })
+  .strict()
+  .meta({ id: 'CallRelease' }) satisfies z.ZodType<ReleaseView, unknown>;
 
 const attemptView = z
   .object({

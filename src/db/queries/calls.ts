@@ -30,7 +30,13 @@ export interface CallRow {
   dialed_at: Date | null;
   answered_at: Date | null;
   ended_at: Date | null;
+  next_check_at: Date | null;
+  checks: number;
+  carrier_unknown_at: Date | null;
 }
+
+/** News of a call (a status, its SID): reconciliation's schedule starts over (see src/calls/check-schedule.ts). */
+const NEWS = 'next_check_at = NULL, checks = 0';
 
 export async function countActiveCalls(db: Executor, businessId: string): Promise<number> {
   const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM calls WHERE business_id = $1 AND status = ANY($2)', [
@@ -110,8 +116,8 @@ export async function callbackUrlsOf(db: Executor, id: string): Promise<{ status
  * MAX_DIAL_DELAY_SECONDS old), its run (if any) still running, and its number on no do-not-call list; records `dialed_at`, so a reservation
  * without it never reached the carrier.
  */
-export async function beginDial(db: Executor, id: string): Promise<'ok' | 'stopped' | 'do-not-call'> {
-  const r = await db.query<{ listed: boolean; dialing: boolean }>(
+export async function beginDial(db: Executor, id: string): Promise<{ result: 'ok'; dialedAt: Date } | { result: 'stopped' } | { result: 'do-not-call' }> {
+  const r = await db.query<{ listed: boolean; dialed_at: Date | null }>(
     `WITH c AS (SELECT * FROM calls WHERE id = $1),
      listed AS (
        SELECT EXISTS (SELECT 1 FROM c JOIN do_not_call_numbers d ON d.phone = c.to_number AND (d.business_id = c.business_id OR d.business_id IS NULL)) AS listed
@@ -122,18 +128,18 @@ export async function beginDial(db: Executor, id: string): Promise<'ok' | 'stopp
           -- A claim checked the lead's window for this long only: an older reservation is not dialed.
           AND created_at > now() - make_interval(secs => $2)
           AND (run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = calls.run_id AND r.status = 'running'))
-       RETURNING id
+       RETURNING id, dialed_at
      ),
      -- The call's pacing place (if paced): stamped with the moment of the dial, or given back
      -- (data-modifying CTEs run whether or not the SELECT reads them).
      sent AS (UPDATE carrier_sends SET sent_at = clock_timestamp() WHERE call_id = $1 AND EXISTS (SELECT 1 FROM began) RETURNING id),
      unsent AS (DELETE FROM carrier_sends WHERE call_id = $1 AND NOT EXISTS (SELECT 1 FROM began) RETURNING id)
-     SELECT (SELECT listed FROM listed) AS listed, EXISTS (SELECT 1 FROM began) AS dialing`,
+     SELECT (SELECT listed FROM listed) AS listed, (SELECT dialed_at FROM began) AS dialed_at`,
     [id, MAX_DIAL_DELAY_SECONDS],
   );
   const row = r.rows[0];
-  if (row?.dialing) return 'ok';
-  return row?.listed ? 'do-not-call' : 'stopped';
+  if (row?.dialed_at) return { result: 'ok', dialedAt: row.dialed_at };
+  return row?.listed ? { result: 'do-not-call' } : { result: 'stopped' };
 }
 
 /**
@@ -153,7 +159,7 @@ export async function withdrawForDoNotCall(db: Executor, id: string): Promise<vo
 /** Twilio's answering-machine verdict, kept once (a repeat changes nothing); returns the call when it was new. */
 export async function recordAnsweredBy(db: Executor, by: { callId?: string; callSid?: string }, answeredBy: AnsweredBy): Promise<CallRow | null> {
   const r = await db.query<CallRow>(
-    `UPDATE calls SET answered_by = $3, updated_at = now()
+    `UPDATE calls SET answered_by = $3, ${NEWS}, updated_at = now()
       WHERE (id = $1 OR ($1::uuid IS NULL AND twilio_call_sid = $2)) AND answered_by IS NULL RETURNING *`,
     [by.callId ?? null, by.callSid ?? null, answeredBy],
   );
@@ -167,6 +173,7 @@ export async function recordPlaced(db: Executor, id: string, sid: string): Promi
        UPDATE calls
           SET twilio_call_sid = COALESCE(twilio_call_sid, $2),
               status = CASE WHEN status = 'reserved' THEN 'queued' ELSE status END,
+              ${NEWS},
               updated_at = now()
         WHERE id = $1
        RETURNING job_id
@@ -181,18 +188,34 @@ export async function recordPlaced(db: Executor, id: string, sid: string): Promi
  * A request the carrier never processed: delete the reservation and put its job back in the queue.
  * (A canceling run claims nothing more; its next pass ends what is queued.)
  */
-export async function withdrawReservation(db: Executor, id: string): Promise<void> {
-  await db.query(
-    `WITH c AS (DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL RETURNING job_id)
-     UPDATE outbound_call_jobs j
-        SET status = 'queued', dial_lock_token = NULL, dial_started_at = NULL, updated_at = now()
-       FROM c WHERE j.id = c.job_id AND j.status = 'dialing'`,
-    [id],
+export async function withdrawReservation(db: Executor, id: string, guard: { unlessDialedWithinSeconds: number | null } = { unlessDialedWithinSeconds: null }): Promise<boolean> {
+  const r = await db.query<{ n: string }>(
+    `WITH c AS (
+       DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL
+          -- Reconciliation's side of the dial bound (src/calls/place-call.ts): a dial that began this
+          -- recently may still reach the carrier, so its reservation stays.
+          AND ($2::float8 IS NULL OR dialed_at IS NULL OR dialed_at < now() - make_interval(secs => $2))
+       RETURNING job_id
+     ),
+     requeued AS (
+       UPDATE outbound_call_jobs j
+          SET status = 'queued', dial_lock_token = NULL, dial_started_at = NULL, updated_at = now()
+         FROM c WHERE j.id = c.job_id AND j.status = 'dialing'
+       RETURNING j.id
+     )
+     SELECT count(*) AS n FROM c`,
+    [id, guard.unlessDialedWithinSeconds],
   );
+  return Number(r.rows[0]?.n ?? 0) > 0;
 }
 
-export async function recordUnknownOutcome(db: Executor, id: string, message: string): Promise<void> {
-  await db.query('UPDATE calls SET last_error = $2, updated_at = now() WHERE id = $1', [id, `dial outcome unknown: ${message}`]);
+/** The carrier may or may not have created the call: it is asked about in `firstCheckSeconds` (src/calls/check-schedule.ts). */
+export async function recordUnknownOutcome(db: Executor, id: string, message: string, firstCheckSeconds: number): Promise<void> {
+  await db.query('UPDATE calls SET last_error = $2, next_check_at = now() + make_interval(secs => $3), checks = 0, updated_at = now() WHERE id = $1', [
+    id,
+    `dial outcome unknown: ${message}`,
+    firstCheckSeconds,
+  ]);
 }
 
 /** Locks a call for a status change, found by Outdial's ID (preferred: it exists before the SID) or the carrier's SID. */
@@ -204,7 +227,7 @@ export async function lockCall(client: PoolClient, by: { callId?: string; callSi
 }
 
 export async function learnCallSid(client: PoolClient, id: string, sid: string): Promise<void> {
-  await client.query('UPDATE calls SET twilio_call_sid = $2, updated_at = now() WHERE id = $1', [id, sid]);
+  await client.query(`UPDATE calls SET twilio_call_sid = $2, ${NEWS}, updated_at = now() WHERE id = $1`, [id, sid]);
 }
 
 export async function setCallStatus(
@@ -222,28 +245,84 @@ export async function setCallStatus(
         last_error = COALESCE($7, last_error),
         answered_at = CASE WHEN $2 = 'in-progress' THEN COALESCE(answered_at, now()) ELSE answered_at END,
         ended_at = CASE WHEN $8 THEN now() ELSE ended_at END,
+        ${NEWS},
         updated_at = now()
       WHERE id = $1`,
     [id, update.status, update.callSid, update.sequenceNumber, update.durationSeconds, update.errorCode, update.errorMessage, update.terminal],
   );
 }
 
-/** A business's active calls with no news for `seconds`, the quietest first. */
-export async function staleActiveCalls(db: Executor, businessId: string, seconds: number, limit: number): Promise<CallRow[]> {
-  const r = await db.query<CallRow>(
-    `SELECT * FROM calls WHERE business_id = $1 AND status = ANY($2) AND updated_at < now() - make_interval(secs => $3)
-      ORDER BY updated_at LIMIT $4`,
-    [businessId, ACTIVE_CALL_STATUSES, seconds, limit],
+/**
+ * When an active call is due for a check with the carrier: its scheduled check, else `$n` seconds
+ * after its last news (see src/calls/check-schedule.ts).
+ */
+const dueAt = (quietSecondsParam: string) => `COALESCE(next_check_at, updated_at + make_interval(secs => ${quietSecondsParam}))`;
+
+/** A call due for a check, with the seconds since its dial began by the database's clock (null: never dialed). */
+export type DueCall = CallRow & { dialed_seconds_ago: number | null };
+
+/**
+ * Takes a business's active calls due for a check with the carrier, the longest due first, and
+ * leases them for `leaseSeconds` (their next check is pushed that far): another pass at the same
+ * time (a second run of the business, the sweep) takes others, so no call is asked about twice.
+ * A pass that dies mid-way leaves its calls due again when the lease ends.
+ */
+export async function takeCallsDueForCheck(db: Executor, businessId: string, quiet: { seconds: number; limit: number; leaseSeconds: number }): Promise<DueCall[]> {
+  const r = await db.query<DueCall>(
+    `WITH due AS (
+       SELECT id FROM calls WHERE business_id = $1 AND status = ANY($2) AND ${dueAt('$3')} <= now()
+        ORDER BY ${dueAt('$3')} LIMIT $4 FOR UPDATE SKIP LOCKED
+     )
+     UPDATE calls c SET next_check_at = now() + make_interval(secs => $5) FROM due WHERE c.id = due.id
+     RETURNING c.*, extract(epoch FROM now() - c.dialed_at)::float8 AS dialed_seconds_ago`,
+    [businessId, ACTIVE_CALL_STATUSES, quiet.seconds, quiet.limit, quiet.leaseSeconds],
   );
   return r.rows;
 }
 
-export async function businessesWithStaleCalls(db: Executor, seconds: number, limit: number): Promise<string[]> {
+/** When the next of a business's active calls comes due for a check (null: it has none). */
+export async function nextCheckDue(db: Executor, businessId: string, quietSeconds: number): Promise<Date | null> {
+  const r = await db.query<{ at: Date | null }>(`SELECT min(${dueAt('$3')}) AS at FROM calls WHERE business_id = $1 AND status = ANY($2)`, [
+    businessId,
+    ACTIVE_CALL_STATUSES,
+    quietSeconds,
+  ]);
+  return r.rows[0]?.at ?? null;
+}
+
+export async function businessesWithCallsDue(db: Executor, quietSeconds: number, limit: number): Promise<string[]> {
   const r = await db.query<{ business_id: string }>(
-    `SELECT DISTINCT business_id FROM calls WHERE status = ANY($1) AND updated_at < now() - make_interval(secs => $2) LIMIT $3`,
-    [ACTIVE_CALL_STATUSES, seconds, limit],
+    `SELECT DISTINCT business_id FROM calls WHERE status = ANY($1) AND ${dueAt('$2')} <= now() LIMIT $3`,
+    [ACTIVE_CALL_STATUSES, quietSeconds, limit],
   );
   return r.rows.map((row) => row.business_id);
+}
+
+/** The carrier answered 404 for this call's SID: kept (the first time) so the call is held for an operator. */
+export async function markCarrierUnknown(db: Executor, id: string): Promise<void> {
+  await db.query('UPDATE calls SET carrier_unknown_at = COALESCE(carrier_unknown_at, now()) WHERE id = $1', [id]);
+}
+
+/**
+ * Whether an active call waits for an operator: the carrier does not know it, or `$n` checks in a
+ * row brought no news (see GET /v1/held-calls). One definition, for the list and the release.
+ */
+const HELD = (checksParam: string) => `(carrier_unknown_at IS NOT NULL OR checks > ${checksParam})`;
+
+/** Every business's held calls (see HELD), the oldest first. */
+export async function heldCallRows(db: Executor, afterChecks: number, limit: number): Promise<CallRow[]> {
+  const r = await db.query<CallRow>(`SELECT * FROM calls WHERE status = ANY($1) AND ${HELD('$2')} ORDER BY created_at, id LIMIT $3`, [
+    ACTIVE_CALL_STATUSES,
+    afterChecks,
+    limit,
+  ]);
+  return r.rows;
+}
+
+/** Whether this call is active and held (see HELD). */
+export async function isHeldCall(db: Executor, id: string, afterChecks: number): Promise<boolean> {
+  const r = await db.query(`SELECT 1 FROM calls WHERE id = $1 AND status = ANY($2) AND ${HELD('$3')}`, [id, ACTIVE_CALL_STATUSES, afterChecks]);
+  return (r.rowCount ?? 0) > 0;
 }
 
 /** Which of these carrier SIDs some call row already owns. */
@@ -252,9 +331,13 @@ export async function ownedCallSids(db: Executor, sids: string[]): Promise<Set<s
   return new Set(r.rows.map((row) => row.twilio_call_sid));
 }
 
-/** Nothing new from the carrier: asked about again only after another quiet period. */
-export async function touchCall(db: Executor, id: string): Promise<void> {
-  await db.query('UPDATE calls SET updated_at = now() WHERE id = $1', [id]);
+/** A check with the carrier brought no news (or failed): the call is asked about again in `delaySeconds`. */
+export async function scheduleNextCheck(db: Executor, id: string, delaySeconds: number): Promise<void> {
+  await db.query('UPDATE calls SET checks = checks + 1, next_check_at = now() + make_interval(secs => $2) WHERE id = $1 AND status = ANY($3)', [
+    id,
+    delaySeconds,
+    ACTIVE_CALL_STATUSES,
+  ]);
 }
 
 /** A run's calls counted by Twilio's answering-machine verdict (calls without one are left out). */

@@ -79,7 +79,7 @@ export async function placeDirectCall(deps: DomainDeps, command: DirectCallComma
   if (replay) return replay;
   if (!reservation.ok && reservation.reason === 'at-limit') {
     // A slot held only by a call whose end we never heard of is not a reason to refuse: ask the carrier.
-    const reconciled = await reconcileStaleCalls(deps, businessId, deps.config.reconcileAfterSeconds);
+    const reconciled = await reconcileStaleCalls(deps, businessId);
     if (reconciled.freed > 0) {
       await deps.wakeRuns(businessId);
       reservation = await reserveWithinPace();
