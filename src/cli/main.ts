@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { version } from '../../package.json';
 import { CliError, DEFAULT_API_URL } from './api-client';
 import { businessCommands } from './commands/businesses';
 import { doNotCallCommands } from './commands/do-not-call';
@@ -14,6 +15,7 @@ export function program(): Command {
     .description('Outdial from the command line: businesses, keys, do-not-call lists, runs from CSV, live progress, results')
     .addOption(new Option('--api-url <url>', "the API's base URL").env('OUTDIAL_API_URL').default(DEFAULT_API_URL))
     .addOption(new Option('--key <key>', 'an API key (admin, or a business key for that business)').env('OUTDIAL_API_KEY'))
+    .version(version)
     .option('--json', 'print JSON instead of tables and field lines')
     .showHelpAfterError('(add --help for usage)');
   businessCommands(cli);
