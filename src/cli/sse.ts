@@ -68,9 +68,10 @@ export async function* followEvents(client: ApiClient, path: string, isFinished:
         headers: { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
       });
       if (!res.body) throw new CliError(`GET ${path}: the API sent no event stream`);
-      failingSince = undefined;
-      delayMs = 250;
       for await (const frame of sseFrames(res.body)) {
+        // A stream that delivers is a good connection; one that closes at once keeps backing off.
+        failingSince = undefined;
+        delayMs = 250;
         if (frame.id !== undefined) lastEventId = frame.id;
         yield frame;
         if (frame.event === 'end') return;

@@ -146,7 +146,8 @@ export function runCommands(program: Command) {
     const ctx = contextOf(command);
     const { run, duplicatesMerged } = await uploadCsv(ctx.client, businessId, file, flags);
     if (ctx.json && !flags.watch) return printJson({ run, duplicatesMerged });
-    process.stdout.write(`created run ${run.id} (${run.jobs.total} leads${duplicatesMerged ? `, ${duplicatesMerged} duplicates merged` : ''})\n`);
+    // With --json, stdout holds only the final run's JSON.
+    (ctx.json ? process.stderr : process.stdout).write(`created run ${run.id} (${run.jobs.total} leads${duplicatesMerged ? `, ${duplicatesMerged} duplicates merged` : ''})\n`);
     if (flags.watch) await watchToEnd(ctx, run.id, flags);
   });
 
