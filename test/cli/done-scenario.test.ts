@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,13 +18,16 @@ describe('outdial CLI: a 1,000-lead CSV from upload to results', () => {
   let stack: OutdialTestStack;
   let voice: VoiceApp;
   let dir: string;
-  /** Sockets of the live event streams: the test drops them to prove the watch reconnects. */
+  /** Sockets of the live event streams (the test drops them) and the Last-Event-ID each request came with. */
   const eventStreams = new Set<Socket>();
+  const resumedFrom: (string | undefined)[] = [];
 
   beforeAll(async () => {
     stack = await OutdialTestStack.start({ wakeFallbackSeconds: 3600, carrier: { defaultScript: { dialMs: 1, ringMs: 2, talkMs: 3 } } });
-    stack.server.on('request', (req: { url?: string; socket: Socket }) => {
-      if (req.url?.includes('/events')) eventStreams.add(req.socket);
+    stack.server.on('request', (req: IncomingMessage) => {
+      if (!req.url?.includes('/events')) return;
+      eventStreams.add(req.socket);
+      resumedFrom.push(req.headers['last-event-id'] as string | undefined);
     });
     await stack.startWorker();
     voice = await VoiceApp.start(stack.carrier.authToken);
@@ -70,6 +74,10 @@ describe('outdial CLI: a 1,000-lead CSV from upload to results', () => {
     expect(progress.at(-1)).toMatchObject({ run: runId, status: 'completed', total: '1000', dialed: '1000', completed: '1000', failed: '0', limit: '20' });
     expect(Math.max(...progress.map((p) => Number(p.active)))).toBeLessThanOrEqual(20);
     expect(progress.length).toBeGreaterThan(linesBeforeDrop);
+    // The watch came back resuming after the last event it had seen.
+    expect(resumedFrom[0]).toBeUndefined();
+    expect(resumedFrom.length).toBeGreaterThanOrEqual(2);
+    expect(resumedFrom[1]).toEqual(expect.any(String));
 
     // Each lead was called once and its columns reached the voice app as variables.
     const fetches = voice.fetches.filter((f) => f.query.outdial_run_id === runId);
@@ -96,5 +104,8 @@ describe('outdial CLI: a 1,000-lead CSV from upload to results', () => {
     const listed = await runCli(['runs', 'list', business.id, '--status', 'completed', '--json'], env);
     expect(listed.code).toBe(0);
     expect((JSON.parse(listed.stdout.join('\n')) as { id: string }[]).map((r) => r.id)).toEqual([runId]);
+    const everyBusiness = await runCli(['businesses', 'list', '--all', '--json'], env);
+    expect(everyBusiness.code).toBe(0);
+    expect((JSON.parse(everyBusiness.stdout.join('\n')) as { id: string }[]).map((b) => b.id)).toContain(business.id);
   });
 });
