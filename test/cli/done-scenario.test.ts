@@ -14,7 +14,7 @@ import { VoiceApp } from '../helpers/voice-app';
  * dropped once on the way), every lead's columns reaching the voice app as variables, and `outdial
  * results` writing every lead's outcome.
  */
-describe('outdial CLI: a 1,000-lead CSV from upload to results', () => {
+describe('outdial CLI on the live event stream: a 1,000-lead CSV from upload to results; a canceled watch', () => {
   let stack: OutdialTestStack;
   let voice: VoiceApp;
   let dir: string;
@@ -107,5 +107,22 @@ describe('outdial CLI: a 1,000-lead CSV from upload to results', () => {
     const everyBusiness = await runCli(['businesses', 'list', '--all', '--json'], env);
     expect(everyBusiness.code).toBe(0);
     expect((JSON.parse(everyBusiness.stdout.join('\n')) as { id: string }[]).map((b) => b.id)).toContain(business.id);
+  });
+
+  test('a watched run that is canceled ends the watch with exit code 2 and says so', async () => {
+    const env = cliEnv(stack.apiUrl, stack.adminKey);
+    const business = await stack.createBusiness();
+    const file = path.join(dir, 'later.csv');
+    writeFileSync(file, ['phone', ...leadPhones(5, '+1415621')].join('\n'));
+    // It waits for its start time, so it is still running when the cancel comes.
+    const startAt = new Date(Date.now() + 3_600_000).toISOString();
+    const watching = startCli(['runs', 'create', business.id, file, '--start-at', startAt, '--progress-interval', '0'], env);
+    await pollUntil(async () => progressLines(watching.stderr, 'progress').some((p) => p.status === 'running'));
+    const runId = progressLines(watching.stderr, 'progress')[0]!.run!;
+    expect((await runCli(['cancel', runId], env)).code).toBe(0);
+    const result = await watching.done;
+    expect(result.code).toBe(2);
+    expect(result.stdout.at(-1)).toMatch(new RegExp(`^run ${runId} canceled: 5 leads, 0 completed, 0 failed, 5 skipped`));
+    expect((await stack.getRun(runId)).status).toBe('canceled');
   });
 });
