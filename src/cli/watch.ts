@@ -25,6 +25,13 @@ function runOfFrame(data: string): RunView {
  */
 export async function watchRun(client: ApiClient, runId: string, opts: WatchOptions): Promise<RunView> {
   const view = runProgressView(runId, opts.progress);
+  // Ctrl-C stops the watching, not the run: the bars are put away (the cursor shown again) first.
+  const interrupted = () => {
+    view.stop();
+    process.stderr.write(`stopped watching; run ${runId} goes on (outdial watch ${runId} to follow it again)\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
   let final: string | undefined;
   try {
     const frames = followEvents(client, `/v1/runs/${encodeURIComponent(runId)}/events`, () => final !== undefined, {
@@ -46,6 +53,7 @@ export async function watchRun(client: ApiClient, runId: string, opts: WatchOpti
     view.update(progressOf(run));
     return run;
   } finally {
+    process.off('SIGINT', interrupted);
     view.stop();
   }
 }
