@@ -96,6 +96,18 @@ const variables = {
     schema: z.coerce.number().min(0).max(86_400).default(10),
     hint: 'set it to the seconds a committed run may stay pending before the sweep starts its workflow (0 <= n <= 86400)',
   },
+  TEMPORAL_UI_URL: {
+    schema: httpUrl.default('http://localhost:8233'),
+    hint: 'set it to the Temporal Web UI base URL the run page links to, for example http://localhost:8233',
+  },
+  EVENTS_HEARTBEAT_SECONDS: {
+    schema: z.coerce.number().positive().max(3_600).default(15),
+    hint: 'set it to how often (seconds) an idle event stream gets a comment frame that keeps proxies from closing it (0 < n <= 3600)',
+  },
+  EVENTS_PROGRESS_INTERVAL_MS: {
+    schema: z.coerce.number().int().min(0).max(60_000).default(250),
+    hint: "set it to the fewest milliseconds between two progress frames of a run's event stream (0-60000)",
+  },
   RUN_WAKE_FALLBACK_SECONDS: {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
@@ -132,6 +144,10 @@ export interface Config {
   stalledRunAfterSeconds: number;
   /** How often the Temporal Schedule sweeps every business; 0: no schedule. */
   reconcileSweepSeconds: number;
+  /** The Temporal Web UI the run page links a run's workflow to. */
+  temporalUiUrl: string;
+  /** Run event streams: a heartbeat comment this often; at most one progress frame per run per interval. */
+  liveEvents: { heartbeatSeconds: number; progressIntervalMs: number };
 }
 
 export interface EnvVariable {
@@ -206,6 +222,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
     stalledRunAfterSeconds: v('STALLED_RUN_AFTER_SECONDS'),
+    temporalUiUrl: v('TEMPORAL_UI_URL').replace(/\/+$/, ''),
+    liveEvents: { heartbeatSeconds: v('EVENTS_HEARTBEAT_SECONDS'), progressIntervalMs: v('EVENTS_PROGRESS_INTERVAL_MS') },
   };
 }
 

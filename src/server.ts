@@ -2,6 +2,7 @@ import { createApp } from './api/app';
 import { createWakeRuns } from './calls/wake-runs';
 import { loadConfig, requireAdminKeys } from './config';
 import { createDatabase, migrateDatabase } from './db/client';
+import { startRunEventsHub } from './live/run-events-hub';
 import { createLogger } from './logger';
 import { runMain } from './main';
 import { resolvePublicHost } from './public-host';
@@ -15,7 +16,9 @@ runMain('api', async () => {
   const database = createDatabase(config.databaseUrl);
   await migrateDatabase(database);
   const temporal = await connectTemporalClient(config.temporal);
+  const runEvents = startRunEventsHub({ database, databaseUrl: config.databaseUrl, logger, ...config.liveEvents });
   const app = createApp({
+    runEvents,
     database,
     temporal,
     telephony: createTelephonyClient({ ...config.twilio, timeoutMs: 15_000 }),
@@ -35,8 +38,12 @@ runMain('api', async () => {
   // idle keep-alive connections close at once, and stragglers are cut after a grace period.
   const shutdown = () => {
     logger.info('API stopping');
+    // Event streams end first (their clients resume elsewhere with Last-Event-ID), so they hold nothing open.
+    const streamsClosed = runEvents.stop();
     server.close(() => {
-      void Promise.allSettled([database.close(), temporal.connection.close()]).then(() => process.exit(0));
+      void streamsClosed
+        .then(() => Promise.allSettled([database.close(), temporal.connection.close()]))
+        .then(() => process.exit(0));
     });
     server.closeIdleConnections();
     setTimeout(() => server.closeAllConnections(), 10_000).unref();

@@ -9,12 +9,17 @@ import { businessRoutes } from './routes/businesses';
 import { callRoutes } from './routes/calls';
 import { doNotCallRoutes } from './routes/do-not-call';
 import { healthRoutes } from './routes/health';
+import { runEventRoutes } from './routes/run-events';
 import { runRoutes } from './routes/runs';
+import { runPageRoutes } from './pages/run-page';
+import type { RunEventsHub } from '../live/run-events-hub';
 import { twilioStatusRoutes } from './routes/twilio-status';
 import { bodyProblem, MAX_JSON_DEPTH } from './validation';
 
 export interface ApiDeps extends DomainDeps {
-  config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute'>;
+  config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute' | 'temporalUiUrl'>;
+  /** Live run events for the streams (one LISTEN per API process). */
+  runEvents: RunEventsHub;
 }
 
 /** Headers that carry secrets: never written to a log line. */
@@ -64,8 +69,10 @@ export function createApp(deps: ApiDeps): express.Express {
   );
   app.use(healthRoutes(deps));
   app.use(twilioStatusRoutes(deps));
+  app.use(runPageRoutes(deps));
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
+  app.use(runEventRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;

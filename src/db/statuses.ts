@@ -7,6 +7,12 @@ export const RUN_STATUSES = ['pending', 'running', 'paused', 'canceling', 'cance
 export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Runs whose workflow is alive and wants wake-ups when a slot of their business frees. */
 export const LIVE_RUN_STATUSES = ['pending', 'running', 'paused', 'canceling'] as const satisfies readonly RunStatus[];
+/** A run in one of these has ended for good: nothing about it changes any more. */
+export const FINAL_RUN_STATUSES = ['completed', 'canceled', 'failed'] as const satisfies readonly RunStatus[];
+
+export function isFinalRunStatus(status: string): boolean {
+  return (FINAL_RUN_STATUSES as readonly string[]).includes(status);
+}
 
 /**
  * `skipped_dnc`: the lead's number was on a do-not-call list when its turn came; it was never dialed.

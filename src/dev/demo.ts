@@ -54,6 +54,8 @@ async function main() {
   const { run } = await call<{ run: RunView }>(api, key, 'POST', `/v1/businesses/${business.id}/runs`, { leads });
   console.log(`Run ${run.id} started for business ${business.id} (${leadCount} leads, at most 3 calls at once).`);
   if (values.ui) console.log(`Watch it: ${values.ui}/namespaces/default/workflows/${run.workflowId}`);
+  // The key rides in the fragment, which the browser never sends to the server.
+  console.log(`Live page: ${api}/runs/${run.id}#key=${encodeURIComponent(key)}`);
   console.log(`Or: curl -H "Authorization: Bearer $OUTDIAL_ADMIN_KEY" ${api}/v1/runs/${run.id}`);
   let last = '';
   for (;;) {

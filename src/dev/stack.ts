@@ -88,6 +88,8 @@ async function main() {
       });
       stoppers.push({ name: 'Temporal', stop: () => temporal!.stop() });
       env.TEMPORAL_ADDRESS = temporal.address;
+      // The run page links to this UI (its port follows TEMPORAL_UI_PORT).
+      if (temporal.uiUrl) env.TEMPORAL_UI_URL ??= temporal.uiUrl;
     }
     let carrier: SandboxCarrier | undefined;
     if (!stack.external.twilio) {

@@ -100,4 +100,13 @@ describe('public host resolution', () => {
     expect(() => loadConfig({ ...VALID, PORT: '0' })).toThrow(/PORT is invalid/);
     expect(loadConfig(VALID)).toMatchObject({ port: 3000, temporal: { address: '127.0.0.1:7233', taskQueue: 'outdial' } });
   });
+  test('the run page and event streams: Temporal UI link, heartbeat and progress interval, with defaults', () => {
+    expect(loadConfig(VALID)).toMatchObject({ temporalUiUrl: 'http://localhost:8233', liveEvents: { heartbeatSeconds: 15, progressIntervalMs: 250 } });
+    expect(loadConfig({ ...VALID, TEMPORAL_UI_URL: 'https://temporal.example.com/', EVENTS_HEARTBEAT_SECONDS: '5', EVENTS_PROGRESS_INTERVAL_MS: '0' })).toMatchObject({
+      temporalUiUrl: 'https://temporal.example.com',
+      liveEvents: { heartbeatSeconds: 5, progressIntervalMs: 0 },
+    });
+    expect(() => loadConfig({ ...VALID, TEMPORAL_UI_URL: 'temporal:8233' })).toThrow(/TEMPORAL_UI_URL is invalid .*must be an http\(s\) URL/);
+    expect(() => loadConfig({ ...VALID, EVENTS_HEARTBEAT_SECONDS: '0' })).toThrow(/EVENTS_HEARTBEAT_SECONDS is invalid/);
+  });
 });

@@ -11,6 +11,7 @@ import { createDatabase, type Database } from '../../src/db/client';
 import { forEachLine } from '../../src/dev/log-lines';
 import { spawnManaged, type ManagedProcess } from '../../src/dev/processes';
 import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
+import { startRunEventsHub, type RunEventsHub } from '../../src/live/run-events-hub';
 import { createTelephonyClient } from '../../src/telephony/client';
 import { createOutdialWorker } from '../../src/temporal/create-worker';
 import type { BulkCallRunResult } from '../../src/workflows/messages';
@@ -50,6 +51,8 @@ export interface OutdialTestStackOptions {
   stalledRunAfterSeconds?: number;
   /** Outdial's pace for the carrier account (TWILIO_CALLS_PER_SECOND); default 0, unpaced. */
   callsPerSecond?: number;
+  /** Run event streams (EVENTS_HEARTBEAT_SECONDS, EVENTS_PROGRESS_INTERVAL_MS); default 15 s and 250 ms. */
+  liveEvents?: Partial<Config['liveEvents']>;
 }
 
 export interface ApiCallOptions {
@@ -92,6 +95,11 @@ export class OutdialTestStack {
     readonly temporalAddress: string,
   ) {}
 
+  /** The API's run event hub: one LISTEN connection, as in an API process (set in start()). */
+  runEvents!: RunEventsHub;
+  /** The `application_name` of the hub's LISTEN connection (pg_stat_activity). */
+  readonly runEventsListenerName = `run-events-${randomUUID()}`;
+
   static async start(opts: OutdialTestStackOptions = {}): Promise<OutdialTestStack> {
     const databaseUrl = opts.databaseUrl ?? testDatabaseUrl();
     const database = createDatabase(databaseUrl, { max: 5 });
@@ -113,9 +121,14 @@ export class OutdialTestStack {
       stalledRunAfterSeconds: opts.stalledRunAfterSeconds ?? 10,
       adminKeys: [],
       apiRateLimitPerMinute: opts.rateLimitPerMinute ?? 0,
+      temporalUiUrl: 'http://localhost:8233',
       ...(opts.runContinueAsNew ? { runContinueAsNew: opts.runContinueAsNew } : {}),
     };
     const stack = new OutdialTestStack(database, temporal, carrier, server, apiUrl, config, opts.telephonyTimeoutMs ?? 10_000, databaseUrl, temporalAddress);
+    // Its LISTEN connection is named after the stack, so a test can find (and cut) this stack's own.
+    const listenUrl = new URL(databaseUrl);
+    listenUrl.searchParams.set('application_name', stack.runEventsListenerName);
+    stack.runEvents = startRunEventsHub({ database, databaseUrl: listenUrl.toString(), logger: stack.logger, heartbeatSeconds: 15, progressIntervalMs: 250, ...opts.liveEvents });
     config.temporal.taskQueue = stack.taskQueue;
     config.adminKeys.push(stack.adminKey);
     server.on('request', createApp(stack.deps()));
@@ -140,6 +153,7 @@ export class OutdialTestStack {
       logger: this.logger,
       wakeRuns: this.wakeRuns,
       config: this.config,
+      runEvents: this.runEvents,
     };
   }
 
@@ -252,6 +266,7 @@ export class OutdialTestStack {
   async stop(): Promise<void> {
     for (const w of this.workers) w.worker.shutdown();
     await Promise.allSettled(this.workers.map((w) => w.running));
+    await this.runEvents.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

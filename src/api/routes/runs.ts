@@ -85,17 +85,17 @@ function parseRunBody(body: unknown) {
   return { ...settings, leads: rows };
 }
 
+/** The run, if the caller may see it; otherwise it does not exist. */
+export async function visibleRun(deps: Pick<ApiDeps, 'database'>, res: Response, rawId: unknown) {
+  const runId = parseId(rawId, 'run');
+  const run = await getRun(deps.database, runId);
+  if (!run) throw notFound('run', runId);
+  authorizeBusiness(res, run.businessId, 'run', runId);
+  return run;
+}
+
 export function runRoutes(deps: ApiDeps) {
   const router = Router();
-
-  /** The run, if the caller may see it; otherwise it does not exist. */
-  async function visibleRun(res: Response, rawId: unknown) {
-    const runId = parseId(rawId, 'run');
-    const run = await getRun(deps.database, runId);
-    if (!run) throw notFound('run', runId);
-    authorizeBusiness(res, run.businessId, 'run', runId);
-    return run;
-  }
 
   router.post('/v1/businesses/:businessId/runs', async (req, res) => {
     const businessId = parseId(req.params.businessId, 'business');
@@ -115,12 +115,12 @@ export function runRoutes(deps: ApiDeps) {
   });
 
   router.get('/v1/runs/:runId', async (req, res) => {
-    res.json({ run: await visibleRun(res, req.params.runId) });
+    res.json({ run: await visibleRun(deps, res, req.params.runId) });
   });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     router.post(`/v1/runs/:runId/${action}`, async (req, res) => {
-      const run = await visibleRun(res, req.params.runId);
+      const run = await visibleRun(deps, res, req.params.runId);
       const changed = await changeRunState(deps, run.id, action);
       if (changed.ok) return void res.json({ run: changed.run });
       if (changed.reason === 'not-found') throw notFound('run', run.id);

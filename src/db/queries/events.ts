@@ -35,6 +35,16 @@ export function parseEventCursor(text: string): { tx: string; id: string } | nul
   return m ? { tx: m[1]!, id: m[2]! } : null;
 }
 
+/** Orders two cursors as the log does (null: before every event); both must be valid cursors. */
+export function compareEventCursors(a: string | null, b: string | null): number {
+  const key = (c: string | null) => {
+    const at = (c && parseEventCursor(c)) || START;
+    return [BigInt(at.tx), BigInt(at.id)] as const;
+  };
+  const [x, y] = [key(a), key(b)];
+  return x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] === y[1] ? 0 : x[1] < y[1] ? -1 : 1;
+}
+
 interface Row {
   id: string;
   tx: string;
