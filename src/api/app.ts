@@ -10,11 +10,13 @@ import { callRoutes } from './routes/calls';
 import { doNotCallRoutes } from './routes/do-not-call';
 import { healthRoutes } from './routes/health';
 import { runEventRoutes } from './routes/run-events';
+import { listRoutes } from './routes/lists';
 import { runRoutes } from './routes/runs';
 import { runPageRoutes } from './pages/run-page';
 import type { RunEventsHub } from '../live/run-events-hub';
 import { twilioStatusRoutes } from './routes/twilio-status';
 import { bodyProblem, MAX_JSON_DEPTH } from './validation';
+import { openApiRoutes } from './openapi';
 
 export interface ApiDeps extends DomainDeps {
   config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute' | 'temporalUiUrl'>;
@@ -70,9 +72,11 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(healthRoutes(deps));
   app.use(twilioStatusRoutes(deps));
   app.use(runPageRoutes(deps));
+  app.use(openApiRoutes());
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));
   app.use(businessRoutes(deps), runRoutes(deps), callRoutes(deps), doNotCallRoutes(deps));
   app.use(runEventRoutes(deps));
+  app.use(listRoutes(deps));
   app.use(unknownRoute);
   app.use(errorHandler(deps.logger));
   return app;

@@ -115,6 +115,8 @@ export const bulkCallRuns = pgTable(
     check('bulk_call_runs_max_concurrent_calls_range', sql`max_concurrent_calls IS NULL OR max_concurrent_calls BETWEEN 1 AND 1000`),
     uniqueIndex('bulk_call_runs_workflow_id_unique').on(t.workflowId),
     index('bulk_call_runs_business_status_idx').on(t.businessId, t.status),
+    // A business's runs newest first, by page (GET /v1/businesses/:id/runs).
+    index('bulk_call_runs_business_created_idx').on(t.businessId, t.createdAt, t.id),
   ],
 );
 
@@ -156,6 +158,8 @@ export const outboundCallJobs = pgTable(
     // The hot path of every claim: the next queued jobs of a run, in order.
     index('outbound_call_jobs_queued_idx').on(t.runId, t.position).where(sql`status = 'queued'`),
     index('outbound_call_jobs_run_status_idx').on(t.runId, t.status),
+    // A run's leads in order, each one's latest attempt first: the jobs list and results.csv walk it by page.
+    index('outbound_call_jobs_run_position_idx').on(t.runId, t.position, t.attempt.desc()),
   ],
 );
 
@@ -207,6 +211,8 @@ export const calls = pgTable(
       .on(t.businessId)
       .where(inList('status', ACTIVE_CALL_STATUSES)),
     index('calls_run_status_idx').on(t.runId, t.status),
+    // A business's calls newest first, by page (GET /v1/businesses/:id/calls).
+    index('calls_business_created_idx').on(t.businessId, t.createdAt, t.id),
   ],
 );
 

@@ -1,9 +1,11 @@
 import { inTransaction } from '../db/client';
-import { fieldsOfRow, findBusiness, insertBusiness, lockBusiness, ownedCallerIds, updateBusiness, type BusinessFields, type BusinessRow } from '../db/queries/businesses';
-import { countActiveCalls } from '../db/queries/calls';
+import { fieldsOfRow, findBusiness, insertBusiness, listBusinessRows, lockBusiness, ownedCallerIds, updateBusiness, type BusinessFields, type BusinessRow } from '../db/queries/businesses';
+import { countActiveCalls, countActiveCallsOf } from '../db/queries/calls';
+import type { TimeKey } from '../db/queries/keyset';
 import type { CallingWindow, VoiceApp } from '../db/settings';
 import type { DomainDeps } from './deps';
 import { claimOrReplay, recordResult, type IdempotencyKey } from './idempotency';
+import { pageRows, timeKeyOf, type Page } from './pagination';
 
 /** Businesses: the tenant, its caller IDs, its limit and reserved direct slots, its default voice app. */
 
@@ -94,6 +96,13 @@ export function createBusiness(deps: Pick<DomainDeps, 'database'>, input: Busine
 export async function getBusiness(deps: Pick<DomainDeps, 'database'>, id: string): Promise<BusinessView | null> {
   const row = await findBusiness(deps.database.pool, id);
   return row ? view(row, await countActiveCalls(deps.database.pool, id)) : null;
+}
+
+/** Every business, newest first, a page at a time (admin). */
+export async function listBusinesses(deps: Pick<DomainDeps, 'database'>, page: { before: TimeKey | null; limit: number }): Promise<Page<BusinessView>> {
+  const { rows, nextCursor } = pageRows(await listBusinessRows(deps.database.pool, { before: page.before, limit: page.limit + 1 }), page.limit, timeKeyOf);
+  const active = await countActiveCallsOf(deps.database.pool, rows.map((r) => r.id));
+  return { data: rows.map((row) => view(row, active.get(row.id) ?? 0)), nextCursor };
 }
 
 /**

@@ -15,7 +15,7 @@ const maxConcurrentCalls = z.number().int().min(1).max(1000);
 const callerIds = z.array(e164Phone).max(100);
 const reservedDirectSlots = z.number().int().min(0).max(999);
 
-const createBusinessBody = z
+export const createBusinessBody = z
   .object({
     name,
     callerId: e164Phone,
@@ -27,7 +27,7 @@ const createBusinessBody = z
     callingWindow: callingWindowField.nullable().optional(),
   })
   .strict();
-const changeBusinessBody = z
+export const changeBusinessBody = z
   .object({
     name: name.optional(),
     callerId: e164Phone.optional(),
@@ -40,7 +40,7 @@ const changeBusinessBody = z
   })
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'name at least one field to change');
-const mintKeyBody = z.object({ name: z.string().trim().min(1).max(200).optional() }).strict();
+export const mintKeyBody = z.object({ name: z.string().trim().min(1).max(200).optional() }).strict();
 
 /** The business, or the HTTP error its refusal maps to. */
 function businessOr4xx(result: BusinessResult, id?: string) {

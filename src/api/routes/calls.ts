@@ -10,7 +10,7 @@ import { idempotencyOf } from '../idempotency';
 import { machineDetectionField, variablesField, voiceAppField } from '../campaign-fields';
 import { e164Phone, parseId, parseOr400 } from '../validation';
 
-const createCallBody = z
+export const createCallBody = z
   .object({
     to: e164Phone,
     callerId: e164Phone.optional(),

@@ -10,20 +10,20 @@ import { parseId, parseOr400 } from '../validation';
 const E164 = new RegExp(E164_PATTERN);
 
 /** A number as lists hold it: E.164, with spaces, dashes, dots and parentheses of a written number dropped. */
-const listedNumber = z
+export const listedNumber = z
   .string()
   .max(40)
   .transform((v) => v.replace(/[\s\-.()]/g, ''))
   .refine((v) => E164.test(v), 'must be a phone number in E.164 format, for example +14155550100');
 
-const addBody = z
+export const addBody = z
   .object({
     numbers: z.array(listedNumber).min(1, 'must hold at least one number').max(MAX_NUMBERS_PER_REQUEST),
     reason: z.string().trim().min(1).max(200).optional(),
   })
   .strict();
 
-const pageQuery = z
+export const pageQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     after: listedNumber.optional(),

@@ -13,11 +13,11 @@ import { e164Phone, parseId, parseOr400 } from '../validation';
 
 export const MAX_LEADS_PER_RUN = 100_000;
 
-const leadRow = z
+export const leadRow = z
   .object({ phone: e164Phone, name: z.string().trim().max(200).optional(), variables: variablesField.optional(), timeZone: timeZoneField.optional() })
   .strict();
 /** A run's settings: everything but its leads (the JSON body's other fields; a CSV upload's `options`). */
-const runSettings = z.object({
+export const runSettings = z.object({
   allowDuplicates: z.boolean().default(false),
   voiceApp: voiceAppField.optional(),
   callerId: e164Phone.optional(),
@@ -40,7 +40,7 @@ const createRunBody = checkedTimes(
 );
 
 /** A CSV upload's query: which columns hold what, and the run's settings as one JSON object. */
-const csvQuery = z
+export const csvQuery = z
   .object({
     phoneColumn: z.string().min(1).max(100).default(DEFAULT_CSV_COLUMNS.phone),
     nameColumn: z.string().min(1).max(100).default(DEFAULT_CSV_COLUMNS.name),

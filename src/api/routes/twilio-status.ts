@@ -19,7 +19,7 @@ const optionalInt = z.preprocess((v) => (v === undefined || v === '' ? undefined
 const callSid = z.string().regex(/^CA[0-9a-fA-F]{32}$/, 'must be a call SID');
 const answeredBy = z.enum(ANSWERED_BY_VALUES);
 
-const callbackParams = z.object({
+export const callbackParams = z.object({
   CallSid: callSid,
   AnsweredBy: answeredBy.optional(),
   CallStatus: z.enum(CALL_STATUSES.filter((s) => s !== 'reserved') as [string, ...string[]]),
@@ -30,7 +30,7 @@ const callbackParams = z.object({
 });
 
 /** Async AMD's result (Twilio also sends MachineDetectionDuration, which nothing here needs). */
-const amdParams = z.object({ CallSid: callSid, AnsweredBy: answeredBy });
+export const amdParams = z.object({ CallSid: callSid, AnsweredBy: answeredBy });
 
 type Req = express.Request;
 

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { CallingWindow, VoiceApp } from '../settings';
 import type { Executor } from './executor';
+import { CREATED_US, FROM_US, type TimeKey } from './keyset';
 
 /** Queries of the `businesses` table. */
 
@@ -81,4 +82,15 @@ export async function updateBusiness(db: Executor, id: string, fields: BusinessF
  */
 export async function lockBusiness(client: PoolClient, id: string): Promise<BusinessRow | null> {
   return (await client.query<BusinessRow>('SELECT * FROM businesses WHERE id = $1 FOR NO KEY UPDATE', [id])).rows[0] ?? null;
+}
+
+/** A page of businesses, newest first, after the keyset `before` (created_at in µs since the epoch, id). */
+export async function listBusinessRows(db: Executor, page: { before: TimeKey | null; limit: number }): Promise<(BusinessRow & { created_us: string })[]> {
+  const r = await db.query<BusinessRow & { created_us: string }>(
+    `SELECT *, ${CREATED_US} AS created_us FROM businesses
+      WHERE $1::bigint IS NULL OR (created_at, id) < (${FROM_US('$1')}, $2::uuid)
+      ORDER BY created_at DESC, id DESC LIMIT $3`,
+    [page.before?.createdUs ?? null, page.before?.id ?? null, page.limit],
+  );
+  return r.rows;
 }

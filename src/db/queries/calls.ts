@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import { ACTIVE_CALL_STATUSES, type AnsweredBy, type CallDirection, type CallStatus, type OnMachinePolicy } from '../statuses';
 import type { Executor } from './executor';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
+import { CREATED_US, FROM_US, type TimeKey } from './keyset';
 
 /**
  * Queries of the `calls` table. A call row is a slot: `reserved` before the carrier is asked, active
@@ -37,6 +38,15 @@ export async function countActiveCalls(db: Executor, businessId: string): Promis
     ACTIVE_CALL_STATUSES,
   ]);
   return Number(r.rows[0]?.n ?? 0);
+}
+
+/** Active calls of each of these businesses (absent = none). */
+export async function countActiveCallsOf(db: Executor, businessIds: readonly string[]): Promise<Map<string, number>> {
+  const r = await db.query<{ business_id: string; n: string }>(
+    'SELECT business_id, count(*) AS n FROM calls WHERE business_id = ANY($1) AND status = ANY($2) GROUP BY business_id',
+    [businessIds, ACTIVE_CALL_STATUSES],
+  );
+  return new Map(r.rows.map((row) => [row.business_id, Number(row.n)]));
 }
 
 /** A business's active calls, all of them and those of its runs (the runs' share excludes reserved direct slots). */
@@ -254,4 +264,40 @@ export async function answeredByTally(db: Executor, runId: string): Promise<Map<
     [runId],
   );
   return new Map(r.rows.map((row) => [row.answered_by, Number(row.n)]));
+}
+
+export interface CallFilter {
+  direction: CallDirection | null;
+  statuses: readonly CallStatus[] | null;
+  /** created_at at or after. */
+  since: Date | null;
+  /** created_at before. */
+  until: Date | null;
+}
+
+/** A page of a business's calls, newest first, after the keyset `before`; a null filter field = any. */
+export async function listCallRows(
+  db: Executor,
+  businessId: string,
+  page: CallFilter & { before: TimeKey | null; limit: number },
+): Promise<(CallRow & { created_us: string })[]> {
+  const r = await db.query<CallRow & { created_us: string }>(
+    `SELECT *, ${CREATED_US} AS created_us FROM calls
+      WHERE business_id = $1 AND ($2::text IS NULL OR direction = $2) AND ($3::text[] IS NULL OR status = ANY($3))
+        AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5::timestamptz IS NULL OR created_at < $5)
+        AND ($6::bigint IS NULL OR (created_at, id) < (${FROM_US('$6')}, $7::uuid))
+      ORDER BY created_at DESC, id DESC LIMIT $8`,
+    [businessId, page.direction, page.statuses, page.since, page.until, page.before?.createdUs ?? null, page.before?.id ?? null, page.limit],
+  );
+  return r.rows;
+}
+
+/** The calls of these leads of a run (every attempt's, found by its job), each lead's in attempt order. */
+export async function callsOfLeads(db: Executor, runId: string, leadIds: readonly string[]): Promise<(CallRow & { lead_id: string; attempt: number })[]> {
+  const r = await db.query<CallRow & { lead_id: string; attempt: number }>(
+    `SELECT c.*, j.lead_id, j.attempt FROM outbound_call_jobs j JOIN calls c ON c.job_id = j.id
+      WHERE j.run_id = $1 AND j.lead_id = ANY($2) ORDER BY j.lead_id, j.attempt`,
+    [runId, leadIds],
+  );
+  return r.rows;
 }

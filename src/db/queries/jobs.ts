@@ -178,20 +178,83 @@ export async function countJobsInStatus(db: Executor, runId: string): Promise<{ 
   return { queued: Number(r.rows[0]?.queued ?? 0), dialing: Number(r.rows[0]?.dialing ?? 0) };
 }
 
+export interface JobTallies {
+  byStatus: Map<string, number>;
+  byOutcome: Map<string, number>;
+  attempts: number;
+}
+
+/** The tallies of a run without jobs. */
+export const noTallies = (): JobTallies => ({ byStatus: new Map(), byOutcome: new Map(), attempts: 0 });
+
 /** A run's leads counted by the status and outcome of their latest attempt, and the attempts made. */
-export async function jobTallies(db: Executor, runId: string): Promise<{ byStatus: Map<string, number>; byOutcome: Map<string, number>; attempts: number }> {
-  const r = await db.query<{ status: string; outcome: string | null; n: string; attempts: string }>(
-    `WITH latest AS (SELECT DISTINCT ON (lead_id) status, outcome, attempt FROM outbound_call_jobs WHERE run_id = $1 ORDER BY lead_id, attempt DESC)
-     SELECT status, outcome, count(*) AS n, sum(attempt) AS attempts FROM latest GROUP BY status, outcome`,
+export async function jobTallies(db: Executor, runId: string): Promise<JobTallies> {
+  return (await jobTalliesOf(db, [runId])).get(runId) ?? noTallies();
+}
+
+/** `jobTallies` of several runs in one query (absent = a run without jobs). */
+export async function jobTalliesOf(db: Executor, runIds: readonly string[]): Promise<Map<string, JobTallies>> {
+  const r = await db.query<{ run_id: string; status: string; outcome: string | null; n: string; attempts: string }>(
+    `WITH latest AS (SELECT DISTINCT ON (run_id, lead_id) run_id, status, outcome, attempt FROM outbound_call_jobs
+                      WHERE run_id = ANY($1) ORDER BY run_id, lead_id, attempt DESC)
+     SELECT run_id, status, outcome, count(*) AS n, sum(attempt) AS attempts FROM latest GROUP BY run_id, status, outcome`,
+    [runIds],
+  );
+  const tallies = new Map<string, JobTallies>();
+  for (const row of r.rows) {
+    let t = tallies.get(row.run_id);
+    if (!t) tallies.set(row.run_id, (t = noTallies()));
+    t.byStatus.set(row.status, (t.byStatus.get(row.status) ?? 0) + Number(row.n));
+    if (row.outcome) t.byOutcome.set(row.outcome, (t.byOutcome.get(row.outcome) ?? 0) + Number(row.n));
+    t.attempts += Number(row.attempts);
+  }
+  return tallies;
+}
+
+/** A lead of a run as its latest attempt stands. */
+export interface LeadJobRow {
+  id: string;
+  lead_id: string;
+  position: number;
+  attempt: number;
+  status: JobStatus;
+  outcome: CallStatus | null;
+  error_code: number | null;
+  last_error: string | null;
+  phone: string;
+  name: string | null;
+  variables: LeadVariables | null;
+}
+
+/**
+ * A page of a run's leads in lead order (position), after `afterPosition`, each as its latest
+ * attempt; the filters (null = any) apply to that attempt's status and outcome. The order is the
+ * index's (outbound_call_jobs_run_position_idx, attempt DESC NULLS LAST), so a page reads its rows
+ * and stops, never sorting the rest of the run.
+ */
+export async function listLeadJobRows(
+  db: Executor,
+  runId: string,
+  page: { statuses: readonly JobStatus[] | null; outcomes: readonly CallStatus[] | null; afterPosition: number | null; limit: number },
+): Promise<LeadJobRow[]> {
+  const r = await db.query<LeadJobRow>(
+    `SELECT j.id, j.lead_id, j.position, j.attempt, j.status, j.outcome, j.error_code, j.last_error, l.phone, l.name, l.variables
+       FROM (SELECT DISTINCT ON (position) * FROM outbound_call_jobs
+              WHERE run_id = $1 AND ($4::int IS NULL OR position > $4) ORDER BY position, attempt DESC NULLS LAST) j
+       JOIN leads l ON l.id = j.lead_id
+      WHERE ($2::text[] IS NULL OR j.status = ANY($2)) AND ($3::text[] IS NULL OR j.outcome = ANY($3))
+      ORDER BY j.position LIMIT $5`,
+    [runId, page.statuses, page.outcomes, page.afterPosition, page.limit],
+  );
+  return r.rows;
+}
+
+/** Every variable key a lead of the run has, in alphabetical order. */
+export async function runVariableKeys(db: Executor, runId: string): Promise<string[]> {
+  const r = await db.query<{ key: string }>(
+    `SELECT DISTINCT jsonb_object_keys(l.variables) AS key FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
+      WHERE j.run_id = $1 AND j.attempt = 1 AND l.variables IS NOT NULL ORDER BY key`,
     [runId],
   );
-  const byStatus = new Map<string, number>();
-  const byOutcome = new Map<string, number>();
-  let attempts = 0;
-  for (const row of r.rows) {
-    byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + Number(row.n));
-    if (row.outcome) byOutcome.set(row.outcome, (byOutcome.get(row.outcome) ?? 0) + Number(row.n));
-    attempts += Number(row.attempts);
-  }
-  return { byStatus, byOutcome, attempts };
+  return r.rows.map((row) => row.key);
 }

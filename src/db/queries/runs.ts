@@ -2,6 +2,7 @@ import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../
 import { ACTIVE_CALL_STATUSES, type RunStatus } from '../statuses';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import type { Executor } from './executor';
+import { CREATED_US, FROM_US, type TimeKey } from './keyset';
 
 /** Queries of the `bulk_call_runs` table. Status changes go through `changeRunStatus`, with the state machine's `from` list. */
 
@@ -187,6 +188,22 @@ export async function pendingRunsOlderThan(db: Executor, seconds: number, opts: 
       WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1) AND ($2::uuid IS NULL OR business_id = $2)
       ORDER BY created_at LIMIT $3`,
     [seconds, opts.businessId ?? null, opts.limit],
+  );
+  return r.rows;
+}
+
+/** A page of a business's runs, newest first, after the keyset `before`; `statuses` null = any. */
+export async function listRunRows(
+  db: Executor,
+  businessId: string,
+  page: { statuses: readonly RunStatus[] | null; before: TimeKey | null; limit: number },
+): Promise<(RunRow & { created_us: string })[]> {
+  const r = await db.query<RunRow & { created_us: string }>(
+    `SELECT *, ${CREATED_US} AS created_us FROM bulk_call_runs
+      WHERE business_id = $1 AND ($2::text[] IS NULL OR status = ANY($2))
+        AND ($3::bigint IS NULL OR (created_at, id) < (${FROM_US('$3')}, $4::uuid))
+      ORDER BY created_at DESC, id DESC LIMIT $5`,
+    [businessId, page.statuses, page.before?.createdUs ?? null, page.before?.id ?? null, page.limit],
   );
   return r.rows;
 }

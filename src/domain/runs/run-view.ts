@@ -3,7 +3,7 @@ import { findBusiness } from '../../db/queries/businesses';
 import { answeredByClass, ANSWERED_BY_CLASSES } from '../../db/statuses';
 import { answeredByTally, countActiveCalls } from '../../db/queries/calls';
 import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../../db/settings';
-import { jobTallies } from '../../db/queries/jobs';
+import { jobTallies, type JobTallies } from '../../db/queries/jobs';
 import { findRun, type RunRow } from '../../db/queries/runs';
 import { JOB_STATUSES, TERMINAL_CALL_STATUSES, type RunStatus } from '../../db/statuses';
 import type { Executor } from '../../db/queries/executor';
@@ -41,6 +41,14 @@ export interface RunView {
   finishedAt: string | null;
 }
 
+/** A run's leads by status (every status named, `total` = leads), its attempts and outcomes. */
+export function jobCounts(tallies: JobTallies): Pick<RunView, 'jobs' | 'attempts' | 'outcomes'> {
+  const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, tallies.byStatus.get(s) ?? 0])) as RunView['jobs'];
+  jobs.total = [...tallies.byStatus.values()].reduce((a, b) => a + b, 0);
+  const outcomes = Object.fromEntries(TERMINAL_CALL_STATUSES.map((s) => [s, tallies.byOutcome.get(s) ?? 0])) as RunView['outcomes'];
+  return { jobs, attempts: tallies.attempts, outcomes };
+}
+
 /** Where a run stands: its status, its jobs by status and outcome, and its business's slots. */
 export async function runView(db: Executor, run: RunRow): Promise<RunView> {
   // One after another: `db` may be a single client inside a transaction (pg runs one query at a time).
@@ -50,9 +58,7 @@ export async function runView(db: Executor, run: RunRow): Promise<RunView> {
   const verdicts = await answeredByTally(db, run.id);
   const answeredBy = Object.fromEntries(ANSWERED_BY_CLASSES.map((c) => [c, 0])) as RunView['answeredBy'];
   for (const [value, n] of verdicts) answeredBy[answeredByClass(value)] += n;
-  const jobs = Object.fromEntries(JOB_STATUSES.map((s) => [s, tallies.byStatus.get(s) ?? 0])) as RunView['jobs'];
-  jobs.total = [...tallies.byStatus.values()].reduce((a, b) => a + b, 0);
-  const outcomes = Object.fromEntries(TERMINAL_CALL_STATUSES.map((s) => [s, tallies.byOutcome.get(s) ?? 0])) as RunView['outcomes'];
+  const { jobs, attempts, outcomes } = jobCounts(tallies);
   return {
     id: run.id,
     businessId: run.business_id,
@@ -61,7 +67,7 @@ export async function runView(db: Executor, run: RunRow): Promise<RunView> {
     workflowId: run.workflow_id,
     duplicatesMerged: run.duplicates_merged,
     jobs,
-    attempts: tallies.attempts,
+    attempts,
     outcomes,
     answeredBy,
     voiceApp: run.voice_app,
