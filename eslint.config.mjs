@@ -20,6 +20,24 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI is an API client: it reaches Outdial over HTTP only (types from the domain are fine).
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/domain/**', '**/db/*', '**/temporal/*', '**/claim/*', '**/calls/*', '**/activities/*', '**/workflows/*', '@temporalio/*', 'pg', 'drizzle-orm', 'drizzle-orm/*'],
+              allowTypeImports: true,
+              message: 'The CLI talks to the API over HTTP only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Temporal's recommended restriction: workflow code is deterministic and does no I/O.
     files: ['src/workflows/**/*.ts'],
     rules: {

@@ -137,6 +137,8 @@ async function main() {
     say('');
     say('In another terminal, set the key for the README examples and the demo:');
     say(`  export OUTDIAL_ADMIN_KEY=${adminKey.shown} API=${apiUrl}${carrier ? ` CARRIER=${carrier.url}` : ''}`);
+    say('and for the outdial CLI (npx outdial --help):');
+    say(`  export OUTDIAL_API_URL=${apiUrl} OUTDIAL_API_KEY=${adminKey.shown}`);
     say('Start a demo campaign (20 leads on the sandbox carrier):');
     say(`  npm run demo -- --api ${apiUrl}${uiUrl ? ` --ui ${uiUrl}` : ''}`);
     if (uiUrl) say(`and watch it in the Temporal Web UI: ${uiUrl}/namespaces/default/workflows`);

@@ -136,6 +136,18 @@ describe('npm start (the local stack)', () => {
       expect(answers.find((a) => a.apiKey && a.apiKey.revokedAt)).toBeDefined();
       expect(answers.at(-1)).toEqual({ status: 'ok', postgres: { ok: true }, temporal: { ok: true } });
 
+      // The CLI's line, pasted as printed: `npx outdial` from the repository reaches this API with that key.
+      const cliLine = first.output.find((l) => l.includes('export OUTDIAL_API_URL='))!;
+      expect(cliLine.trim()).toBe(`export OUTDIAL_API_URL=${api} OUTDIAL_API_KEY=${adminKey}`);
+      const shown = spawnSync('bash', ['-c', `${cliLine}; npx outdial businesses show ${businessId} --json`], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+        timeout: 60_000,
+      });
+      expect([shown.status, shown.stderr]).toEqual([0, '']);
+      expect(JSON.parse(shown.stdout)).toMatchObject({ id: businessId, name: 'Persisted' });
+
       // A second start on the same ports says why in one line, and leaves the first untouched.
       const again = spawnManaged('npm', ['start', '--silent'], { cwd: ROOT, env });
       let stderr = '';
