@@ -78,7 +78,8 @@ describe('webhook delivery from worker processes', () => {
     // The new worker's dispatcher tries the down receiver: refused, and retried.
     await pollUntil(async () => {
       const rows = await deliveryRows(business.id);
-      return rows.reduce((n, d) => n + d.attempts, 0) > attemptsBefore && rows.some((d) => d.status === 'pending' && /ECONNREFUSED/.test(d.last_error ?? ''));
+      // No HTTP answer: refused (or, for a socket the old server had open, reset).
+      return rows.reduce((n, d) => n + d.attempts, 0) > attemptsBefore && rows.some((d) => d.status === 'pending' && /ECONNREFUSED|ECONNRESET|socket hang up/.test(d.last_error ?? ''));
     }, 60_000);
     const done = await stack.runResult(run);
     expect(done.status).toBe('completed');
