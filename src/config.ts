@@ -137,6 +137,14 @@ const variables = {
     schema: z.coerce.number().int().min(0).max(60_000).default(250),
     hint: "set it to the fewest milliseconds between two progress frames of a run's event stream (0-60000)",
   },
+  DIAL_PASS_TIMEOUT_SECONDS: {
+    schema: z.coerce.number().int().min(5).max(600).default(45),
+    hint: 'set it to the seconds one dial pass (claim and dial) may take before Temporal retries it elsewhere (5-600)',
+  },
+  DIAL_PASS_HEARTBEAT_SECONDS: {
+    schema: z.coerce.number().int().min(2).max(60).default(5),
+    hint: "set it to the seconds without a dial pass's heartbeat after which its worker counts as dead and the pass is retried (2-60)",
+  },
   RUN_WAKE_FALLBACK_SECONDS: {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
@@ -192,6 +200,8 @@ export interface Config {
   apiRateLimitPerMinute: number;
   logLevel: Parsed['LOG_LEVEL'];
   runWakeFallbackSeconds: number;
+  /** Temporal's timeouts of a run's dial pass; the pass heartbeats every second. */
+  dialPass: { timeoutSeconds: number; heartbeatSeconds: number };
   reconcileAfterSeconds: number;
   /** A dial with an unknown outcome is first checked with the carrier this long after it (see src/calls/check-schedule.ts). */
   reconcileFirstCheckSeconds: number;
@@ -299,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiRateLimitPerMinute: v('API_RATE_LIMIT_PER_MINUTE'),
     logLevel: v('LOG_LEVEL'),
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
+    dialPass: { timeoutSeconds: v('DIAL_PASS_TIMEOUT_SECONDS'), heartbeatSeconds: v('DIAL_PASS_HEARTBEAT_SECONDS') },
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileFirstCheckSeconds: v('RECONCILE_FIRST_CHECK_SECONDS'),
     heldCallAfterChecks: v('HELD_CALL_AFTER_CHECKS'),

@@ -160,7 +160,8 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       continue;
     }
     woken = false;
-    const pass = await dialAvailableSlots.executeWithOptions({ summary: dialPassActivitySummary(lastPass) }, [{ runId: input.runId, publicBaseUrl: baseUrl }]);
+    const timeouts = input.dialPass ? { startToCloseTimeout: input.dialPass.timeoutSeconds * 1000, heartbeatTimeout: input.dialPass.heartbeatSeconds * 1000 } : {};
+    const pass = await dialAvailableSlots.executeWithOptions({ summary: dialPassActivitySummary(lastPass), ...timeouts }, [{ runId: input.runId, publicBaseUrl: baseUrl }]);
     passes += 1;
     lastPass = pass;
     dialedTotal += pass.dialed;

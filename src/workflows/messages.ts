@@ -39,6 +39,11 @@ export interface BulkCallRunInput {
   businessId: string;
   /** How long to wait for a wake-up signal before re-checking on its own (a lost signal costs at most this). */
   wakeFallbackSeconds: number;
+  /**
+   * The dial pass's timeouts (DIAL_PASS_TIMEOUT_SECONDS, DIAL_PASS_HEARTBEAT_SECONDS); absent in runs
+   * started before they were settings: 45 s and 5 s.
+   */
+  dialPass?: { timeoutSeconds: number; heartbeatSeconds: number };
   limits?: ContinueAsNewLimits;
   carried?: CarriedRunState;
 }

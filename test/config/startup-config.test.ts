@@ -110,6 +110,11 @@ describe('public host resolution', () => {
     expect(() => loadConfig({ ...VALID, TEMPORAL_UI_URL: 'temporal:8233' })).toThrow(/TEMPORAL_UI_URL is invalid .*must be an http\(s\) URL/);
     expect(() => loadConfig({ ...VALID, EVENTS_HEARTBEAT_SECONDS: '0' })).toThrow(/EVENTS_HEARTBEAT_SECONDS is invalid/);
   });
+  test('dial pass timeouts: 45 s and 5 s by default, bounded, named when bad', () => {
+    expect(loadConfig(VALID).dialPass).toEqual({ timeoutSeconds: 45, heartbeatSeconds: 5 });
+    expect(loadConfig({ ...VALID, DIAL_PASS_TIMEOUT_SECONDS: '90', DIAL_PASS_HEARTBEAT_SECONDS: '10' }).dialPass).toEqual({ timeoutSeconds: 90, heartbeatSeconds: 10 });
+    expect(() => loadConfig({ ...VALID, DIAL_PASS_HEARTBEAT_SECONDS: '1' })).toThrow(/DIAL_PASS_HEARTBEAT_SECONDS is invalid/);
+  });
   test('webhook defaults; private networks refused only in production unless set', () => {
     expect(loadConfig(VALID).webhooks).toEqual({ timeoutMs: 10_000, maxAttempts: 10, retryBaseSeconds: 5, retryMaxSeconds: 21_600, concurrency: 10, allowPrivateNetworks: false });
     expect(loadConfig({ ...VALID, OUTDIAL_ENV: 'development' }).webhooks.allowPrivateNetworks).toBe(true);

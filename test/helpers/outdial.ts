@@ -52,6 +52,8 @@ export interface OutdialTestStackOptions {
   rateLimitPerMinute?: number;
   /** Seconds a committed run may stay pending before the sweep starts it; default 10. */
   stalledRunAfterSeconds?: number;
+  /** The dial pass's Temporal timeouts (DIAL_PASS_TIMEOUT_SECONDS, DIAL_PASS_HEARTBEAT_SECONDS); default 45 and 5. */
+  dialPass?: { timeoutSeconds: number; heartbeatSeconds: number };
   /** Outdial's pace for the carrier account (TWILIO_CALLS_PER_SECOND); default 0, unpaced. */
   callsPerSecond?: number;
   /** Run event streams (EVENTS_HEARTBEAT_SECONDS, EVENTS_PROGRESS_INTERVAL_MS); default 15 s and 250 ms. */
@@ -120,6 +122,7 @@ export class OutdialTestStack {
       twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0, requestTimeoutMs: opts.telephonyTimeoutMs ?? 10_000 },
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
+      dialPass: opts.dialPass ?? { timeoutSeconds: 45, heartbeatSeconds: 5 },
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       reconcileFirstCheckSeconds: opts.reconcileFirstCheckSeconds ?? 5,
       heldCallAfterChecks: opts.heldCallAfterChecks ?? 10,

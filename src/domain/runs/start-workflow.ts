@@ -16,6 +16,7 @@ export async function startRunWorkflow(
     runId: run.id,
     businessId: run.businessId,
     wakeFallbackSeconds: deps.config.runWakeFallbackSeconds,
+    dialPass: deps.config.dialPass,
     ...(deps.config.runContinueAsNew ? { limits: deps.config.runContinueAsNew } : {}),
   };
   try {
