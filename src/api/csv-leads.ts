@@ -64,8 +64,14 @@ interface RowProblem {
 
 export const MAX_LEAD_NAME_LENGTH = 200;
 
-/** Leads per chunk handed on while the rest of the body is still parsed. */
-export const CSV_CHUNK_ROWS = 10000;
+/**
+ * Leads are handed on in chunks while the rest of the body is still parsed: a full chunk at once;
+ * while the consumer waits (Postgres is idle), what there is once it holds a few rows or a second has
+ * passed since the last (a slow upload's rows still reach Postgres every second or so).
+ */
+export const CSV_CHUNK_ROWS = 10_000;
+const CSV_CHUNK_MIN_ROWS = 1_000;
+const CSV_CHUNK_MAX_WAIT_MS = 1_000;
 
 export interface CsvLeadStream {
   /** The leads a chunk at a time, as they are parsed; throws on the first bad row's report, at the end of the body. */
@@ -95,6 +101,9 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
   let leadCount = 0;
   /** The leads read since the last chunk was handed on. */
   let chunk: CsvLead[] = [];
+  /** Whether the consumer has taken every chunk handed on (it is waiting, or soon will be). */
+  let wanted = true;
+  let handedOnAt = performance.now();
   const problems: RowProblem[] = [];
   let problemCount = 0;
   const problem = (p: RowProblem) => {
@@ -156,10 +165,13 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
     // Each row is read where it is parsed, with its line; what goes on down the stream is a full chunk.
     on_record: (record: Record<string, string>, context: { lines: number }) => {
       readRow(record, context.lines);
-      if (chunk.length < CSV_CHUNK_ROWS) return null;
-      const full = chunk;
+      const due = wanted && (chunk.length >= CSV_CHUNK_MIN_ROWS || performance.now() - handedOnAt >= CSV_CHUNK_MAX_WAIT_MS);
+      if (chunk.length < CSV_CHUNK_ROWS && !due) return null;
+      const ready = chunk;
       chunk = [];
-      return full;
+      wanted = false;
+      handedOnAt = performance.now();
+      return ready;
     },
   });
 
@@ -167,7 +179,10 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
     // Errors anywhere in the pipeline end the parser with them, so they surface in this loop.
     const parsed = pipeline(body, meter, parser, () => undefined) as AsyncIterable<CsvLead[]>;
     try {
-      for await (const full of parsed) yield full;
+      for await (const ready of parsed) {
+        yield ready;
+        wanted = parser.readableLength === 0;
+      }
     } catch (err) {
       if (err instanceof HttpError) throw err;
       // csv-parse's own errors (a row with the wrong number of cells, an unclosed quote) carry the line.
