@@ -162,9 +162,11 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
     trim: true,
     skip_empty_lines: true,
     columns: (given: string[]) => (header = given.map(variableKeyOf)),
-    // Each row is read where it is parsed, with its line; what goes on down the stream is a full chunk.
+    // Each row is read where it is parsed, with its line; what goes on down the stream is a chunk, when due.
     on_record: (record: Record<string, string>, context: { lines: number }) => {
       readRow(record, context.lines);
+      // After a bad row nothing is handed on: what was read is refused with it.
+      if (problemCount > 0 || chunk.length === 0) return null;
       const due = wanted && (chunk.length >= CSV_CHUNK_MIN_ROWS || performance.now() - handedOnAt >= CSV_CHUNK_MAX_WAIT_MS);
       if (chunk.length < CSV_CHUNK_ROWS && !due) return null;
       const ready = chunk;
