@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Transform, Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { HttpError } from './errors';
 import { RESERVED_VARIABLE_PREFIX, VARIABLE_KEY } from '../calls/instructions';
@@ -66,11 +65,29 @@ interface RowProblem {
 export const MAX_LEAD_NAME_LENGTH = 200;
 
 /**
- * The leads of a CSV body and the SHA-256 of its bytes (what an Idempotency-Key is bound to). Any bad
- * row rejects the whole upload with 400 `invalid_leads`, each problem with its line and column.
+ * Leads are handed on in chunks while the rest of the body is still parsed: a full chunk at once;
+ * while the consumer waits (Postgres is idle), what there is once it holds a few rows or a second has
+ * passed since the last (a slow upload's rows still reach Postgres every second or so).
  */
-export async function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: number): Promise<{ leads: CsvLead[]; sha256: string }> {
+export const CSV_CHUNK_ROWS = 10_000;
+const CSV_CHUNK_MIN_ROWS = 1_000;
+const CSV_CHUNK_MAX_WAIT_MS = 1_000;
+
+export interface CsvLeadStream {
+  /** The leads a chunk at a time, as they are parsed; throws on the first bad row's report, at the end of the body. */
+  chunks: AsyncIterable<CsvLead[]>;
+  /** The SHA-256 of the body's bytes (what an Idempotency-Key is bound to), once `chunks` has ended. */
+  sha256(): string;
+}
+
+/**
+ * The leads of a CSV body, handed on in chunks as the body streams in. Every row is checked: after
+ * the first bad row no more leads are handed on, the rest is parsed to name up to 100 problems with
+ * their line and column, and the stream throws 400 `invalid_leads` (the consumer rolls back).
+ */
+export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: number): CsvLeadStream {
   const hash = createHash('sha256');
+  let digest: string | null = null;
   let bytes = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -81,7 +98,12 @@ export async function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads
     },
   });
   const keys = { phone: variableKeyOf(columns.phone), name: variableKeyOf(columns.name), timeZone: variableKeyOf(columns.timeZone) };
-  const leads: CsvLead[] = [];
+  let leadCount = 0;
+  /** The leads read since the last chunk was handed on. */
+  let chunk: CsvLead[] = [];
+  /** Whether the consumer has taken every chunk handed on (it is waiting, or soon will be). */
+  let wanted = true;
+  let handedOnAt = performance.now();
   const problems: RowProblem[] = [];
   let problemCount = 0;
   const problem = (p: RowProblem) => {
@@ -99,7 +121,8 @@ export async function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads
       if (bad) throw new HttpError(400, 'invalid_csv', `line 1: ${bad}; nothing was created`, { line: 1 });
       variableColumns = header.filter((k) => k !== keys.phone && k !== keys.name && k !== keys.timeZone);
     }
-    if (leads.length >= maxLeads) throw new HttpError(400, 'invalid_csv', `line ${line}: more than ${maxLeads} leads in one run`);
+    if (leadCount >= maxLeads) throw new HttpError(400, 'invalid_csv', `line ${line}: more than ${maxLeads} leads in one run`);
+    leadCount++;
     let storable = true;
     for (const column of header) {
       if (!isStorableText(record[column] ?? '')) {
@@ -130,7 +153,8 @@ export async function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads
       if (bad.length === 0) lead.variables = variables;
       else for (const { key, message } of bad) problem({ line, column: key ?? '(variables)', message });
     }
-    leads.push(lead);
+    // Once a row is bad the upload is refused: the rest is only checked.
+    if (problemCount === 0) chunk.push(lead);
   }
 
   const parser = parse({
@@ -138,35 +162,57 @@ export async function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads
     trim: true,
     skip_empty_lines: true,
     columns: (given: string[]) => (header = given.map(variableKeyOf)),
-    // Each row is read where it is parsed, with its line; none goes on down the stream.
+    // Each row is read where it is parsed, with its line; what goes on down the stream is a chunk, when due.
     on_record: (record: Record<string, string>, context: { lines: number }) => {
       readRow(record, context.lines);
-      return null;
+      // After a bad row nothing is handed on: what was read is refused with it.
+      if (problemCount > 0 || chunk.length === 0) return null;
+      const due = wanted && (chunk.length >= CSV_CHUNK_MIN_ROWS || performance.now() - handedOnAt >= CSV_CHUNK_MAX_WAIT_MS);
+      if (chunk.length < CSV_CHUNK_ROWS && !due) return null;
+      const ready = chunk;
+      chunk = [];
+      wanted = false;
+      handedOnAt = performance.now();
+      return ready;
     },
   });
-  // The pipeline's end: the parser passes nothing on, but its readable side must be drained to end.
-  const drain = new Writable({ objectMode: true, write: (_record, _encoding, done) => done() });
 
-  try {
-    await pipeline(body, meter, parser, drain);
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    // csv-parse's own errors (a row with the wrong number of cells, an unclosed quote) carry the line.
-    const e = err as { code?: string; message?: string; lines?: number };
-    if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
-      throw new HttpError(400, 'invalid_csv', `line ${e.lines ?? '?'}: ${e.message ?? e.code}; nothing was created`, { line: e.lines ?? null, code: e.code });
+  async function* chunks(): AsyncGenerator<CsvLead[]> {
+    // Errors anywhere in the pipeline end the parser with them, so they surface in this loop.
+    const parsed = pipeline(body, meter, parser, () => undefined) as AsyncIterable<CsvLead[]>;
+    try {
+      for await (const ready of parsed) {
+        yield ready;
+        wanted = parser.readableLength === 0;
+      }
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      // csv-parse's own errors (a row with the wrong number of cells, an unclosed quote) carry the line.
+      const e = err as { code?: string; message?: string; lines?: number };
+      if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
+        throw new HttpError(400, 'invalid_csv', `line ${e.lines ?? '?'}: ${e.message ?? e.code}; nothing was created`, { line: e.lines ?? null, code: e.code });
+      }
+      throw err;
     }
-    throw err;
+    if (leadCount === 0) throw new HttpError(400, 'invalid_csv', 'the CSV holds no lead: a header row and at least one row are needed');
+    if (problemCount > 0) {
+      const first = problems[0]!;
+      throw new HttpError(
+        400,
+        'invalid_leads',
+        `${problemCount} problem${problemCount === 1 ? '' : 's'} in the CSV, the first on line ${first.line}, column ${first.column}: ${first.message}; nothing was created`,
+        problems,
+      );
+    }
+    digest = hash.digest('hex');
+    if (chunk.length > 0) yield chunk;
   }
-  if (leads.length === 0 && problemCount === 0) throw new HttpError(400, 'invalid_csv', 'the CSV holds no lead: a header row and at least one row are needed');
-  if (problemCount > 0) {
-    const first = problems[0]!;
-    throw new HttpError(
-      400,
-      'invalid_leads',
-      `${problemCount} problem${problemCount === 1 ? '' : 's'} in the CSV, the first on line ${first.line}, column ${first.column}: ${first.message}; nothing was created`,
-      problems,
-    );
-  }
-  return { leads, sha256: hash.digest('hex') };
+
+  return {
+    chunks: chunks(),
+    sha256: () => {
+      if (digest === null) throw new Error('the CSV body was not read to its end');
+      return digest;
+    },
+  };
 }

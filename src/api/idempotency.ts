@@ -8,7 +8,14 @@ import { parseIdempotencyHeader } from './validation';
  * what stands for a body that was streamed rather than parsed, such as a CSV's hash).
  */
 export function idempotencyOf(req: Request, res: Response, body: unknown = req.body): IdempotencyKey | undefined {
+  return deferredIdempotencyOf(req, res, () => body)?.();
+}
+
+/** The same, the header checked now but the body fingerprinted when asked: a streamed body's hash is known only at its end. */
+export function deferredIdempotencyOf(req: Request, res: Response, body: () => unknown): (() => IdempotencyKey) | undefined {
   const key = parseIdempotencyHeader(req.get('idempotency-key'));
   if (key === undefined) return undefined;
-  return { principal: principalOf(res), key, requestHash: requestFingerprint(`${req.method} ${req.path}`, body ?? null) };
+  const principal = principalOf(res);
+  const route = `${req.method} ${req.path}`;
+  return () => ({ principal, key, requestHash: requestFingerprint(route, body() ?? null) });
 }

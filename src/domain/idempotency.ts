@@ -63,8 +63,9 @@ function unseal<T>(principal: Principal, sealed: SealedResult): T {
 }
 
 /**
- * Inside the creating transaction, before anything is written: null when the key is ours to use (or
- * there is none), else the earlier result to replay. Throws `IdempotencyKeyReused`.
+ * Inside the creating transaction, before anything is written or after (then a replay must roll the
+ * writes back): null when the key is ours to use (or there is none), else the earlier result to
+ * replay. Throws `IdempotencyKeyReused`.
  */
 export async function claimOrReplay<T>(client: PoolClient, idem: IdempotencyKey | undefined): Promise<{ replay: T } | null> {
   if (!idem) return null;

@@ -56,6 +56,38 @@ describe('CSV upload', () => {
     expect(await runsOf(business.id)).toBe(0);
   });
 
+  /** Numbers 10 digits after +1, all valid: 415-200-0000 onwards. */
+  const manyPhones = (n: number) => Array.from({ length: n }, (_, i) => `+1415${2_000_000 + i}`);
+  const leadsOf = async (businessId: string) => Number((await stack.database.pool.query('SELECT count(*) FROM leads WHERE business_id = $1', [businessId])).rows[0].count);
+
+  test('a bad row far down a long CSV, past its first chunks, still leaves nothing written', async () => {
+    const business = await stack.createBusiness();
+    const rows = manyPhones(25_000).map((p, i) => `${p},Lead ${i}`);
+    rows[23_998] = '+1415,x'; // line 24,000
+    const res = await upload(business.id, ['phone,name', ...rows].join('\n'));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_leads', details: [{ line: 24_000, column: 'phone' }] });
+    expect(await runsOf(business.id)).toBe(0);
+    expect(await leadsOf(business.id)).toBe(0);
+  });
+
+  test('numbers that repeat far apart in a long CSV are merged into their first row, counted in duplicatesMerged', async () => {
+    const business = await stack.createBusiness();
+    const phones = manyPhones(12_000);
+    const rows = [...phones.map((p, i) => `${p},First ${i}`), ...phones.slice(0, 500).map((p, i) => `${p},Again ${i}`)];
+    const res = await upload(business.id, ['phone,name', ...rows].join('\n'), `?options=${encodeURIComponent(JSON.stringify({ startAt: new Date(Date.now() + 3_600_000).toISOString() }))}`);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ run: { jobs: { total: 12_000 } }, duplicatesMerged: 500 });
+    const leads = await stack.database.pool.query(
+      'SELECT j.position, l.phone, l.name FROM leads l JOIN outbound_call_jobs j ON j.lead_id = l.id WHERE j.run_id = $1 ORDER BY j.position',
+      [res.body.run.id],
+    );
+    expect(leads.rows.map((r: { phone: string }) => r.phone)).toEqual(phones);
+    expect(leads.rows.map((r: { position: number }) => r.position)).toEqual(phones.map((_, i) => i));
+    expect(leads.rows[499]).toMatchObject({ name: 'First 499' });
+    await stack.api('POST', `/v1/runs/${res.body.run.id}/cancel`);
+  });
+
   test.each([
     ['a row with a cell too many', 'phone,note\n+14156020001,a\n+14156020002,b,c\n', 'line 3'],
     ['an unclosed quote', 'phone,note\n+14156020001,"a\n', 'line'],

@@ -1,12 +1,12 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { changeRunState } from '../../domain/runs/change-run';
-import { createRun } from '../../domain/runs/create-run';
+import { createRun, oneChunk } from '../../domain/runs/create-run';
 import { getRun } from '../../domain/runs/run-view';
 import type { ApiDeps } from '../app';
 import { authorizeBusiness } from '../auth';
 import { HttpError, notFound } from '../errors';
-import { idempotencyOf } from '../idempotency';
+import { deferredIdempotencyOf } from '../idempotency';
 import { callingWindowField, instantField, machineDetectionField, retriesField, timeZoneField, variablesField, voiceAppField } from '../campaign-fields';
 import { DEFAULT_CSV_COLUMNS, MAX_LEAD_NAME_LENGTH, readCsvLeads } from '../csv-leads';
 import { e164Phone, parseId, parseOr400 } from '../validation';
@@ -61,12 +61,18 @@ export const csvQuery = z
   .strict();
 const csvSettings = checkedTimes(runSettings.strict());
 
-/** A CSV body: leads from the stream, settings from the query (see csv-leads.ts). */
-async function parseCsvRun(req: Request) {
+/** A CSV body: leads from the stream as it is parsed, settings from the query (see csv-leads.ts). */
+function parseCsvRun(req: Request) {
   const query = parseOr400(csvQuery, req.query, 'query');
   const settings = parseOr400(csvSettings, query.options ?? {}, 'options');
-  const { leads, sha256 } = await readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn }, MAX_LEADS_PER_RUN);
-  return { run: { ...settings, leads }, fingerprint: { csvSha256: sha256, query: req.query } };
+  const csv = readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn }, MAX_LEADS_PER_RUN);
+  return { run: { ...settings, leads: csv.chunks }, fingerprint: () => ({ csvSha256: csv.sha256(), query: req.query }) };
+}
+
+/** A JSON body: its leads are the one chunk of the run's list. */
+function parseJsonRun(req: Request) {
+  const { leads, ...settings } = parseRunBody(req.body);
+  return { run: { ...settings, leads: oneChunk(leads) }, fingerprint: () => req.body as unknown };
 }
 
 /** Validates every lead row, so the caller learns of all bad rows at once; any bad row rejects the whole run. */
@@ -101,8 +107,8 @@ export function runRoutes(deps: ApiDeps) {
     const businessId = parseId(req.params.businessId, 'business');
     authorizeBusiness(res, businessId);
     // JSON, or a CSV streamed in (its bytes' hash stands for the body an Idempotency-Key is bound to).
-    const { run, fingerprint } = req.is('text/csv') ? await parseCsvRun(req) : { run: parseRunBody(req.body), fingerprint: req.body as unknown };
-    const created = await createRun(deps, { businessId, ...run, idempotency: idempotencyOf(req, res, fingerprint) });
+    const { run, fingerprint } = req.is('text/csv') ? parseCsvRun(req) : parseJsonRun(req);
+    const created = await createRun(deps, { businessId, ...run, idempotency: deferredIdempotencyOf(req, res, fingerprint) });
     if (created.ok) return void res.status(201).json({ run: created.run, duplicatesMerged: created.duplicatesMerged });
     switch (created.reason) {
       case 'business-not-found':

