@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import type { Database } from '../db/client';
+import { stampCarrierAnswer } from '../db/queries/carrier-sends';
 import { beginDial, recordPlaced, recordUnknownOutcome, withdrawForDoNotCall, withdrawReservation } from '../db/queries/calls';
 import type { CallDirection } from '../db/statuses';
 import type { Logger } from '../logger';
@@ -107,6 +108,8 @@ async function dialReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promis
   }
   let sid: string;
   try {
+    // The pacing place frees a window after the carrier's answer, whatever it was (see carrier-sends.ts);
+    // if that stamp cannot be written, the place just counts longer.
     const created = await timeCarrierRequest('create', () =>
       deps.telephony.calls.create({
         to: call.to,
@@ -117,7 +120,7 @@ async function dialReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promis
         statusCallbackMethod: 'POST',
         statusCallbackEvent: STATUS_CALLBACK_EVENTS,
       }),
-    );
+    ).finally(() => stampCarrierAnswer(deps.database.pool, call.callId).catch(() => undefined));
     sid = created.sid;
   } catch (raw) {
     const err = raw as CarrierError;

@@ -112,7 +112,7 @@ export async function reserveAndClaimJobs(database: Database, runId: string, loc
     // The carrier account's pace, last: it is shared by every business of the account.
     let free = slotted.free;
     if (pacing && pacing.callsPerSecond > 0) {
-      const places = await sendPlacesLeft(client, pacing.account, pacing.callsPerSecond);
+      const places = await sendPlacesLeft(client, pacing);
       if (places.left <= 0) return { ...nothing, heldBy: 'pacing', waiting: { reason: 'pacing', until: places.nextFreeAt }, slots, runStatus: status, stopAt };
       free = Math.min(free, places.left);
     }

@@ -62,7 +62,7 @@ export async function reserveDirectCall(
     if ((await doNotCallEntries(client, businessId, request.to)).length > 0) throw refuse({ ok: false, reason: 'do-not-call' });
     if (slots.active >= slots.limit) throw refuse({ ok: false, reason: 'at-limit', slots });
     if (pacing && pacing.callsPerSecond > 0) {
-      const places = await sendPlacesLeft(client, pacing.account, pacing.callsPerSecond);
+      const places = await sendPlacesLeft(client, pacing);
       if (places.left <= 0) throw refuse({ ok: false, reason: 'paced', nextFreeAt: places.nextFreeAt });
     }
     const callId = randomUUID();

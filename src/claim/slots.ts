@@ -1,3 +1,4 @@
+import { MAX_DIAL_DELAY_SECONDS } from '../db/queries/jobs';
 import type { PoolClient } from 'pg';
 import type { CallInstructions } from '../calls/instructions';
 import { lockBusiness, type BusinessRow } from '../db/queries/businesses';
@@ -66,10 +67,16 @@ export async function lockBusinessSlots(client: PoolClient, businessId: string):
 export interface Pacing {
   account: string;
   callsPerSecond: number;
+  /** How long a claimed place without an answer from the carrier still counts: the dial bound plus the request timeout. */
+  inFlightSeconds: number;
 }
 
-export function pacingOf(config: { twilio: { accountSid: string; callsPerSecond: number } }): Pacing {
-  return { account: config.twilio.accountSid, callsPerSecond: config.twilio.callsPerSecond };
+export function pacingOf(config: { twilio: { accountSid: string; callsPerSecond: number; requestTimeoutMs: number } }): Pacing {
+  return {
+    account: config.twilio.accountSid,
+    callsPerSecond: config.twilio.callsPerSecond,
+    inFlightSeconds: MAX_DIAL_DELAY_SECONDS + config.twilio.requestTimeoutMs / 1000,
+  };
 }
 
 /** What the call row records of detection: the policy, when detection is on. */

@@ -320,10 +320,10 @@ export const carrierSends = pgTable(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     account: text('account').notNull(),
-    /** The call the place is for; its dial stamps `sent_at` the moment before the carrier is asked. */
+    /** The call the place is for; `sent_at` is stamped when the carrier answers its create (see src/db/queries/carrier-sends.ts). */
     callId: uuid('call_id'),
     claimedAt: timestamp('claimed_at', { withTimezone: true }).notNull().defaultNow(),
-    /** null while the call is claimed but not yet dialed: the place counts as in use meanwhile. */
+    /** null until the carrier answers the create: the place counts as in use meanwhile (up to the dial bound plus the request timeout). */
     sentAt: timestamp('sent_at', { withTimezone: true }),
   },
   (t) => [index('carrier_sends_account_sent_idx').on(t.account, t.sentAt), index('carrier_sends_call_idx').on(t.callId)],

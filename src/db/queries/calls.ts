@@ -130,9 +130,8 @@ export async function beginDial(db: Executor, id: string): Promise<{ result: 'ok
           AND (run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = calls.run_id AND r.status = 'running'))
        RETURNING id, dialed_at
      ),
-     -- The call's pacing place (if paced): stamped with the moment of the dial, or given back
-     -- (data-modifying CTEs run whether or not the SELECT reads them).
-     sent AS (UPDATE carrier_sends SET sent_at = clock_timestamp() WHERE call_id = $1 AND EXISTS (SELECT 1 FROM began) RETURNING id),
+     -- The call's pacing place (if paced) is given back when nothing will be sent (data-modifying
+     -- CTEs run whether or not the SELECT reads them); a sent one is stamped when the carrier answers.
      unsent AS (DELETE FROM carrier_sends WHERE call_id = $1 AND NOT EXISTS (SELECT 1 FROM began) RETURNING id)
      SELECT (SELECT listed FROM listed) AS listed, (SELECT dialed_at FROM began) AS dialed_at`,
     [id, MAX_DIAL_DELAY_SECONDS],
