@@ -24,6 +24,9 @@ export const DEFAULT_CSV_COLUMNS: CsvColumns = { phone: 'phone', name: 'name', t
 /** The most a CSV body may be: 100,000 leads with a handful of columns fit in far less. */
 export const MAX_CSV_BYTES = 50 * 1024 * 1024;
 
+/** The longest an upload may send nothing: below the pool's idle_in_transaction_session_timeout (30 s). */
+export const UPLOAD_IDLE_MS = 20_000;
+
 /** Row problems reported at most (the count says how many more there were). */
 const MAX_REPORTED = 100;
 
@@ -85,12 +88,32 @@ export interface CsvLeadStream {
  * the first bad row no more leads are handed on, the rest is parsed to name up to 100 problems with
  * their line and column, and the stream throws 400 `invalid_leads` (the consumer rolls back).
  */
-export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: number): CsvLeadStream {
+export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: number, idleMs = UPLOAD_IDLE_MS): CsvLeadStream {
   const hash = createHash('sha256');
   let digest: string | null = null;
   let bytes = 0;
+  // The rows go into an open transaction as they come: an upload that stalls must end before
+  // Postgres ends that transaction for idling (the pool's 30 s), with a 408 and nothing written.
+  let idle: NodeJS.Timeout | undefined;
+  const watchIdle = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => meter.destroy(new HttpError(408, 'request_timeout', `the upload sent nothing for ${idleMs / 1000} s; nothing was created`)), idleMs);
+  };
   const meter = new Transform({
+    construct(done) {
+      watchIdle();
+      done();
+    },
+    flush(done) {
+      clearTimeout(idle);
+      done();
+    },
+    destroy(err, done) {
+      clearTimeout(idle);
+      done(err);
+    },
     transform(chunk: Buffer, _encoding, done) {
+      watchIdle();
       bytes += chunk.length;
       if (bytes > MAX_CSV_BYTES) return done(new HttpError(413, 'entity_too_large', `the CSV is over ${MAX_CSV_BYTES / 1024 / 1024} MB`));
       hash.update(chunk);

@@ -1,3 +1,5 @@
+import { PassThrough } from 'node:stream';
+import { DEFAULT_CSV_COLUMNS, readCsvLeads } from '../../src/api/csv-leads';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
 interface Answer {
@@ -139,5 +141,19 @@ describe('CSV upload', () => {
     expect((await upload(business.id, csv, '?options=%7Bnot%20json')).status).toBe(400);
     expect((await upload(business.id, csv, '?bogus=1')).status).toBe(400);
     await stack.api('POST', `/v1/runs/${first.body.run.id}/cancel`);
+  });
+});
+
+describe('CSV reader', () => {
+  test('an upload that stalls mid-body ends with 408 request_timeout, before the transaction would idle out', async () => {
+    // A real stream that sends a header and one row, then nothing (as a stalled client does).
+    const body = new PassThrough();
+    body.write('phone,name\n+14155550100,Ada\n');
+    const leads = readCsvLeads(body, DEFAULT_CSV_COLUMNS, 10, 200);
+    const read = (async () => {
+      for await (const chunk of leads.chunks) void chunk;
+    })();
+    await expect(read).rejects.toMatchObject({ status: 408, code: 'request_timeout' });
+    body.destroy();
   });
 });
