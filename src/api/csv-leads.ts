@@ -100,10 +100,6 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
     idle = setTimeout(() => meter.destroy(new HttpError(408, 'request_timeout', `the upload sent nothing for ${idleMs / 1000} s; nothing was created`)), idleMs);
   };
   const meter = new Transform({
-    construct(done) {
-      watchIdle();
-      done();
-    },
     flush(done) {
       clearTimeout(idle);
       done();
@@ -203,9 +199,14 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
   async function* chunks(): AsyncGenerator<CsvLead[]> {
     // Errors anywhere in the pipeline end the parser with them, so they surface in this loop.
     const parsed = pipeline(body, meter, parser, () => undefined) as AsyncIterable<CsvLead[]>;
+    // Watched only while the body is being read: a request refused before that never arms it.
+    watchIdle();
     try {
       for await (const ready of parsed) {
+        // Not while the rows are being written: then the body waits on us, not the client.
+        clearTimeout(idle);
         yield ready;
+        watchIdle();
         wanted = parser.readableLength === 0;
       }
     } catch (err) {
@@ -216,6 +217,8 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
         throw new HttpError(400, 'invalid_csv', `line ${e.lines ?? '?'}: ${e.message ?? e.code}; nothing was created`, { line: e.lines ?? null, code: e.code });
       }
       throw err;
+    } finally {
+      clearTimeout(idle);
     }
     if (leadCount === 0) throw new HttpError(400, 'invalid_csv', 'the CSV holds no lead: a header row and at least one row are needed');
     if (problemCount > 0) {
