@@ -1,7 +1,7 @@
 /**
  * Recovery after faults, measured on a stack of real servers with Outdial's DEFAULT settings:
  *
- *   npx tsx bench/recovery.ts [--reps 3] [--only worker-kill,api-kill,...] [--timeout-s 180]
+ *   npx tsx bench/recovery.ts [--reps 3] [--only worker-kill,api-kill,...] [--timeout-s 180] [--twilio-timeout-ms N]
  *
  * Embedded Postgres and the Temporal dev server (SQLite) of the bench's own, so each can be stopped
  * and started again on its port; the API (src/server.ts) and two workers (src/worker.ts) as OS
@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { forEachLine } from '../src/dev/log-lines';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/dev/postgres';
-import { freePort, spawnManaged, waitUntil, type ManagedProcess } from '../src/dev/processes';
+import { freePort, spawnManaged, type ManagedProcess } from '../src/dev/processes';
 import { ensureTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/temporal-server';
 import { startSandboxCarrier, type SandboxCarrier } from '../src/sandbox-carrier';
@@ -54,7 +54,7 @@ function whenLogged(proc: ManagedProcess, marker: string, what: string): Promise
   });
 }
 
-async function startStack(dir: string, stopList: (() => Promise<void>)[]): Promise<Stack> {
+async function startStack(dir: string, stopList: (() => Promise<void>)[], requestTimeoutMs?: string): Promise<Stack> {
   const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const cliPath = await ensureTemporalCli();
   const startPg = () => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
@@ -89,6 +89,8 @@ async function startStack(dir: string, stopList: (() => Promise<void>)[]): Promi
     WORKER_METRICS_PORT: '0',
     TEMPORAL_METRICS_ADDRESS: 'off',
     WEBHOOK_CONCURRENCY: '0',
+    // Only when asked (--twilio-timeout-ms): a create answered after the timeout waits that long first.
+    ...(requestTimeoutMs ? { TWILIO_REQUEST_TIMEOUT_MS: requestTimeoutMs } : {}),
   };
   const spawnEntry = (entry: string) => spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env });
   stack.startApi = async () => {
@@ -294,7 +296,7 @@ const median = (xs: number[]) => {
 
 async function main() {
   const { values } = parseArgs({
-    options: { reps: { type: 'string', default: '3' }, only: { type: 'string' }, 'timeout-s': { type: 'string', default: '180' } },
+    options: { reps: { type: 'string', default: '3' }, only: { type: 'string' }, 'timeout-s': { type: 'string', default: '180' }, 'twilio-timeout-ms': { type: 'string' } },
   });
   const reps = Number(values.reps);
   const timeoutMs = Number(values['timeout-s']) * 1000;
@@ -307,7 +309,8 @@ async function main() {
   const stopList: (() => Promise<void>)[] = [];
   const rows: string[] = [];
   try {
-    const stack = await startStack(dir, stopList);
+    const requestTimeoutMs = values['twilio-timeout-ms'];
+    const stack = await startStack(dir, stopList, requestTimeoutMs);
     for (const fc of classes) {
       const seconds: number[] = [];
       let timedOut = 0;
@@ -327,7 +330,8 @@ async function main() {
       const p50 = median(seconds);
       const max = Math.max(...seconds);
       const fmt = (s: number) => (Number.isFinite(s) ? s.toFixed(1) : `> ${timeoutMs / 1000}`);
-      rows.push(`| ${fc.name} | ${seconds.length}${timedOut ? ` (${timedOut} timed out)` : ''} | ${fmt(p50)} | ${fmt(max)} | ${fc.target} | ${max <= fc.targetSeconds ? 'yes' : 'no'} |`);
+      const setting = requestTimeoutMs ? ` (TWILIO_REQUEST_TIMEOUT_MS=${requestTimeoutMs})` : '';
+      rows.push(`| ${fc.name}${setting} | ${seconds.length}${timedOut ? ` (${timedOut} timed out)` : ''} | ${fmt(p50)} | ${fmt(max)} | ${fc.target} | ${max <= fc.targetSeconds ? 'yes' : 'no'} |`);
       say(rows.at(-1)!);
     }
   } finally {
