@@ -307,6 +307,13 @@ async function main() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outdial-recovery-'));
   chmodSync(dir, 0o755); // Postgres runs as the postgres user when run as root
   const stopList: (() => Promise<void>)[] = [];
+  const stopEverything = async () => {
+    // Last started, first stopped: workers and the API before the servers they use.
+    while (stopList.length) await stopList.pop()!().catch((err: unknown) => say(`stop: ${(err as Error).message}`));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // Ctrl-C stops what the bench started too, not only the bench.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopEverything().finally(() => process.exit(130)));
   const rows: string[] = [];
   try {
     const requestTimeoutMs = values['twilio-timeout-ms'];
@@ -335,8 +342,7 @@ async function main() {
       say(rows.at(-1)!);
     }
   } finally {
-    for (const stop of stopList.reverse()) await stop().catch((err: unknown) => say(`stop: ${(err as Error).message}`));
-    rmSync(dir, { recursive: true, force: true });
+    await stopEverything();
   }
   console.log('| fault | runs | p50 s | max s | target | met? |');
   console.log('| --- | --- | --- | --- | --- | --- |');
