@@ -313,7 +313,13 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
   };
   // Ctrl-C stops what the bench started too, not only the bench.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stopEverything().finally(() => process.exit(130)));
+  let interrupted = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      interrupted = true;
+      void stopEverything().finally(() => process.exit(130));
+    });
+  }
   const rows: string[] = [];
   try {
     const requestTimeoutMs = values['twilio-timeout-ms'];
@@ -327,7 +333,8 @@ async function main() {
         try {
           const at = await atLimit(stack, callerId, freedAt, timeoutMs);
           seconds.push((at - from) / 1000);
-        } catch {
+        } catch (err) {
+          if (interrupted) throw err;
           timedOut++;
           seconds.push(Infinity);
         }
