@@ -1,0 +1,362 @@
+/**
+ * Recovery after faults, measured on a stack of real servers with Outdial's DEFAULT settings:
+ *
+ *   npx tsx bench/recovery.ts [--reps 3] [--only worker-kill,api-kill,...] [--timeout-s 180] [--twilio-timeout-ms N]
+ *
+ * Embedded Postgres and the Temporal dev server (SQLite) of the bench's own, so each can be stopped
+ * and started again on its port; the API (src/server.ts) and two workers (src/worker.ts) as OS
+ * processes, so they can be SIGKILLed; the sandbox carrier in this process, so faults can be
+ * injected and its calls read. Each repetition uses a fresh business (limit 3) with a run of many
+ * short calls, waits until the carrier sees it at 3 live calls, makes the fault, and measures the
+ * time from the fault (for a server outage: from the server being back) until the carrier sees the
+ * business at 3 live calls again, all created after the slot was freed at the carrier.
+ * Prints a markdown table: fault, runs, p50 s, max s, target, met?
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { forEachLine } from '../src/dev/log-lines';
+import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/dev/postgres';
+import { freePort, spawnManaged, type ManagedProcess } from '../src/dev/processes';
+import { ensureTemporalCli } from '../src/dev/temporal-cli';
+import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/temporal-server';
+import { startSandboxCarrier, type SandboxCarrier } from '../src/sandbox-carrier';
+import { leadPhones } from '../test/helpers/outdial';
+
+const ROOT = path.resolve(__dirname, '..');
+const LIMIT = 3;
+const LEADS = 3_000;
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+interface Stack {
+  carrier: SandboxCarrier;
+  apiUrl: string;
+  adminKey: string;
+  postgres: EmbeddedPostgresServer;
+  temporal: TemporalDevServer;
+  api: ManagedProcess;
+  workers: ManagedProcess[];
+  restartPostgres(): Promise<void>;
+  restartTemporal(): Promise<void>;
+  startApi(): Promise<ManagedProcess>;
+  startWorker(): Promise<ManagedProcess>;
+}
+
+/** Resolves once `proc` wrote a line containing `marker` to stdout; rejects if it exits first. */
+function whenLogged(proc: ManagedProcess, marker: string, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    forEachLine(proc.child.stdout, (line) => line.includes(marker) && resolve());
+    forEachLine(proc.child.stderr, (line) => (stderr = `${stderr}${line}\n`.slice(-4000)));
+    void proc.exited.then((code) => reject(new Error(`${what} exited (${code}): ${stderr}`)));
+  });
+}
+
+async function startStack(dir: string, stopList: (() => Promise<void>)[], requestTimeoutMs?: string): Promise<Stack> {
+  const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const cliPath = await ensureTemporalCli();
+  const startPg = () => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
+  const startTemporal = () => startTemporalDevServer({ cliPath, port: temporalPort, dbFilename: path.join(dir, 'temporal.sqlite') });
+  const stack = { workers: [] as ManagedProcess[] } as unknown as Stack;
+  stack.postgres = await startPg();
+  stopList.push(() => stack.postgres.stop());
+  stack.temporal = await startTemporal();
+  stopList.push(() => stack.temporal.stop());
+  stack.carrier = await startSandboxCarrier({ port: 0, callsPerSecond: 10_000, waitTimeoutMs: 3_600_000, defaultScript: { dialMs: 1, ringMs: 50, talkMs: 300 } });
+  stopList.push(() => stack.carrier.stop());
+  stack.apiUrl = `http://127.0.0.1:${apiPort}`;
+  stack.adminKey = `odadmin_bench_${randomBytes(24).toString('hex')}`;
+  // Outdial's defaults for everything measured (reconcile, wake fallback, request timeout); only
+  // ports, addresses and the sandbox's pace are set.
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    OUTDIAL_ENV: 'test',
+    LOG_LEVEL: 'info',
+    PORT: String(apiPort),
+    DATABASE_URL: stack.postgres.databaseUrl,
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    TEMPORAL_TASK_QUEUE: 'outdial-recovery-bench',
+    PUBLIC_HOST: stack.apiUrl,
+    OUTDIAL_ADMIN_KEYS: stack.adminKey,
+    API_RATE_LIMIT_PER_MINUTE: '0',
+    TWILIO_ACCOUNT_SID: stack.carrier.accountSid,
+    TWILIO_AUTH_TOKEN: stack.carrier.authToken,
+    TWILIO_API_BASE_URL: stack.carrier.url,
+    TWILIO_CALLS_PER_SECOND: '0',
+    WORKER_METRICS_PORT: '0',
+    TEMPORAL_METRICS_ADDRESS: 'off',
+    WEBHOOK_CONCURRENCY: '0',
+    // Only when asked (--twilio-timeout-ms): a create answered after the timeout waits that long first.
+    ...(requestTimeoutMs ? { TWILIO_REQUEST_TIMEOUT_MS: requestTimeoutMs } : {}),
+  };
+  const spawnEntry = (entry: string) => spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env });
+  stack.startApi = async () => {
+    const api = spawnEntry('src/server.ts');
+    stopList.push(() => api.stop());
+    await whenLogged(api, 'API listening', 'the API');
+    stack.api = api;
+    return api;
+  };
+  stack.startWorker = async () => {
+    const worker = spawnEntry('src/worker.ts');
+    stopList.push(() => worker.stop());
+    await whenLogged(worker, 'worker started', 'a worker');
+    stack.workers.push(worker);
+    return worker;
+  };
+  stack.restartPostgres = async () => {
+    stack.postgres = await startPg();
+  };
+  stack.restartTemporal = async () => {
+    stack.temporal = await startTemporal();
+  };
+  await stack.startApi();
+  await Promise.all([stack.startWorker(), stack.startWorker()]);
+  return stack;
+}
+
+async function api<T>(stack: Stack, method: string, route: string, body?: unknown): Promise<T> {
+  const res = await fetch(stack.apiUrl + route, {
+    method,
+    headers: { authorization: `Bearer ${stack.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+let callerIds = 0;
+/** A fresh business with a long run of short calls, once the carrier sees it at its limit. */
+async function busyBusiness(stack: Stack): Promise<{ callerId: string; runId: string }> {
+  const callerId = `+1650555${String(1000 + callerIds++).padStart(4, '0')}`;
+  const { business } = await api<{ business: { id: string } }>(stack, 'POST', '/v1/businesses', {
+    name: 'Recovery bench',
+    callerId,
+    callingWindow: { alwaysOpen: true },
+    maxConcurrentCalls: LIMIT,
+  });
+  const prefix = `+1415${String(600 + callerIds).padStart(3, '0')}`;
+  const { run } = await api<{ run: { id: string } }>(stack, 'POST', `/v1/businesses/${business.id}/runs`, {
+    leads: leadPhones(LEADS, prefix).map((phone) => ({ phone })),
+  });
+  await atLimit(stack, callerId, 0, 120_000);
+  return { callerId, runId: run.id };
+}
+
+/** Resolves with the time the carrier first sees `limit` live calls of the caller, all created at or after `since`. */
+async function atLimit(stack: Stack, callerId: string, since: number, timeoutMs: number): Promise<number> {
+  let at = 0;
+  await stack.carrier.waitFor(
+    () => {
+      const live = stack.carrier.calls({ from: callerId, live: true });
+      if (live.length >= LIMIT && live.every((c) => c.createdAt >= since)) at = Date.now();
+      return at > 0;
+    },
+    { timeoutMs, description: `${callerId} back at ${LIMIT} live calls` },
+  );
+  return at;
+}
+
+interface FaultClass {
+  name: string;
+  target: string;
+  targetSeconds: number;
+  /** Makes the fault on a busy business; returns when the clock starts and since when slots count as free. */
+  fault(stack: Stack, callerId: string): Promise<{ from: number; freedAt: number }>;
+}
+
+/** The first call of `callerId` created after `after`, once it exists. */
+async function nextCall(stack: Stack, callerId: string, after: number) {
+  await stack.carrier.waitFor(() => stack.carrier.calls({ from: callerId }).some((c) => c.createdAt > after));
+  return stack.carrier.calls({ from: callerId }).filter((c) => c.createdAt > after).sort((a, b) => a.createdAt - b.createdAt)[0]!;
+}
+
+/** When the call ended at the carrier, once it has. */
+async function endOf(stack: Stack, sid: string): Promise<number> {
+  await stack.carrier.waitFor(() => stack.carrier.call(sid)?.endTime != null);
+  return stack.carrier.call(sid)!.endTime!;
+}
+
+/** A completed callback of the caller's calls that got no 2xx answer, after `after`. */
+function lostFinal(stack: Stack, after: number): () => boolean {
+  return () => stack.carrier.callbacks().some((c) => c.event === 'completed' && c.firedAt > after && (c.responseStatus === null || c.responseStatus >= 500));
+}
+
+const FAULTS: FaultClass[] = [
+  {
+    name: 'worker-kill',
+    target: '≤ 10 s',
+    targetSeconds: 10,
+    async fault(stack) {
+      // The older of the two workers dies without warning; a replacement starts (as a supervisor would),
+      // but recovery must not wait for it: the other worker takes the workflow and the activities over.
+      const victim = stack.workers.shift()!;
+      const from = Date.now();
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      void stack.startWorker().catch((err: unknown) => say(`replacement worker: ${(err as Error).message}`));
+      return { from, freedAt: from };
+    },
+  },
+  {
+    name: 'create-5xx-created',
+    target: '≤ 15 s',
+    targetSeconds: 15,
+    async fault(stack, callerId) {
+      const from = Date.now();
+      stack.carrier.injectFaults({ create5xx: { count: 1, created: true } });
+      const call = await nextCall(stack, callerId, from);
+      return { from, freedAt: await endOf(stack, call.sid) };
+    },
+  },
+  {
+    name: 'create-accepted-answer-after-timeout',
+    target: '≤ 15 s',
+    targetSeconds: 15,
+    async fault(stack, callerId) {
+      const from = Date.now();
+      // The answer comes after the client's TWILIO_REQUEST_TIMEOUT_MS (default 15 s): 20 s.
+      stack.carrier.injectFaults({ acceptThenTimeout: { delayMs: 20_000 } });
+      const call = await nextCall(stack, callerId, from);
+      return { from, freedAt: await endOf(stack, call.sid) };
+    },
+  },
+  {
+    name: 'final-callback-lost',
+    target: '≤ 30 s',
+    targetSeconds: 30,
+    async fault(stack, callerId) {
+      const injected = Date.now();
+      stack.carrier.injectFaults({ callbacks: { faults: [{ kind: 'drop', events: ['completed'] }] } });
+      const call = await nextCall(stack, callerId, injected);
+      const ended = await endOf(stack, call.sid);
+      return { from: ended, freedAt: ended };
+    },
+  },
+  {
+    name: 'api-kill',
+    target: '≤ 10 s after back',
+    targetSeconds: 10,
+    async fault(stack) {
+      const killed = Date.now();
+      stack.api.child.kill('SIGKILL');
+      await stack.api.exited;
+      // Down until a call's final callback is lost, then restarted.
+      await stack.carrier.waitFor(lostFinal(stack, killed));
+      await stack.startApi();
+      const back = Date.now();
+      return { from: back, freedAt: back };
+    },
+  },
+  {
+    name: 'postgres-restart',
+    target: '≤ 10 s after back',
+    targetSeconds: 10,
+    async fault(stack) {
+      await stack.postgres.stop();
+      await stack.restartPostgres();
+      const back = Date.now();
+      return { from: back, freedAt: back };
+    },
+  },
+  {
+    name: 'callbacks-while-postgres-down',
+    target: '≤ 10 s after back',
+    targetSeconds: 10,
+    async fault(stack) {
+      const down = Date.now();
+      await stack.postgres.stop();
+      await stack.carrier.waitFor(lostFinal(stack, down));
+      await stack.restartPostgres();
+      const back = Date.now();
+      return { from: back, freedAt: back };
+    },
+  },
+  {
+    name: 'temporal-restart',
+    target: '≤ 10 s after back',
+    targetSeconds: 10,
+    async fault(stack) {
+      await stack.temporal.stop();
+      await stack.restartTemporal();
+      const back = Date.now();
+      return { from: back, freedAt: back };
+    },
+  },
+];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main() {
+  const { values } = parseArgs({
+    options: { reps: { type: 'string', default: '3' }, only: { type: 'string' }, 'timeout-s': { type: 'string', default: '180' }, 'twilio-timeout-ms': { type: 'string' } },
+  });
+  const reps = Number(values.reps);
+  const timeoutMs = Number(values['timeout-s']) * 1000;
+  const only = values.only?.split(',');
+  const classes = only ? FAULTS.filter((f) => only.includes(f.name)) : FAULTS;
+  if (only && classes.length !== only.length) throw new Error(`--only: unknown fault class; known: ${FAULTS.map((f) => f.name).join(', ')}`);
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'outdial-recovery-'));
+  chmodSync(dir, 0o755); // Postgres runs as the postgres user when run as root
+  const stopList: (() => Promise<void>)[] = [];
+  const stopEverything = async () => {
+    // Last started, first stopped: workers and the API before the servers they use.
+    while (stopList.length) await stopList.pop()!().catch((err: unknown) => say(`stop: ${(err as Error).message}`));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // Ctrl-C stops what the bench started too, not only the bench.
+  let interrupted = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      interrupted = true;
+      void stopEverything().finally(() => process.exit(130));
+    });
+  }
+  const rows: string[] = [];
+  try {
+    const requestTimeoutMs = values['twilio-timeout-ms'];
+    const stack = await startStack(dir, stopList, requestTimeoutMs);
+    for (const fc of classes) {
+      const seconds: number[] = [];
+      let timedOut = 0;
+      for (let i = 0; i < reps; i++) {
+        const { callerId, runId } = await busyBusiness(stack);
+        const { from, freedAt } = await fc.fault(stack, callerId);
+        try {
+          const at = await atLimit(stack, callerId, freedAt, timeoutMs);
+          seconds.push((at - from) / 1000);
+        } catch (err) {
+          if (interrupted) throw err;
+          timedOut++;
+          seconds.push(Infinity);
+        }
+        say(`${fc.name} #${i + 1}: ${seconds.at(-1)!.toFixed(1)} s`);
+        await api(stack, 'POST', `/v1/runs/${runId}/cancel`).catch((err: unknown) => say(`cancel: ${(err as Error).message}`));
+      }
+      const p50 = median(seconds);
+      const max = Math.max(...seconds);
+      const fmt = (s: number) => (Number.isFinite(s) ? s.toFixed(1) : `> ${timeoutMs / 1000}`);
+      const setting = requestTimeoutMs ? ` (TWILIO_REQUEST_TIMEOUT_MS=${requestTimeoutMs})` : '';
+      rows.push(`| ${fc.name}${setting} | ${seconds.length}${timedOut ? ` (${timedOut} timed out)` : ''} | ${fmt(p50)} | ${fmt(max)} | ${fc.target} | ${max <= fc.targetSeconds ? 'yes' : 'no'} |`);
+      say(rows.at(-1)!);
+    }
+  } finally {
+    await stopEverything();
+  }
+  console.log('| fault | runs | p50 s | max s | target | met? |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const row of rows) console.log(row);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
