@@ -24,5 +24,8 @@ export function createOutdialWorker(opts: CreateWorkerOptions): Promise<Worker> 
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Let in-flight dials record their outcome on shutdown instead of being cut off mid-request.
     shutdownGraceTime: '20 seconds',
+    // A run's next workflow task goes to the worker that has it cached; if that worker was killed,
+    // the task moves to any worker after this (the SDK's default, 10 s, held a run up that long).
+    stickyQueueScheduleToStartTimeout: '3 seconds',
   });
 }
