@@ -120,7 +120,7 @@ async function dialReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promis
         statusCallbackMethod: 'POST',
         statusCallbackEvent: STATUS_CALLBACK_EVENTS,
       }),
-    ).finally(() => stampCarrierAnswer(deps.database.pool, call.callId).catch(() => undefined));
+    ).finally(() => (call.paced ? stampCarrierAnswer(deps.database.pool, call.callId).catch(() => undefined) : undefined));
     sid = created.sid;
   } catch (raw) {
     const err = raw as CarrierError;

@@ -9,7 +9,7 @@ import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
 import { recordSends, sendPlacesLeft } from '../db/queries/carrier-sends';
-import { lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
+import { isPaced, lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
 import { observeSlotRefills, slotRefillWaits } from '../metrics/slot-refill';
 
 export interface ReservedBulkCall extends ReservedCall {
@@ -111,7 +111,7 @@ export async function reserveAndClaimJobs(database: Database, runId: string, loc
     if (slotted.free <= 0 || !own?.has_dialable) return { ...nothing, heldBy: slotted.heldBy, slots, runStatus: status, stopAt };
     // The carrier account's pace, last: it is shared by every business of the account.
     let free = slotted.free;
-    if (pacing && pacing.callsPerSecond > 0) {
+    if (isPaced(pacing)) {
       const places = await sendPlacesLeft(client, pacing);
       if (places.left <= 0) return { ...nothing, heldBy: 'pacing', waiting: { reason: 'pacing', until: places.nextFreeAt }, slots, runStatus: status, stopAt };
       free = Math.min(free, places.left);
@@ -138,6 +138,7 @@ export async function reserveAndClaimJobs(database: Database, runId: string, loc
         statusCallbackUrl: statusCallbackUrl(publicBaseUrl, callId),
         amdCallbackUrl: run.machine_detection?.async ? amdCallbackUrl(publicBaseUrl, callId) : null,
         instructions,
+        paced: isPaced(pacing),
       };
     });
     await insertReservedCalls(
@@ -147,7 +148,7 @@ export async function reserveAndClaimJobs(database: Database, runId: string, loc
     );
     await countClaimed(client, runId, calls.length);
     refills = await slotRefillWaits(client, business, calls.length);
-    if (pacing && pacing.callsPerSecond > 0) await recordSends(client, pacing.account, calls.map((c) => c.callId));
+    if (isPaced(pacing)) await recordSends(client, pacing.account, calls.map((c) => c.callId));
     const n = calls.length;
     return {
       claimed: calls,

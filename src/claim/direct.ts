@@ -8,7 +8,7 @@ import { ownedCallerIds } from '../db/queries/businesses';
 import { doNotCallEntries } from '../db/queries/do-not-call';
 import type { LeadVariables, MachineDetection, VoiceApp } from '../db/settings';
 import { recordSends, sendPlacesLeft } from '../db/queries/carrier-sends';
-import { lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
+import { isPaced, lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
 import { observeSlotRefills, slotRefillWaits } from '../metrics/slot-refill';
 
 export interface DirectCallRequest {
@@ -61,12 +61,12 @@ export async function reserveDirectCall(
     if (!owned.includes(from)) throw refuse({ ok: false, reason: 'caller-id-not-owned', callerIds: owned });
     if ((await doNotCallEntries(client, businessId, request.to)).length > 0) throw refuse({ ok: false, reason: 'do-not-call' });
     if (slots.active >= slots.limit) throw refuse({ ok: false, reason: 'at-limit', slots });
-    if (pacing && pacing.callsPerSecond > 0) {
+    if (isPaced(pacing)) {
       const places = await sendPlacesLeft(client, pacing);
       if (places.left <= 0) throw refuse({ ok: false, reason: 'paced', nextFreeAt: places.nextFreeAt });
     }
     const callId = randomUUID();
-    if (pacing && pacing.callsPerSecond > 0) await recordSends(client, pacing.account, [callId]);
+    if (isPaced(pacing)) await recordSends(client, pacing.account, [callId]);
     const amd = request.machineDetection ?? null;
     const call: ReservedCall = {
       callId,
@@ -74,6 +74,7 @@ export async function reserveDirectCall(
       from,
       statusCallbackUrl: statusCallbackUrl(publicBaseUrl, callId),
       amdCallbackUrl: amd?.async ? amdCallbackUrl(publicBaseUrl, callId) : null,
+      paced: isPaced(pacing),
       instructions: {
         voiceApp: request.voiceApp ?? business.voice_app,
         variables: callVariables({ name: null, variables: request.variables ?? null }, { callId }),

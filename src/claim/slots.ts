@@ -40,6 +40,8 @@ export interface ReservedCall {
   /** Set when async answering-machine detection is on. */
   amdCallbackUrl: string | null;
   instructions: CallInstructions;
+  /** The claim took it a pacing place (carrier_sends): its dial stamps when the carrier answered. */
+  paced: boolean;
 }
 
 export interface BusinessSlots {
@@ -69,6 +71,11 @@ export interface Pacing {
   callsPerSecond: number;
   /** How long a claimed place without an answer from the carrier still counts: the dial bound plus the request timeout. */
   inFlightSeconds: number;
+}
+
+/** Whether claims take places in the account's pacing log (TWILIO_CALLS_PER_SECOND > 0). */
+export function isPaced(pacing: Pacing | undefined | null): pacing is Pacing {
+  return pacing != null && pacing.callsPerSecond > 0;
 }
 
 export function pacingOf(config: { twilio: { accountSid: string; callsPerSecond: number; requestTimeoutMs: number } }): Pacing {
