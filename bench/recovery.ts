@@ -12,122 +12,12 @@
  * business at 3 live calls again, all created after the slot was freed at the carrier.
  * Prints a markdown table: fault, runs, p50 s, max s, target, met?
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { forEachLine } from '../src/dev/log-lines';
-import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../src/dev/postgres';
-import { freePort, spawnManaged, type ManagedProcess } from '../src/dev/processes';
-import { ensureTemporalCli } from '../src/dev/temporal-cli';
-import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/temporal-server';
-import { startSandboxCarrier, type SandboxCarrier } from '../src/sandbox-carrier';
 import { leadPhones } from '../test/helpers/outdial';
+import { adminApi as api, say, startProcessStack, stopOnInterrupt, type ProcessStack as Stack } from './lib/process-stack';
 
-const ROOT = path.resolve(__dirname, '..');
 const LIMIT = 3;
 const LEADS = 3_000;
-const say = (line: string) => process.stderr.write(`${line}\n`);
-
-interface Stack {
-  carrier: SandboxCarrier;
-  apiUrl: string;
-  adminKey: string;
-  postgres: EmbeddedPostgresServer;
-  temporal: TemporalDevServer;
-  api: ManagedProcess;
-  workers: ManagedProcess[];
-  restartPostgres(): Promise<void>;
-  restartTemporal(): Promise<void>;
-  startApi(): Promise<ManagedProcess>;
-  startWorker(): Promise<ManagedProcess>;
-}
-
-/** Resolves once `proc` wrote a line containing `marker` to stdout; rejects if it exits first. */
-function whenLogged(proc: ManagedProcess, marker: string, what: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    forEachLine(proc.child.stdout, (line) => line.includes(marker) && resolve());
-    forEachLine(proc.child.stderr, (line) => (stderr = `${stderr}${line}\n`.slice(-4000)));
-    void proc.exited.then((code) => reject(new Error(`${what} exited (${code}): ${stderr}`)));
-  });
-}
-
-async function startStack(dir: string, stopList: (() => Promise<void>)[], requestTimeoutMs?: string): Promise<Stack> {
-  const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const cliPath = await ensureTemporalCli();
-  const startPg = () => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
-  const startTemporal = () => startTemporalDevServer({ cliPath, port: temporalPort, dbFilename: path.join(dir, 'temporal.sqlite') });
-  const stack = { workers: [] as ManagedProcess[] } as unknown as Stack;
-  stack.postgres = await startPg();
-  stopList.push(() => stack.postgres.stop());
-  stack.temporal = await startTemporal();
-  stopList.push(() => stack.temporal.stop());
-  stack.carrier = await startSandboxCarrier({ port: 0, callsPerSecond: 10_000, waitTimeoutMs: 3_600_000, defaultScript: { dialMs: 1, ringMs: 50, talkMs: 300 } });
-  stopList.push(() => stack.carrier.stop());
-  stack.apiUrl = `http://127.0.0.1:${apiPort}`;
-  stack.adminKey = `odadmin_bench_${randomBytes(24).toString('hex')}`;
-  // Outdial's defaults for everything measured (reconcile, wake fallback, request timeout); only
-  // ports, addresses and the sandbox's pace are set.
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    OUTDIAL_ENV: 'test',
-    LOG_LEVEL: 'info',
-    PORT: String(apiPort),
-    DATABASE_URL: stack.postgres.databaseUrl,
-    TEMPORAL_ADDRESS: stack.temporal.address,
-    TEMPORAL_TASK_QUEUE: 'outdial-recovery-bench',
-    PUBLIC_HOST: stack.apiUrl,
-    OUTDIAL_ADMIN_KEYS: stack.adminKey,
-    API_RATE_LIMIT_PER_MINUTE: '0',
-    TWILIO_ACCOUNT_SID: stack.carrier.accountSid,
-    TWILIO_AUTH_TOKEN: stack.carrier.authToken,
-    TWILIO_API_BASE_URL: stack.carrier.url,
-    TWILIO_CALLS_PER_SECOND: '0',
-    WORKER_METRICS_PORT: '0',
-    TEMPORAL_METRICS_ADDRESS: 'off',
-    WEBHOOK_CONCURRENCY: '0',
-    // Only when asked (--twilio-timeout-ms): a create answered after the timeout waits that long first.
-    ...(requestTimeoutMs ? { TWILIO_REQUEST_TIMEOUT_MS: requestTimeoutMs } : {}),
-  };
-  const spawnEntry = (entry: string) => spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env });
-  stack.startApi = async () => {
-    const api = spawnEntry('src/server.ts');
-    stopList.push(() => api.stop());
-    await whenLogged(api, 'API listening', 'the API');
-    stack.api = api;
-    return api;
-  };
-  stack.startWorker = async () => {
-    const worker = spawnEntry('src/worker.ts');
-    stopList.push(() => worker.stop());
-    await whenLogged(worker, 'worker started', 'a worker');
-    stack.workers.push(worker);
-    return worker;
-  };
-  stack.restartPostgres = async () => {
-    stack.postgres = await startPg();
-  };
-  stack.restartTemporal = async () => {
-    stack.temporal = await startTemporal();
-  };
-  await stack.startApi();
-  await Promise.all([stack.startWorker(), stack.startWorker()]);
-  return stack;
-}
-
-async function api<T>(stack: Stack, method: string, route: string, body?: unknown): Promise<T> {
-  const res = await fetch(stack.apiUrl + route, {
-    method,
-    headers: { authorization: `Bearer ${stack.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-  return JSON.parse(text) as T;
-}
 
 let callerIds = 0;
 /** A fresh business with a long run of short calls, once the carrier sees it at its limit. */
@@ -304,26 +194,13 @@ async function main() {
   const classes = only ? FAULTS.filter((f) => only.includes(f.name)) : FAULTS;
   if (only && classes.length !== only.length) throw new Error(`--only: unknown fault class; known: ${FAULTS.map((f) => f.name).join(', ')}`);
 
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'outdial-recovery-'));
-  chmodSync(dir, 0o755); // Postgres runs as the postgres user when run as root
-  const stopList: (() => Promise<void>)[] = [];
-  const stopEverything = async () => {
-    // Last started, first stopped: workers and the API before the servers they use.
-    while (stopList.length) await stopList.pop()!().catch((err: unknown) => say(`stop: ${(err as Error).message}`));
-    rmSync(dir, { recursive: true, force: true });
-  };
-  // Ctrl-C stops what the bench started too, not only the bench.
-  let interrupted = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      interrupted = true;
-      void stopEverything().finally(() => process.exit(130));
-    });
-  }
+  let stack: Stack | null = null;
+  const interrupted = stopOnInterrupt(() => stack);
   const rows: string[] = [];
   try {
     const requestTimeoutMs = values['twilio-timeout-ms'];
-    const stack = await startStack(dir, stopList, requestTimeoutMs);
+    // Outdial's defaults for everything measured; only when asked, the client's request timeout.
+    stack = await startProcessStack({ env: requestTimeoutMs ? { TWILIO_REQUEST_TIMEOUT_MS: requestTimeoutMs } : {} });
     for (const fc of classes) {
       const seconds: number[] = [];
       let timedOut = 0;
@@ -334,7 +211,7 @@ async function main() {
           const at = await atLimit(stack, callerId, freedAt, timeoutMs);
           seconds.push((at - from) / 1000);
         } catch (err) {
-          if (interrupted) throw err;
+          if (interrupted()) throw err;
           timedOut++;
           seconds.push(Infinity);
         }
@@ -349,7 +226,7 @@ async function main() {
       say(rows.at(-1)!);
     }
   } finally {
-    await stopEverything();
+    await stack?.stop();
   }
   console.log('| fault | runs | p50 s | max s | target | met? |');
   console.log('| --- | --- | --- | --- | --- | --- |');

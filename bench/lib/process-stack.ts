@@ -1,0 +1,161 @@
+/**
+ * A stack of real servers for benchmarks that kill and restart parts: embedded Postgres and the
+ * Temporal dev server (SQLite) of the bench's own, so each can be stopped and started again on its
+ * port; the API (src/server.ts) and workers (src/worker.ts) as OS processes, so they can be
+ * SIGKILLed; the sandbox carrier in this process, so faults can be injected and its calls read.
+ * Outdial runs with its defaults except ports, addresses, the sandbox's pace and `env`.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { forEachLine } from '../../src/dev/log-lines';
+import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../src/dev/postgres';
+import { freePort, spawnManaged, type ManagedProcess } from '../../src/dev/processes';
+import { ensureTemporalCli } from '../../src/dev/temporal-cli';
+import { startTemporalDevServer, type TemporalDevServer } from '../../src/dev/temporal-server';
+import { startSandboxCarrier, type SandboxCarrier, type SandboxCarrierOptions } from '../../src/sandbox-carrier';
+
+const ROOT = path.resolve(__dirname, '../..');
+export const say = (line: string) => process.stderr.write(`${line}\n`);
+
+export interface ProcessStack {
+  carrier: SandboxCarrier;
+  apiUrl: string;
+  adminKey: string;
+  postgres: EmbeddedPostgresServer;
+  temporal: TemporalDevServer;
+  /** The API process started last. */
+  api: ManagedProcess;
+  /** The running worker processes, oldest first. */
+  workers: ManagedProcess[];
+  restartPostgres(): Promise<void>;
+  restartTemporal(): Promise<void>;
+  startApi(): Promise<ManagedProcess>;
+  startWorker(): Promise<ManagedProcess>;
+  /** Stops everything, last started first, and removes the data directory. */
+  stop(): Promise<void>;
+}
+
+export interface ProcessStackOptions {
+  /** Worker processes started with the stack (default 2). */
+  workers?: number;
+  /** Settings for the API and workers beyond the defaults (e.g. TWILIO_REQUEST_TIMEOUT_MS). */
+  env?: NodeJS.ProcessEnv;
+  /** The sandbox carrier's options (default: no pace, calls of ~350 ms). */
+  carrier?: SandboxCarrierOptions;
+}
+
+/** Resolves once `proc` wrote a line containing `marker` to stdout; rejects if it exits first. */
+function whenLogged(proc: ManagedProcess, marker: string, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    forEachLine(proc.child.stdout, (line) => line.includes(marker) && resolve());
+    forEachLine(proc.child.stderr, (line) => (stderr = `${stderr}${line}\n`.slice(-4000)));
+    void proc.exited.then((code) => reject(new Error(`${what} exited (${code}): ${stderr}`)));
+  });
+}
+
+export async function startProcessStack(opts: ProcessStackOptions = {}): Promise<ProcessStack> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'outdial-bench-'));
+  chmodSync(dir, 0o755); // Postgres runs as the postgres user when run as root
+  const stopList: (() => Promise<void>)[] = [];
+  const stack = { workers: [] as ManagedProcess[] } as unknown as ProcessStack;
+  stack.stop = async () => {
+    // Last started, first stopped: workers and the API before the servers they use.
+    while (stopList.length) await stopList.pop()!().catch((err: unknown) => say(`stop: ${(err as Error).message}`));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const cliPath = await ensureTemporalCli();
+    const startPg = () => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
+    const startTemporal = () => startTemporalDevServer({ cliPath, port: temporalPort, dbFilename: path.join(dir, 'temporal.sqlite') });
+    stack.postgres = await startPg();
+    stopList.push(() => stack.postgres.stop());
+    stack.temporal = await startTemporal();
+    stopList.push(() => stack.temporal.stop());
+    stack.carrier = await startSandboxCarrier({
+      port: 0,
+      callsPerSecond: 10_000,
+      waitTimeoutMs: 3_600_000,
+      defaultScript: { dialMs: 1, ringMs: 50, talkMs: 300 },
+      ...opts.carrier,
+    });
+    stopList.push(() => stack.carrier.stop());
+    stack.apiUrl = `http://127.0.0.1:${apiPort}`;
+    stack.adminKey = `odadmin_bench_${randomBytes(24).toString('hex')}`;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      OUTDIAL_ENV: 'test',
+      LOG_LEVEL: 'info',
+      PORT: String(apiPort),
+      DATABASE_URL: stack.postgres.databaseUrl,
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      TEMPORAL_TASK_QUEUE: 'outdial-bench',
+      PUBLIC_HOST: stack.apiUrl,
+      OUTDIAL_ADMIN_KEYS: stack.adminKey,
+      API_RATE_LIMIT_PER_MINUTE: '0',
+      TWILIO_ACCOUNT_SID: stack.carrier.accountSid,
+      TWILIO_AUTH_TOKEN: stack.carrier.authToken,
+      TWILIO_API_BASE_URL: stack.carrier.url,
+      TWILIO_CALLS_PER_SECOND: '0',
+      WORKER_METRICS_PORT: '0',
+      TEMPORAL_METRICS_ADDRESS: 'off',
+      WEBHOOK_CONCURRENCY: '0',
+      ...opts.env,
+    };
+    const spawnEntry = (entry: string) => spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env });
+    stack.startApi = async () => {
+      const api = spawnEntry('src/server.ts');
+      stopList.push(() => api.stop());
+      await whenLogged(api, 'API listening', 'the API');
+      stack.api = api;
+      return api;
+    };
+    stack.startWorker = async () => {
+      const worker = spawnEntry('src/worker.ts');
+      stopList.push(() => worker.stop());
+      await whenLogged(worker, 'worker started', 'a worker');
+      stack.workers.push(worker);
+      return worker;
+    };
+    stack.restartPostgres = async () => {
+      stack.postgres = await startPg();
+    };
+    stack.restartTemporal = async () => {
+      stack.temporal = await startTemporal();
+    };
+    await stack.startApi();
+    await Promise.all(Array.from({ length: opts.workers ?? 2 }, () => stack.startWorker()));
+    return stack;
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+}
+
+/** One API request with the admin key; throws on a non-2xx answer. */
+export async function adminApi<T>(stack: Pick<ProcessStack, 'apiUrl' | 'adminKey'>, method: string, route: string, body?: unknown): Promise<T> {
+  const res = await fetch(stack.apiUrl + route, {
+    method,
+    headers: { authorization: `Bearer ${stack.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** Stops the stack on Ctrl-C too; returns whether an interrupt came (a failure after it is not a result). */
+export function stopOnInterrupt(stack: () => ProcessStack | null): () => boolean {
+  let interrupted = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      interrupted = true;
+      void (stack()?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
+  return () => interrupted;
+}
