@@ -109,7 +109,7 @@ const FAULTS: FaultClass[] = [
     targetSeconds: 15,
     async fault(stack, callerId) {
       const from = Date.now();
-      // The answer comes after the client's TWILIO_REQUEST_TIMEOUT_MS (default 15 s): 20 s.
+      // The answer comes after the client's TWILIO_REQUEST_TIMEOUT_MS (default 10 s): 20 s.
       stack.carrier.injectFaults({ acceptThenTimeout: { delayMs: 20_000 } });
       const call = await nextCall(stack, callerId, from);
       return { from, freedAt: await endOf(stack, call.sid) };

@@ -81,7 +81,7 @@ const variables = {
     hint: "set it to the Twilio account's calls per second (Twilio's default is 1; 0 turns pacing off)",
   },
   TWILIO_REQUEST_TIMEOUT_MS: {
-    schema: z.coerce.number().int().min(1_000).max(120_000).default(15_000),
+    schema: z.coerce.number().int().min(1_000).max(120_000).default(10_000),
     hint: 'set it to the milliseconds a request to the carrier may take before its outcome counts as unknown (1000-120000)',
   },
   LOG_LEVEL: {
@@ -90,7 +90,11 @@ const variables = {
   },
   RECONCILE_AFTER_SECONDS: {
     schema: z.coerce.number().positive().max(86_400).default(120),
-    hint: 'set it to the seconds an active call may go without news before Outdial asks the carrier about it (0 < n <= 86400)',
+    hint: 'set it to the longest wait, in seconds, between two checks with the carrier of an active call without news (0 < n <= 86400)',
+  },
+  RECONCILE_QUIET_CALL_SECONDS: {
+    schema: z.coerce.number().positive().max(3_600).default(20),
+    hint: 'set it to the seconds a live call may go without a callback before the carrier is first asked about it; each later check waits twice as long, up to RECONCILE_AFTER_SECONDS (0 < n <= 3600)',
   },
   RECONCILE_FIRST_CHECK_SECONDS: {
     schema: z.coerce.number().positive().max(3_600).default(5),
@@ -205,6 +209,8 @@ export interface Config {
   reconcileAfterSeconds: number;
   /** A dial with an unknown outcome is first checked with the carrier this long after it (see src/calls/check-schedule.ts). */
   reconcileFirstCheckSeconds: number;
+  /** A live call without a callback for this long is first checked with the carrier (see src/calls/check-schedule.ts). */
+  reconcileQuietCallSeconds: number;
   /** An active call checked more often than this without news is held for an operator (GET /v1/held-calls). */
   heldCallAfterChecks: number;
   /** A run still pending this long after its commit lost its workflow start: the sweep starts it. */
@@ -312,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dialPass: { timeoutSeconds: v('DIAL_PASS_TIMEOUT_SECONDS'), heartbeatSeconds: v('DIAL_PASS_HEARTBEAT_SECONDS') },
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileFirstCheckSeconds: v('RECONCILE_FIRST_CHECK_SECONDS'),
+    reconcileQuietCallSeconds: v('RECONCILE_QUIET_CALL_SECONDS'),
     heldCallAfterChecks: v('HELD_CALL_AFTER_CHECKS'),
     reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
     stalledRunAfterSeconds: v('STALLED_RUN_AFTER_SECONDS'),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import type { WakeRuns } from '../calls/wake-runs';
+import { quietCallCheckSeconds, type CheckSchedule } from '../calls/check-schedule';
 import { placeReservedCall, type DialOutcome } from '../calls/place-call';
 import { reconcileStaleCalls } from '../calls/reconcile';
 import type { Config } from '../config';
@@ -22,7 +23,7 @@ export interface DialDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: Pick<Config, 'reconcileAfterSeconds' | 'reconcileFirstCheckSeconds' | 'twilio'>;
+  config: CheckSchedule & Pick<Config, 'twilio'>;
 }
 
 export function createDialActivities(deps: DialDeps) {
@@ -91,7 +92,7 @@ export function createDialActivities(deps: DialDeps) {
       if (status === 'canceling') await cancelQueuedJobs(database.pool, runId);
       const jobs = await countJobsInStatus(database.pool, runId);
       // The run wakes for the business's next check (a dial whose outcome is unknown is asked about within seconds).
-      const nextCheckAt = businessId ? await nextCheckDue(database.pool, businessId, deps.config.reconcileAfterSeconds) : null;
+      const nextCheckAt = businessId ? await nextCheckDue(database.pool, businessId, quietCallCheckSeconds(deps.config)) : null;
       return {
         runStatus: status,
         dialed: count('placed'),

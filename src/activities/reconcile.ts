@@ -1,3 +1,4 @@
+import { quietCallCheckSeconds } from '../calls/check-schedule';
 import { reconcileStaleCalls } from '../calls/reconcile';
 import { businessesWithCallsDue } from '../db/queries/calls';
 import type { DomainDeps } from '../domain/deps';
@@ -11,7 +12,7 @@ const BUSINESSES_PER_SWEEP = 200;
 export function createReconcileActivities(deps: DomainDeps) {
   return {
     async reconcileAllStaleCalls(): Promise<{ businesses: number; settled: number; withdrawn: number }> {
-      const stale = await businessesWithCallsDue(deps.database.pool, deps.config.reconcileAfterSeconds, BUSINESSES_PER_SWEEP);
+      const stale = await businessesWithCallsDue(deps.database.pool, quietCallCheckSeconds(deps.config), BUSINESSES_PER_SWEEP);
       const total = { businesses: stale.length, settled: 0, withdrawn: 0 };
       for (const businessId of stale) {
         const r = await reconcileStaleCalls(deps, businessId);

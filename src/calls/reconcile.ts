@@ -7,7 +7,7 @@ import { reconcileOutcomes, timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus } from './apply-status';
 import { withdrawableAfterSeconds } from './place-call';
-import { checkDelaySeconds, type CheckSchedule } from './check-schedule';
+import { checkDelaySeconds, quietCallCheckSeconds, type CheckSchedule } from './check-schedule';
 
 export interface ReconcileDeps {
   database: Database;
@@ -44,7 +44,7 @@ type StaleCall = DueCall;
 export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string): Promise<ReconcileResult> {
   // The longest a pass may take to ask about its batch, one call at a time (each request bounded by the timeout).
   const leaseSeconds = (BATCH * deps.config.twilio.requestTimeoutMs) / 1000 + LEASE_MARGIN_SECONDS;
-  const stale = await takeCallsDueForCheck(deps.database.pool, businessId, { seconds: deps.config.reconcileAfterSeconds, limit: BATCH, leaseSeconds });
+  const stale = await takeCallsDueForCheck(deps.database.pool, businessId, { seconds: quietCallCheckSeconds(deps.config), limit: BATCH, leaseSeconds });
   const result: ReconcileResult = { settled: 0, withdrawn: 0, freed: 0 };
   for (const call of stale) {
     try {

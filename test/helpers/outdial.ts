@@ -43,6 +43,7 @@ export interface OutdialTestStackOptions {
   /** Seconds without news after which an active call is checked with the carrier. */
   reconcileAfterSeconds?: number;
   reconcileFirstCheckSeconds?: number;
+  reconcileQuietCallSeconds?: number;
   heldCallAfterChecks?: number;
   /** A migrated database of the test's own (e.g. one it restarts); default: the suite's. */
   databaseUrl?: string;
@@ -125,6 +126,7 @@ export class OutdialTestStack {
       dialPass: opts.dialPass ?? { timeoutSeconds: 45, heartbeatSeconds: 5 },
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       reconcileFirstCheckSeconds: opts.reconcileFirstCheckSeconds ?? 5,
+      reconcileQuietCallSeconds: opts.reconcileQuietCallSeconds ?? 20,
       heldCallAfterChecks: opts.heldCallAfterChecks ?? 10,
       stalledRunAfterSeconds: opts.stalledRunAfterSeconds ?? 10,
       adminKeys: [],
@@ -284,6 +286,7 @@ export class OutdialTestStack {
       TWILIO_API_BASE_URL: this.carrier.url,
       RECONCILE_AFTER_SECONDS: String(this.config.reconcileAfterSeconds),
       RECONCILE_FIRST_CHECK_SECONDS: String(this.config.reconcileFirstCheckSeconds),
+      RECONCILE_QUIET_CALL_SECONDS: String(this.config.reconcileQuietCallSeconds),
       STALLED_RUN_AFTER_SECONDS: String(this.config.stalledRunAfterSeconds),
       TWILIO_CALLS_PER_SECOND: String(this.config.twilio.callsPerSecond),
       TWILIO_REQUEST_TIMEOUT_MS: String(this.config.twilio.requestTimeoutMs),

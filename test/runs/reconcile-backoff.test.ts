@@ -2,8 +2,9 @@ import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
 /**
  * A dial whose outcome is unknown holds a slot that may be held for nothing: it is checked with the
- * carrier within seconds (RECONCILE_FIRST_CHECK_SECONDS), not after the quiet period of
- * RECONCILE_AFTER_SECONDS that live calls get. This stack keeps both defaults (5 s and 120 s).
+ * carrier within seconds (RECONCILE_FIRST_CHECK_SECONDS); a live call whose callbacks stopped after
+ * RECONCILE_QUIET_CALL_SECONDS of quiet, both well before RECONCILE_AFTER_SECONDS. This stack keeps
+ * the defaults (5, 20 and 120 s).
  */
 describe('reconciliation of an unknown dial outcome, with the default schedule', () => {
   let stack: OutdialTestStack;
@@ -14,6 +15,7 @@ describe('reconciliation of an unknown dial outcome, with the default schedule',
     stack = await OutdialTestStack.start({ telephonyTimeoutMs: 2_000, wakeFallbackSeconds: 600, carrier: { defaultScript: { dialMs: 2, ringMs: 10, talkMs: 30 } } });
     expect(stack.config.reconcileAfterSeconds).toBe(120);
     expect(stack.config.reconcileFirstCheckSeconds).toBe(5);
+    expect(stack.config.reconcileQuietCallSeconds).toBe(20);
     await stack.startWorker();
   });
   afterAll(async () => {
@@ -40,5 +42,27 @@ describe('reconciliation of an unknown dial outcome, with the default schedule',
     expect(new Set(rows.rows.map((r) => r.twilio_call_sid))).toEqual(new Set(placed.map((c) => c.sid)));
     expect(rows.rows.map((r) => r.status)).toEqual(['completed', 'completed']);
     expect(rows.rows[0]!.last_error).toMatch(/^dial outcome unknown/);
+  }, 60_000);
+
+  // Bounded below the 120 s longest wait and the 600 s fallback: only the check after 20 s of quiet frees the slot in time.
+  test('a call whose final callback is lost is checked after the quiet period and its slot goes to the next lead', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    const phones = leadPhones(2, '+1415582');
+    stack.carrier.injectFaults({ callbacks: { count: 1, faults: [{ kind: 'drop', events: ['completed'] }] } });
+    const run = await stack.createRun(business.id, phones);
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(done.jobs).toMatchObject({ total: 2, completed: 2 });
+    const placed = stack.carrier.calls({ from: business.callerId }).sort((a, b) => a.createdAt - b.createdAt);
+    expect(placed.map((c) => c.to).sort()).toEqual([...phones].sort());
+    const [first, second] = placed;
+    // The first call's end never reached Outdial: the carrier dropped it, and only a check could free the slot.
+    const lost = stack.carrier.callbacks({ callSid: first!.sid, event: 'completed' });
+    expect(lost.map((c) => c.result)).toEqual(['dropped']);
+    // One at a time at the carrier: the second call began after the first had ended there, and after the quiet period.
+    expect(second!.createdAt).toBeGreaterThanOrEqual(first!.endTime!);
+    expect(second!.createdAt - first!.endTime!).toBeGreaterThanOrEqual(15_000);
+    const rows = await stack.database.pool.query<{ twilio_call_sid: string; status: string }>('SELECT twilio_call_sid, status FROM calls WHERE run_id = $1', [run.id]);
+    expect(rows.rows.find((r) => r.twilio_call_sid === first!.sid)?.status).toBe('completed');
   }, 60_000);
 });
