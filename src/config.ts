@@ -92,6 +92,10 @@ const variables = {
     schema: z.coerce.number().positive().max(86_400).default(120),
     hint: 'set it to the longest wait, in seconds, between two checks with the carrier of an active call without news (0 < n <= 86400)',
   },
+  CALLBACK_REPLAY_MAX: {
+    schema: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+    hint: 'set it to how many carrier callbacks answered 503 during an outage one API process keeps to handle once its servers answer again, or 0 for none (0-1000000)',
+  },
   RECONCILE_QUIET_CALL_SECONDS: {
     schema: z.coerce.number().positive().max(3_600).default(20),
     hint: 'set it to the seconds a live call may go without a callback before the carrier is first asked about it; each later check waits twice as long, up to RECONCILE_AFTER_SECONDS (0 < n <= 3600)',
@@ -211,6 +215,8 @@ export interface Config {
   reconcileFirstCheckSeconds: number;
   /** A live call without a callback for this long is first checked with the carrier (see src/calls/check-schedule.ts). */
   reconcileQuietCallSeconds: number;
+  /** Callbacks answered 503 during an outage that one API process keeps to handle afterwards (src/api/callback-replay.ts). */
+  callbackReplayMax: number;
   /** An active call checked more often than this without news is held for an operator (GET /v1/held-calls). */
   heldCallAfterChecks: number;
   /** A run still pending this long after its commit lost its workflow start: the sweep starts it. */
@@ -319,6 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileFirstCheckSeconds: v('RECONCILE_FIRST_CHECK_SECONDS'),
     reconcileQuietCallSeconds: v('RECONCILE_QUIET_CALL_SECONDS'),
+    callbackReplayMax: v('CALLBACK_REPLAY_MAX'),
     heldCallAfterChecks: v('HELD_CALL_AFTER_CHECKS'),
     reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
     stalledRunAfterSeconds: v('STALLED_RUN_AFTER_SECONDS'),

@@ -23,7 +23,7 @@ import { bodyProblem, MAX_JSON_DEPTH } from './validation';
 import { openApiRoutes } from './openapi';
 
 export interface ApiDeps extends DomainDeps {
-  config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute' | 'metrics' | 'temporalUiUrl'>;
+  config: DomainDeps['config'] & Pick<Config, 'twilio' | 'adminKeys' | 'apiRateLimitPerMinute' | 'metrics' | 'temporalUiUrl' | 'callbackReplayMax'>;
   /** Live run events for the streams (one LISTEN per API process). */
   runEvents: RunEventsHub;
 }

@@ -127,6 +127,7 @@ export class OutdialTestStack {
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       reconcileFirstCheckSeconds: opts.reconcileFirstCheckSeconds ?? 5,
       reconcileQuietCallSeconds: opts.reconcileQuietCallSeconds ?? 20,
+      callbackReplayMax: 10_000,
       heldCallAfterChecks: opts.heldCallAfterChecks ?? 10,
       stalledRunAfterSeconds: opts.stalledRunAfterSeconds ?? 10,
       adminKeys: [],

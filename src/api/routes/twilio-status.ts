@@ -9,7 +9,8 @@ import { ANSWERED_BY_VALUES, CALL_STATUSES } from '../../db/statuses';
 import { statusCallbacks } from '../../metrics/registry';
 import { resolvePublicHost } from '../../public-host';
 import type { ApiDeps } from '../app';
-import { HttpError } from '../errors';
+import { createCallbackReplay } from '../callback-replay';
+import { HttpError, isOutage } from '../errors';
 import { storableText } from '../validation';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -33,7 +34,20 @@ export const callbackParams = z.object({
 /** Async AMD's result (Twilio also sends MachineDetectionDuration, which nothing here needs). */
 export const amdParams = z.object({ CallSid: callSid, AnsweredBy: answeredBy });
 
-type Req = express.Request;
+/** What a callback request carries, kept to handle it again after an outage. */
+interface CallbackRequest {
+  signature: string | undefined;
+  callIdParam: unknown;
+  originalUrl: string;
+  body: Record<string, string>;
+}
+
+const callbackRequest = (req: express.Request): CallbackRequest => ({
+  signature: req.header('X-Twilio-Signature'),
+  callIdParam: req.query.callId,
+  originalUrl: req.originalUrl,
+  body: (req.body ?? {}) as Record<string, string>,
+});
 
 /**
  * Twilio's status and async-AMD callbacks. Signature first (verified against the URL the carrier
@@ -60,12 +74,12 @@ export function twilioStatusRoutes(deps: ApiDeps) {
   }
 
   /** The request's call ID and parameters, once its X-Twilio-Signature is verified (400/403 otherwise). */
-  async function verified<T extends z.ZodType>(req: Req, kind: 'status' | 'amd', schema: T): Promise<{ callId: string | undefined; params: z.output<T> }> {
-    const signature = req.header('X-Twilio-Signature');
+  async function verified<T extends z.ZodType>(req: CallbackRequest, kind: 'status' | 'amd', schema: T): Promise<{ callId: string | undefined; params: z.output<T> }> {
+    const { signature, callIdParam } = req;
     if (!signature) throw new HttpError(400, 'missing_signature', 'X-Twilio-Signature header is required');
-    const callId = typeof req.query.callId === 'string' && UUID.test(req.query.callId) ? req.query.callId : undefined;
+    const callId = typeof callIdParam === 'string' && UUID.test(callIdParam) ? callIdParam : undefined;
     const signedUrl = await urlTheCarrierWasGiven(callId, kind, req.originalUrl);
-    const params = (req.body ?? {}) as Record<string, string>;
+    const params = req.body;
     let valid = false;
     try {
       valid = twilio.validateRequest(config.twilio.authToken, signature, signedUrl, params);
@@ -82,8 +96,7 @@ export function twilioStatusRoutes(deps: ApiDeps) {
     return { callId, params: parsed.data };
   }
 
-  const router = Router();
-  router.post(STATUS_CALLBACK_PATH, express.urlencoded({ extended: false }), async (req, res) => {
+  async function handleStatus(req: CallbackRequest): Promise<void> {
     const { callId, params: p } = await verified(req, 'status', callbackParams);
     // Sync AMD's verdict rides on the status callbacks: keep it (and act on it) before the status.
     if (p.AnsweredBy) await applyAnsweredBy(deps, { ...(callId ? { callId } : {}), callSid: p.CallSid }, p.AnsweredBy);
@@ -108,14 +121,31 @@ export function twilioStatusRoutes(deps: ApiDeps) {
       );
       await wakeRuns(applied.businessId);
     }
-    res.status(204).end();
-  });
+  }
 
   /** Async AMD's result: kept on the call; a machine on a `hangup` call is ended at once. */
-  router.post(AMD_CALLBACK_PATH, express.urlencoded({ extended: false }), async (req, res) => {
+  async function handleAmd(req: CallbackRequest): Promise<void> {
     const { callId, params: p } = await verified(req, 'amd', amdParams);
     await applyAnsweredBy(deps, { ...(callId ? { callId } : {}), callSid: p.CallSid }, p.AnsweredBy);
-    res.status(204).end();
-  });
+  }
+
+  // Answered 503 during an outage (Twilio will not retry), and handled again by this process once it is over.
+  const replay = createCallbackReplay({ max: config.callbackReplayMax, logger });
+  const router = Router();
+  for (const [path, handle] of [
+    [STATUS_CALLBACK_PATH, handleStatus],
+    [AMD_CALLBACK_PATH, handleAmd],
+  ] as const) {
+    router.post(path, express.urlencoded({ extended: false }), async (req, res) => {
+      const request = callbackRequest(req);
+      try {
+        await handle(request);
+      } catch (err) {
+        if (isOutage(err)) replay.defer(() => handle(request));
+        throw err;
+      }
+      res.status(204).end();
+    });
+  }
   return router;
 }
