@@ -96,6 +96,10 @@ const variables = {
     schema: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
     hint: 'set it to how many carrier callbacks answered 503 during an outage one API process keeps to handle once its servers answer again, or 0 for none (0-1000000)',
   },
+  RECONCILE_ON_API_START: {
+    schema: z.enum(['true', 'false']).default('true'),
+    hint: 'set it to true to check every quiet active call with the carrier when an API process starts (callbacks may have been refused while none was up), false to leave them to their schedule',
+  },
   RECONCILE_QUIET_CALL_SECONDS: {
     schema: z.coerce.number().positive().max(3_600).default(20),
     hint: 'set it to the seconds a live call may go without a callback before the carrier is first asked about it; each later check waits twice as long, up to RECONCILE_AFTER_SECONDS (0 < n <= 3600)',
@@ -217,6 +221,8 @@ export interface Config {
   reconcileQuietCallSeconds: number;
   /** Callbacks answered 503 during an outage that one API process keeps to handle afterwards (src/api/callback-replay.ts). */
   callbackReplayMax: number;
+  /** An API process's start makes every quiet dialed call due for a check (src/calls/reconcile.ts, checkAfterApiStart). */
+  reconcileOnApiStart: boolean;
   /** An active call checked more often than this without news is held for an operator (GET /v1/held-calls). */
   heldCallAfterChecks: number;
   /** A run still pending this long after its commit lost its workflow start: the sweep starts it. */
@@ -326,6 +332,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reconcileFirstCheckSeconds: v('RECONCILE_FIRST_CHECK_SECONDS'),
     reconcileQuietCallSeconds: v('RECONCILE_QUIET_CALL_SECONDS'),
     callbackReplayMax: v('CALLBACK_REPLAY_MAX'),
+    reconcileOnApiStart: v('RECONCILE_ON_API_START') === 'true',
     heldCallAfterChecks: v('HELD_CALL_AFTER_CHECKS'),
     reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
     stalledRunAfterSeconds: v('STALLED_RUN_AFTER_SECONDS'),

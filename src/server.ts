@@ -1,4 +1,5 @@
 import { createApp } from './api/app';
+import { checkAfterApiStart } from './calls/reconcile';
 import { createWakeRuns } from './calls/wake-runs';
 import { loadConfig, requireAdminKeys } from './config';
 import { createDatabase, migrateDatabase } from './db/client';
@@ -10,6 +11,7 @@ import { createTelephonyClient } from './telephony/client';
 import { connectTemporalClient } from './temporal/connection';
 
 runMain('api', async () => {
+  const startedAt = new Date();
   const config = loadConfig();
   requireAdminKeys(config);
   const logger = createLogger('api', config.logLevel);
@@ -17,19 +19,19 @@ runMain('api', async () => {
   await migrateDatabase(database);
   const temporal = await connectTemporalClient(config.temporal);
   const runEvents = startRunEventsHub({ database, databaseUrl: config.databaseUrl, logger, ...config.liveEvents });
-  const app = createApp({
-    runEvents,
-    database,
-    temporal,
-    telephony: createTelephonyClient(config.twilio),
-    logger,
-    wakeRuns: createWakeRuns({ database, temporal, logger }),
-    config,
-  });
+  const wakeRuns = createWakeRuns({ database, temporal, logger });
+  const app = createApp({ runEvents, database, temporal, telephony: createTelephonyClient(config.twilio), logger, wakeRuns, config });
   const host = resolvePublicHost(config);
   if (!host.ok) logger.warn(`${host.error}: runs will fail and status callbacks cannot be verified until PUBLIC_HOST is set`);
   else if (host.warning) logger.warn(host.warning);
-  const server = app.listen(config.port, () => logger.info({ port: config.port, publicHost: host.ok ? host.baseUrl : null }, `API listening on :${config.port}`));
+  const server = app.listen(config.port, () => {
+    logger.info({ port: config.port, publicHost: host.ok ? host.baseUrl : null }, `API listening on :${config.port}`);
+    if (config.reconcileOnApiStart) {
+      checkAfterApiStart({ database, wakeRuns, logger }, startedAt).catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 'API started: could not schedule checks of quiet calls; their own schedule covers them'),
+      );
+    }
+  });
   server.on('error', (err) => {
     process.stderr.write(`outdial api: cannot listen on port ${config.port}: ${err.message}\n`);
     process.exit(1);

@@ -1,11 +1,12 @@
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import { markCarrierUnknown, takeCallsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
+import { checkCallsQuietSince, markCarrierUnknown, takeCallsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
 import { CALL_STATUSES, type CallStatus } from '../db/statuses';
 import type { Logger } from '../logger';
 import { reconcileOutcomes, timeCarrierRequest } from '../metrics/registry';
 import type { TelephonyClient } from '../telephony/client';
 import { applyCallStatus } from './apply-status';
+import type { WakeRuns } from './wake-runs';
 import { withdrawableAfterSeconds } from './place-call';
 import { checkDelaySeconds, quietCallCheckSeconds, type CheckSchedule } from './check-schedule';
 
@@ -62,6 +63,19 @@ export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: strin
     }
   }
   return result;
+}
+
+/**
+ * An API process starts: while none was up, the carrier's callbacks were refused (Twilio retries a
+ * refused one once, at once). Every dialed call quiet since `since` is checked now, in its
+ * business's next dial pass, and the live runs are woken for it: a slot freed while the API was
+ * down is used again within a second or so of its start, not after the call's quiet period.
+ */
+export async function checkAfterApiStart(deps: { database: Database; wakeRuns: WakeRuns; logger: Logger }, since: Date): Promise<number> {
+  const businesses = await checkCallsQuietSince(deps.database.pool, since);
+  await Promise.all(businesses.map((businessId) => deps.wakeRuns(businessId)));
+  if (businesses.length > 0) deps.logger.info({ businesses: businesses.length }, 'API started: active calls of these businesses are checked with the carrier now');
+  return businesses.length;
 }
 
 type Outcome = 'settled' | 'freed' | 'withdrawn' | 'unchanged';

@@ -150,7 +150,7 @@ export class OutdialTestStack {
   /** Wake-ups still in flight: stop() waits for them before it closes the Temporal connection. */
   private readonly pendingWakeUps = new Set<Promise<number>>();
 
-  private readonly wakeRuns: ApiDeps['wakeRuns'] = (businessId) => {
+  readonly wakeRuns: ApiDeps['wakeRuns'] = (businessId) => {
     const wake = createWakeRuns({ database: this.database, temporal: this.temporal.client, logger: this.logger })(businessId);
     this.pendingWakeUps.add(wake);
     void wake.finally(() => this.pendingWakeUps.delete(wake)).catch(() => undefined);

@@ -1,3 +1,4 @@
+import { checkAfterApiStart } from '../../src/calls/reconcile';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
 /**
@@ -64,5 +65,45 @@ describe('reconciliation of an unknown dial outcome, with the default schedule',
     expect(second!.createdAt - first!.endTime!).toBeGreaterThanOrEqual(15_000);
     const rows = await stack.database.pool.query<{ twilio_call_sid: string; status: string }>('SELECT twilio_call_sid, status FROM calls WHERE run_id = $1', [run.id]);
     expect(rows.rows.find((r) => r.twilio_call_sid === first!.sid)?.status).toBe('completed');
+  }, 60_000);
+});
+
+/**
+ * An API process that starts makes every quiet dialed call due for a check at once
+ * (checkAfterApiStart, called by src/server.ts): callbacks refused while no API was up cost
+ * nothing more than the restart. This stack puts every other way out of the test's reach.
+ */
+describe('checks when an API process starts', () => {
+  let stack: OutdialTestStack;
+
+  beforeAll(async () => {
+    stack = await OutdialTestStack.start({
+      reconcileQuietCallSeconds: 600,
+      reconcileAfterSeconds: 600,
+      wakeFallbackSeconds: 600,
+      carrier: { defaultScript: { dialMs: 2, ringMs: 10, talkMs: 30 } },
+    });
+    await stack.startWorker();
+  });
+  afterAll(async () => {
+    await stack.stop();
+  });
+
+  test('a call whose final callback was lost before the start is settled from the carrier and its slot used for the next lead', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    const phones = leadPhones(2, '+1415583');
+    stack.carrier.injectFaults({ callbacks: { count: 1, faults: [{ kind: 'drop', events: ['completed'] }] } });
+    const run = await stack.createRun(business.id, phones);
+    const [lost] = await stack.carrier.waitForCallbacks(1, { event: 'completed', result: 'dropped' });
+    // The slot stays held with the last news the API had (answered): nothing is due for 600 s.
+    const statusOf = async (sid: string) => (await stack.database.pool.query<{ status: string }>('SELECT status FROM calls WHERE twilio_call_sid = $1', [sid])).rows[0]?.status;
+    await stack.carrier.waitFor(() => stack.carrier.callbacks({ callSid: lost!.callSid, event: 'answered' }).some((c) => c.responseStatus === 204));
+    expect(await statusOf(lost!.callSid)).toBe('in-progress');
+
+    expect(await checkAfterApiStart({ database: stack.database, wakeRuns: stack.wakeRuns, logger: stack.logger }, new Date())).toBe(1);
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(stack.carrier.calls({ from: business.callerId }).map((c) => c.to).sort()).toEqual([...phones].sort());
+    expect(await statusOf(lost!.callSid)).toBe('completed');
   }, 60_000);
 });

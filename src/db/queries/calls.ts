@@ -324,6 +324,23 @@ export async function isHeldCall(db: Executor, id: string, afterChecks: number):
   return (r.rowCount ?? 0) > 0;
 }
 
+/**
+ * Makes every dialed active call without news since `since` due for a check now (its callbacks may
+ * have been refused meanwhile); returns the businesses they belong to.
+ */
+export async function checkCallsQuietSince(db: Executor, since: Date): Promise<string[]> {
+  const r = await db.query<{ business_id: string }>(
+    `WITH due AS (
+       UPDATE calls SET next_check_at = now()
+        WHERE status = ANY($1) AND dialed_at IS NOT NULL AND updated_at < $2 AND (next_check_at IS NULL OR next_check_at > now())
+       RETURNING business_id
+     )
+     SELECT DISTINCT business_id FROM due`,
+    [ACTIVE_CALL_STATUSES, since],
+  );
+  return r.rows.map((row) => row.business_id);
+}
+
 /** Which of these carrier SIDs some call row already owns. */
 export async function ownedCallSids(db: Executor, sids: string[]): Promise<Set<string>> {
   const r = await db.query<{ twilio_call_sid: string }>('SELECT twilio_call_sid FROM calls WHERE twilio_call_sid = ANY($1)', [sids]);
