@@ -110,7 +110,7 @@ const variables = {
   },
   HELD_CALL_AFTER_CHECKS: {
     schema: z.coerce.number().int().min(1).max(1_000_000).default(10),
-    hint: 'set it to how many checks with the carrier in a row may bring no news before an active call is listed as held for an operator (GET /v1/held-calls), at least 1',
+    hint: 'set it to how many checks with the carrier in a row may learn nothing (unreachable, no call found) before an active call is listed as held for an operator (GET /v1/held-calls), at least 1',
   },
   RECONCILE_SWEEP_SECONDS: {
     schema: z.coerce.number().int().min(0).max(86_400).default(60),

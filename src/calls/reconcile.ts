@@ -59,7 +59,7 @@ export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: strin
       // The carrier is unreachable: ask again after the call's next delay, behind the calls due
       // before it (else a batch of failing calls is picked first every pass); the slot stays held.
       deps.logger.warn({ callId: call.id, err: (err as Error).message }, 'could not reconcile a call with the carrier');
-      await scheduleCheck(deps, call);
+      await scheduleCheck(deps, call, false);
     }
   }
   return result;
@@ -95,7 +95,7 @@ async function refreshFromCarrier(deps: ReconcileDeps, call: StaleCall, sid: str
     // (GET /v1/held-calls, POST /v1/calls/:callId/release).
     deps.logger.warn({ callId: call.id, callSid: sid }, 'the carrier does not know this call; its slot stays held');
     await markCarrierUnknown(deps.database.pool, call.id);
-    return markChecked(deps, call);
+    return markChecked(deps, call, false);
   }
   return settle(deps, call, sid, status, duration);
 }
@@ -113,7 +113,7 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
   const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];
   if (ours) return settle(deps, call, ours.sid, asCallStatus(ours.status), ours.duration ? Number(ours.duration) : null);
   // The dial bound: a create sent this recently may not have reached the carrier yet; ask again later.
-  if ((call.dialed_seconds_ago ?? 0) < withdrawableAfterSeconds(deps.config)) return markChecked(deps, call);
+  if ((call.dialed_seconds_ago ?? 0) < withdrawableAfterSeconds(deps.config)) return markChecked(deps, call, false);
   return withdraw(deps, call, 'never placed: the carrier has no such call');
 }
 
@@ -122,7 +122,7 @@ async function withdraw(deps: ReconcileDeps, call: StaleCall, reason: string): P
   if (call.direction === 'bulk') {
     // Atomic with the dial bound: a dial that began since this call was read keeps its reservation.
     const withdrawn = await withdrawReservation(deps.database.pool, call.id, { unlessDialedWithinSeconds: withdrawableAfterSeconds(deps.config) });
-    if (!withdrawn) return markChecked(deps, call);
+    if (!withdrawn) return markChecked(deps, call, false);
   } else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: reason });
   deps.logger.info({ callId: call.id, to: call.to_number, reason }, 'call reconciled: never placed, reservation withdrawn');
   return 'withdrawn';
@@ -130,19 +130,20 @@ async function withdraw(deps: ReconcileDeps, call: StaleCall, reason: string): P
 
 async function settle(deps: ReconcileDeps, call: StaleCall, sid: string, status: CallStatus, durationSeconds: number | null): Promise<Outcome> {
   const applied = await applyCallStatus(deps.database, { callId: call.id, callSid: sid, status, durationSeconds });
-  if (applied.result !== 'applied') return markChecked(deps, call);
+  // The carrier has the call as we know it (or behind us): live, nothing for an operator to look at.
+  if (applied.result !== 'applied') return markChecked(deps, call, true);
   deps.logger.info({ callId: call.id, callSid: sid, from: call.status, status }, `call reconciled with the carrier: ${status}`);
   return applied.freedSlot ? 'freed' : 'settled';
 }
 
-/** Nothing new: asked about again on the call's schedule. */
-async function markChecked(deps: ReconcileDeps, call: StaleCall): Promise<Outcome> {
-  await scheduleCheck(deps, call);
+/** Nothing new: asked about again on the call's schedule. `confirmed`: the carrier said the call is live. */
+async function markChecked(deps: ReconcileDeps, call: StaleCall, confirmed: boolean): Promise<Outcome> {
+  await scheduleCheck(deps, call, confirmed);
   return 'unchanged';
 }
 
-async function scheduleCheck(deps: ReconcileDeps, call: StaleCall): Promise<void> {
-  await scheduleNextCheck(deps.database.pool, call.id, checkDelaySeconds(deps.config, outcomeUnknown(call), call.checks + 1));
+async function scheduleCheck(deps: ReconcileDeps, call: StaleCall, confirmed: boolean): Promise<void> {
+  await scheduleNextCheck(deps.database.pool, call.id, checkDelaySeconds(deps.config, outcomeUnknown(call), call.checks + 1), confirmed);
 }
 
 /** A dial that began and never learned whether the carrier created the call (a lost answer, a timeout, a 5xx). */

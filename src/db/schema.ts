@@ -199,12 +199,18 @@ export const calls = pgTable(
     endedAt: timestamp('ended_at', { withTimezone: true }),
     /**
      * When reconciliation asks the carrier about this call next; null until news stops (then it is
-     * due after RECONCILE_AFTER_SECONDS of quiet). Set by an ambiguous dial and after every check;
+     * due after RECONCILE_QUIET_CALL_SECONDS of quiet). Set by an ambiguous dial and after every check;
      * cleared by news (see src/calls/reconcile.ts).
      */
     nextCheckAt: timestamp('next_check_at', { withTimezone: true }),
     /** Checks with the carrier since the last news that brought none (the backoff's step). */
     checks: integer('checks').notNull().default(0),
+    /**
+     * Of those, the checks in a row that learned nothing (the carrier unreachable, no call found
+     * yet): many make the call held for an operator. A carrier that says the call is live resets it,
+     * so a long conversation is never offered for release.
+     */
+    uncertainChecks: integer('uncertain_checks').notNull().default(0),
     /** When the carrier first answered 404 for this call's SID: it is held for an operator (GET /v1/held-calls). */
     carrierUnknownAt: timestamp('carrier_unknown_at', { withTimezone: true }),
   },

@@ -15,7 +15,13 @@ describe('calls held for an operator', () => {
 
   beforeAll(async () => {
     // Calls are checked after 3 s of quiet: time enough to delete the carrier's record first.
-    stack = await OutdialTestStack.start({ reconcileAfterSeconds: 3, wakeFallbackSeconds: 1, carrier: { defaultScript: { dialMs: 2, ringMs: 10, talkMs: 30 } } });
+    // Two checks that learn nothing make a call held.
+    stack = await OutdialTestStack.start({
+      reconcileAfterSeconds: 3,
+      heldCallAfterChecks: 2,
+      wakeFallbackSeconds: 1,
+      carrier: { defaultScript: { dialMs: 2, ringMs: 10, talkMs: 30 } },
+    });
     await stack.startWorker();
   });
   afterAll(async () => {
@@ -68,4 +74,26 @@ describe('calls held for an operator', () => {
       stack.carrier.setScripts([]);
     }
   });
+
+  test('a long conversation checked many times, the carrier saying it is live each time, is never listed as held', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    const [phone] = leadPhones(1, '+1415584');
+    // Live for 12 s with no callback after answered: checked every 3 s.
+    stack.carrier.setScripts([{ to: phone!, talkMs: 12_000 }]);
+    try {
+      const run = await stack.createRun(business.id, [phone!]);
+      const [call] = await stack.carrier.waitForCalls(1, { from: business.callerId });
+      const checks = async () =>
+        (await stack.database.pool.query<{ checks: number; uncertain_checks: number }>('SELECT checks, uncertain_checks FROM calls WHERE twilio_call_sid = $1', [call!.sid])).rows[0];
+      await pollUntil(async () => ((await checks())?.checks ?? 0) > 2, 30_000);
+      // Checked more often than HELD_CALL_AFTER_CHECKS, still live at the carrier, and not held.
+      expect(stack.carrier.calls({ sid: call!.sid, live: true })).toHaveLength(1);
+      expect(await checks()).toMatchObject({ uncertain_checks: 0 });
+      expect((await stack.api<{ data: Held[] }>('GET', '/v1/held-calls')).body.data.filter((h) => h.call.runId === run.id)).toEqual([]);
+      const done = await stack.runResult(run);
+      expect(done.jobs).toMatchObject({ total: 1, completed: 1 });
+    } finally {
+      stack.carrier.setScripts([]);
+    }
+  }, 60_000);
 });

@@ -32,11 +32,12 @@ export interface CallRow {
   ended_at: Date | null;
   next_check_at: Date | null;
   checks: number;
+  uncertain_checks: number;
   carrier_unknown_at: Date | null;
 }
 
 /** News of a call (a status, its SID): reconciliation's schedule starts over (see src/calls/check-schedule.ts). */
-const NEWS = 'next_check_at = NULL, checks = 0';
+const NEWS = 'next_check_at = NULL, checks = 0, uncertain_checks = 0';
 
 export async function countActiveCalls(db: Executor, businessId: string): Promise<number> {
   const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM calls WHERE business_id = $1 AND status = ANY($2)', [
@@ -304,9 +305,9 @@ export async function markCarrierUnknown(db: Executor, id: string): Promise<void
 
 /**
  * Whether an active call waits for an operator: the carrier does not know it, or `$n` checks in a
- * row brought no news (see GET /v1/held-calls). One definition, for the list and the release.
+ * row learned nothing from it (see GET /v1/held-calls). One definition, for the list and the release.
  */
-const HELD = (checksParam: string) => `(carrier_unknown_at IS NOT NULL OR checks > ${checksParam})`;
+const HELD = (checksParam: string) => `(carrier_unknown_at IS NOT NULL OR uncertain_checks > ${checksParam})`;
 
 /** Every business's held calls (see HELD), the oldest first. */
 export async function heldCallRows(db: Executor, afterChecks: number, limit: number): Promise<CallRow[]> {
@@ -347,13 +348,17 @@ export async function ownedCallSids(db: Executor, sids: string[]): Promise<Set<s
   return new Set(r.rows.map((row) => row.twilio_call_sid));
 }
 
-/** A check with the carrier brought no news (or failed): the call is asked about again in `delaySeconds`. */
-export async function scheduleNextCheck(db: Executor, id: string, delaySeconds: number): Promise<void> {
-  await db.query('UPDATE calls SET checks = checks + 1, next_check_at = now() + make_interval(secs => $2) WHERE id = $1 AND status = ANY($3)', [
-    id,
-    delaySeconds,
-    ACTIVE_CALL_STATUSES,
-  ]);
+/**
+ * A check with the carrier brought no news: the call is asked about again in `delaySeconds`.
+ * `confirmed`: the carrier said the call is live as we know it (else the check failed or found nothing).
+ */
+export async function scheduleNextCheck(db: Executor, id: string, delaySeconds: number, confirmed: boolean): Promise<void> {
+  await db.query(
+    `UPDATE calls SET checks = checks + 1, uncertain_checks = CASE WHEN $4 THEN 0 ELSE uncertain_checks + 1 END,
+            next_check_at = now() + make_interval(secs => $2)
+      WHERE id = $1 AND status = ANY($3)`,
+    [id, delaySeconds, ACTIVE_CALL_STATUSES, confirmed],
+  );
 }
 
 /** A run's calls counted by Twilio's answering-machine verdict (calls without one are left out). */

@@ -8,13 +8,14 @@ import { callView, type CallView } from './call-view';
 /**
  * Calls held for an operator: active calls whose slot reconciliation will not free on its own,
  * because the carrier answers 404 for their SID (they may still be live under other credentials) or
- * because HELD_CALL_AFTER_CHECKS checks in a row brought no news. An operator who has confirmed a
+ * because HELD_CALL_AFTER_CHECKS checks in a row learned nothing (the carrier unreachable, no call
+ * found; a carrier that says the call is live is news enough). An operator who has confirmed a
  * call is gone releases it: the call ends, the release is audited, and the slot is free.
  */
 
 export interface HeldCallView {
   call: CallView;
-  /** `carrier-unknown`: the carrier answered 404 for the SID; `no-news`: checked `checks` times without news. */
+  /** `carrier-unknown`: the carrier answered 404 for the SID; `no-news`: `checks` checks in a row learned nothing from the carrier. */
   heldBecause: 'carrier-unknown' | 'no-news';
   checks: number;
   carrierUnknownAt: string | null;
@@ -33,7 +34,7 @@ function heldCallView(row: CallRow): HeldCallView {
   return {
     call: callView(row),
     heldBecause: row.carrier_unknown_at ? 'carrier-unknown' : 'no-news',
-    checks: row.checks,
+    checks: row.uncertain_checks,
     carrierUnknownAt: row.carrier_unknown_at?.toISOString() ?? null,
     nextCheckAt: row.next_check_at?.toISOString() ?? null,
   };

@@ -1,0 +1,1 @@
+ALTER TABLE "calls" ADD COLUMN "uncertain_checks" integer DEFAULT 0 NOT NULL;
