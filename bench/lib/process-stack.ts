@@ -28,6 +28,8 @@ export interface ProcessStack {
   temporal: TemporalDevServer;
   /** The API process started last. */
   api: ManagedProcess;
+  /** Every API process started, oldest first. */
+  apis: ManagedProcess[];
   /** The running worker processes, oldest first. */
   workers: ManagedProcess[];
   restartPostgres(): Promise<void>;
@@ -41,6 +43,8 @@ export interface ProcessStack {
 export interface ProcessStackOptions {
   /** Worker processes started with the stack (default 2). */
   workers?: number;
+  /** Temporal dev server without its SQLite file (faster; then it cannot be restarted with its workflows). */
+  temporalInMemory?: boolean;
   /** API processes started with the stack (default 1); more than one sit behind a round-robin proxy at `apiUrl`. */
   apis?: number;
   /** Settings for the API and workers beyond the defaults (e.g. TWILIO_REQUEST_TIMEOUT_MS). */
@@ -63,7 +67,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outdial-bench-'));
   chmodSync(dir, 0o755); // Postgres runs as the postgres user when run as root
   const stopList: (() => Promise<void>)[] = [];
-  const stack = { workers: [] as ManagedProcess[] } as unknown as ProcessStack;
+  const stack = { workers: [] as ManagedProcess[], apis: [] as ManagedProcess[] } as unknown as ProcessStack;
   stack.stop = async () => {
     // Last started, first stopped: workers and the API before the servers they use.
     while (stopList.length) await stopList.pop()!().catch((err: unknown) => say(`stop: ${(err as Error).message}`));
@@ -73,7 +77,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const cliPath = await ensureTemporalCli();
     const startPg = () => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
-    const startTemporal = () => startTemporalDevServer({ cliPath, port: temporalPort, dbFilename: path.join(dir, 'temporal.sqlite') });
+    const startTemporal = () => startTemporalDevServer({ cliPath, port: temporalPort, ...(opts.temporalInMemory ? {} : { dbFilename: path.join(dir, 'temporal.sqlite') }) });
     stack.postgres = await startPg();
     stopList.push(() => stack.postgres.stop());
     stack.temporal = await startTemporal();
@@ -124,6 +128,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       stopList.push(() => api.stop());
       await whenLogged(api, 'API listening', 'the API');
       stack.api = api;
+      stack.apis.push(api);
       return api;
     };
     stack.startWorker = async () => {

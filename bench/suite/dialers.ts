@@ -7,6 +7,7 @@ import pg from 'pg';
 import { forEachLine } from '../../src/dev/log-lines';
 import { freePort, spawnManaged, type ManagedProcess } from '../../src/dev/processes';
 import { adminApi, say, type ProcessStack } from '../lib/process-stack';
+import { findPid } from './cpu';
 
 /** One business's share of a scenario: its caller ID, limit and leads, split over `runs` runs (Outdial). */
 export interface Work {
@@ -23,7 +24,17 @@ export interface Dialer {
   submit(work: Work[]): Promise<Map<string, string>>;
   /** Resolves once the dialer itself is finished with the work (Outdial: every run terminal). */
   settled(): Promise<void>;
+  /** The OS processes doing the dialer's work, by name, for CPU accounting. */
+  processes(): Record<string, number | undefined>;
   stop(): Promise<void>;
+}
+
+/** `api`, or `api1`, `api2`, … when there are several. */
+const numbered = (name: string, procs: ManagedProcess[]) => Object.fromEntries(procs.map((p, i) => [`${name}${procs.length > 1 ? i + 1 : ''}`, p.child.pid]));
+
+/** The stack's Postgres postmaster (its backends are its children). */
+function postgresPid(stack: ProcessStack): number | undefined {
+  return findPid(['-p', new URL(stack.postgres.databaseUrl).port, '-c', 'listen_addresses=127.0.0.1']);
 }
 
 export const DIALERS = ['Outdial', 'polling 1 s', 'polling 0.25 s'] as const;
@@ -68,6 +79,12 @@ export function outdialDialer(stack: ProcessStack): Dialer {
         }
       }
     },
+    processes: () => ({
+      postgres: postgresPid(stack),
+      temporal: stack.temporal.process.child.pid,
+      ...numbered('api', stack.apis.filter((a) => a.child.exitCode === null)),
+      ...numbered('worker', stack.workers),
+    }),
     async stop() {},
   };
 }
@@ -116,6 +133,7 @@ export async function startPollingDialer(stack: ProcessStack, pollMs: number): P
       return new Map();
     },
     async settled() {},
+    processes: () => ({ postgres: postgresPid(stack), poller: proc.child.pid }),
     stop: () => proc.stop(),
   };
 }

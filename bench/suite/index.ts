@@ -2,6 +2,7 @@
  * The benchmark suite (issue 14): Outdial side by side with a polling dialer, measured at the sandbox carrier.
  *
  *   npm run bench [-- --only refill,throughput,freed-slot,hundred-k,throughput-2x2] [--full] [--json path]
+ *                 [--temporal-in-memory] [--hundred-k-leads 100000]
  *
  * The default run (refill, throughput, freed-slot) takes a few minutes; hundred-k (~20 min) and
  * throughput-2x2 run with --only or --full. Outdial runs as OS processes on a stack of its own
@@ -34,7 +35,7 @@ function table(rows: Row[]): string {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, full: { type: 'boolean', default: false }, json: { type: 'string', default: 'bench-results/latest.json' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, full: { type: 'boolean', default: false }, json: { type: 'string', default: 'bench-results/latest.json' }, 'temporal-in-memory': { type: 'boolean', default: false }, 'hundred-k-leads': { type: 'string', default: '100000' } } });
   const only = values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((name) => !SCENARIOS.some((s) => s.name === name)) ?? [];
   if (unknown.length) throw new Error(`--only: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
@@ -49,11 +50,11 @@ async function main() {
     const scenarios = chosen.filter((s) => s.stack === kind);
     if (!scenarios.length) continue;
     say(`starting a stack: ${STACKS[kind].apis} API, ${STACKS[kind].workers} worker`);
-    stack = await startProcessStack(STACKS[kind]);
+    stack = await startProcessStack({ ...STACKS[kind], temporalInMemory: values['temporal-in-memory'] });
     try {
       for (const s of scenarios) {
         say(`${s.name}`);
-        rows.push(...(await s.run(stack, detail)));
+        rows.push(...(await s.run(stack, detail, { hundredKLeads: Number(values['hundred-k-leads']) })));
       }
     } finally {
       await stack.stop();
