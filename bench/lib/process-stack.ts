@@ -15,6 +15,7 @@ import { freePort, spawnManaged, type ManagedProcess } from '../../src/dev/proce
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import { startTemporalDevServer, type TemporalDevServer } from '../../src/dev/temporal-server';
 import { startSandboxCarrier, type SandboxCarrier, type SandboxCarrierOptions } from '../../src/sandbox-carrier';
+import { startRoundRobinProxy } from './round-robin-proxy';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -27,6 +28,8 @@ export interface ProcessStack {
   temporal: TemporalDevServer;
   /** The API process started last. */
   api: ManagedProcess;
+  /** Every API process started, oldest first. */
+  apis: ManagedProcess[];
   /** The running worker processes, oldest first. */
   workers: ManagedProcess[];
   restartPostgres(): Promise<void>;
@@ -40,6 +43,10 @@ export interface ProcessStack {
 export interface ProcessStackOptions {
   /** Worker processes started with the stack (default 2). */
   workers?: number;
+  /** Temporal dev server without its SQLite file (faster; then it cannot be restarted with its workflows). */
+  temporalInMemory?: boolean;
+  /** API processes started with the stack (default 1); more than one sit behind a round-robin proxy at `apiUrl`. */
+  apis?: number;
   /** Settings for the API and workers beyond the defaults (e.g. TWILIO_REQUEST_TIMEOUT_MS). */
   env?: NodeJS.ProcessEnv;
   /** The sandbox carrier's options (default: no pace, calls of ~350 ms). */
@@ -60,7 +67,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outdial-bench-'));
   chmodSync(dir, 0o755); // Postgres runs as the postgres user when run as root
   const stopList: (() => Promise<void>)[] = [];
-  const stack = { workers: [] as ManagedProcess[] } as unknown as ProcessStack;
+  const stack = { workers: [] as ManagedProcess[], apis: [] as ManagedProcess[] } as unknown as ProcessStack;
   stack.stop = async () => {
     // Last started, first stopped: workers and the API before the servers they use.
     while (stopList.length) await stopList.pop()!().catch((err: unknown) => say(`stop: ${(err as Error).message}`));
@@ -70,7 +77,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const cliPath = await ensureTemporalCli();
     const startPg = () => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
-    const startTemporal = () => startTemporalDevServer({ cliPath, port: temporalPort, dbFilename: path.join(dir, 'temporal.sqlite') });
+    const startTemporal = () => startTemporalDevServer({ cliPath, port: temporalPort, ...(opts.temporalInMemory ? {} : { dbFilename: path.join(dir, 'temporal.sqlite') }) });
     stack.postgres = await startPg();
     stopList.push(() => stack.postgres.stop());
     stack.temporal = await startTemporal();
@@ -106,12 +113,22 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       WEBHOOK_CONCURRENCY: '0',
       ...opts.env,
     };
-    const spawnEntry = (entry: string) => spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env });
+    const spawnEntry = (entry: string, extra: NodeJS.ProcessEnv = {}) =>
+      spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env: { ...env, ...extra } });
+    // With several APIs, each listens on a port of its own behind the proxy on apiPort.
+    const apiPorts: number[] = [];
+    if ((opts.apis ?? 1) > 1) {
+      for (let i = 0; i < opts.apis!; i++) apiPorts.push(await freePort());
+      const proxy = await startRoundRobinProxy(apiPort, () => apiPorts);
+      stopList.push(() => new Promise<void>((resolve) => (proxy.close(() => resolve()), proxy.closeAllConnections())));
+    }
+    let apisStarted = 0;
     stack.startApi = async () => {
-      const api = spawnEntry('src/server.ts');
+      const api = spawnEntry('src/server.ts', apiPorts.length ? { PORT: String(apiPorts[apisStarted++ % apiPorts.length]) } : {});
       stopList.push(() => api.stop());
       await whenLogged(api, 'API listening', 'the API');
       stack.api = api;
+      stack.apis.push(api);
       return api;
     };
     stack.startWorker = async () => {
@@ -127,7 +144,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     stack.restartTemporal = async () => {
       stack.temporal = await startTemporal();
     };
-    await stack.startApi();
+    for (let i = 0; i < (opts.apis ?? 1); i++) await stack.startApi();
     await Promise.all(Array.from({ length: opts.workers ?? 2 }, () => stack.startWorker()));
     return stack;
   } catch (err) {

@@ -1,0 +1,264 @@
+/**
+ * The suite's scenarios. Each hands the same work to each dialer it compares, waits until the
+ * carrier has every lead dialed and ended, and turns the carrier's records into table rows.
+ */
+import { readFileSync } from 'node:fs';
+import type { CallView } from '../../src/sandbox-carrier';
+import { adminApi, say, type ProcessStack } from '../lib/process-stack';
+import { cpuDelta, cpuMs } from './cpu';
+import { busyWindowRate, carrierDone, duplicates, limitViolations, makespanOverIdeal, percentile, refillLatencies } from './carrier-metrics';
+import { outdialDialer, startPollingDialer, type Dialer, type Work } from './dialers';
+import { businessActions, perUnit } from './temporal-actions';
+
+export interface Row {
+  scenario: string;
+  metric: string;
+  /** By dialer name; a dialer the scenario does not run has no value. */
+  values: Record<string, number | string>;
+  target: string;
+  /** Whether Outdial's value meets the target; null when there is none. */
+  met: boolean | null;
+}
+
+export type StackKind = 'one-api-one-worker' | 'two-apis-two-workers';
+
+export interface Scenario {
+  name: string;
+  /** Part of a plain `npm run bench` (the others need --only or --full). */
+  byDefault: boolean;
+  stack: StackKind;
+  run(stack: ProcessStack, detail: Record<string, unknown>, settings: SuiteSettings): Promise<Row[]>;
+}
+
+export interface SuiteSettings {
+  /** Leads of the hundred-k run (100,000; fewer only to try the scenario out). */
+  hundredKLeads: number;
+}
+
+let callers = 1000;
+/** A caller ID no earlier work used, so each (scenario, dialer) is its own business at the carrier. */
+const nextCallerId = () => `+1650555${String(callers++).padStart(4, '0')}`;
+
+/** `n` distinct North American numbers, 10,000 per exchange from `exchange` on. */
+const numbers = (n: number, exchange: number, area = '415') =>
+  Array.from({ length: n }, (_, i) => `+1${area}${exchange + Math.floor(i / 10_000)}${String(i % 10_000).padStart(4, '0')}`);
+
+/** A call that occupies its slot for `ms` at the carrier: 1 ms dialing, 20 ms ringing, the rest talking. */
+const lasting = (ms: number) => ({ dialMs: 1, ringMs: 20, talkMs: ms - 21 });
+
+/** mulberry32: the same "random" call lengths on every run and for every dialer. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const round = (x: number, digits = 0) => Number(x.toFixed(digits));
+
+/** Hands `work` to `dialer`, then waits for the carrier to have every lead dialed and ended, and for the dialer to settle. */
+async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs: number) {
+  const started = Date.now();
+  const cpuBefore = cpuMs(dialer.processes());
+  const businessIds = await dialer.submit(work);
+  await carrierDone(stack.carrier, new Map(work.map((w) => [w.callerId, w.phones.length])), timeoutMs);
+  const cpu = cpuDelta(cpuBefore, cpuMs(dialer.processes()));
+  await dialer.settled();
+  const leads = work.reduce((n, w) => n + w.phones.length, 0);
+  const seconds = (Date.now() - started) / 1000;
+  say(`  ${dialer.name}: ${leads} leads in ${seconds.toFixed(1)} s; CPU % of one core: ${Object.entries(cpu).map(([k, ms]) => `${k} ${Math.round(ms / seconds / 10)}`).join(', ')}`);
+  const cpuMsPerDial = round(Object.values(cpu).reduce((a, b) => a + b, 0) / leads, 1);
+  return { businessIds, cpu, cpuMsPerDial, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
+}
+
+/** Runs `measure` with Outdial, then with the polling dialer at 1 s and at 0.25 s, each started for it and stopped after. */
+async function sideBySide(stack: ProcessStack, measure: (dialer: Dialer) => Promise<void>): Promise<void> {
+  await measure(outdialDialer(stack));
+  for (const pollMs of [1000, 250]) {
+    const poller = await startPollingDialer(stack, pollMs);
+    try {
+      await measure(poller);
+    } finally {
+      await poller.stop();
+    }
+  }
+}
+
+const REFILL = { limit: 3, leads: 60, minMs: 500, maxMs: 1500 };
+
+const refill: Scenario = {
+  name: 'refill',
+  byDefault: true,
+  stack: 'one-api-one-worker',
+  async run(stack, detail) {
+    const phones = numbers(REFILL.leads, 300);
+    const random = seeded(14);
+    stack.carrier.setScripts(phones.map((to) => ({ to, ...lasting(REFILL.minMs + Math.round(random() * (REFILL.maxMs - REFILL.minMs))) })));
+    const p: Record<'p50' | 'p90' | 'p99' | 'makespan' | 'actions', Record<string, number>> = { p50: {}, p90: {}, p99: {}, makespan: {}, actions: {} };
+    await sideBySide(stack, async (dialer) => {
+      const callerId = nextCallerId();
+      const { calls, businessIds } = await dial(stack, dialer, [{ callerId, limit: REFILL.limit, phones }], 300_000);
+      const mine = calls.get(callerId)!;
+      const latencies = sorted(refillLatencies(mine, REFILL.limit));
+      p.p50[dialer.name] = percentile(latencies, 50);
+      p.p90[dialer.name] = percentile(latencies, 90);
+      p.p99[dialer.name] = percentile(latencies, 99);
+      p.makespan[dialer.name] = round(makespanOverIdeal(mine, REFILL.limit), 2);
+      const businessId = businessIds.get(callerId);
+      if (businessId) {
+        const actions = await businessActions(stack.temporal.address, businessId);
+        p.actions[dialer.name] = perUnit(actions, mine.length).total!;
+        detail.refillActions = { perLead: perUnit(actions, mine.length), byActivity: actions.byActivity, executions: actions.executions };
+      }
+    });
+    const o = (k: keyof typeof p) => p[k].Outdial!;
+    return [
+      { scenario: 'refill', metric: 'refill p50 ms', values: p.p50, target: '≤ 30', met: o('p50') <= 30 },
+      { scenario: 'refill', metric: 'refill p90 ms', values: p.p90, target: '', met: null },
+      { scenario: 'refill', metric: 'refill p99 ms', values: p.p99, target: '≤ 100', met: o('p99') <= 100 },
+      { scenario: 'refill', metric: 'makespan / ideal', values: p.makespan, target: '≤ 1.03', met: o('makespan') <= 1.03 },
+      { scenario: 'refill', metric: 'Temporal actions per dialed lead', values: p.actions, target: '≤ 4', met: o('actions') <= 4 },
+    ];
+  },
+};
+
+const THROUGHPUT = { businesses: 40, limit: 5, leads: 50, callMs: 500 };
+
+async function throughputRows(scenario: string, stack: ProcessStack, detail: Record<string, unknown>, dialers: 'side-by-side' | 'outdial'): Promise<Row[]> {
+  stack.carrier.setScripts([], lasting(THROUGHPUT.callMs));
+  const p: Record<'rate' | 'over' | 'dup' | 'refill' | 'makespan' | 'cpu' | 'callback', Record<string, number>> = { rate: {}, over: {}, dup: {}, refill: {}, makespan: {}, cpu: {}, callback: {} };
+  const measure = async (dialer: Dialer) => {
+    const work = Array.from({ length: THROUGHPUT.businesses }, (_, b) => ({ callerId: nextCallerId(), limit: THROUGHPUT.limit, phones: numbers(THROUGHPUT.leads, 200 + b) }));
+    const { calls, cpu, cpuMsPerDial } = await dial(stack, dialer, work, 600_000);
+    p.cpu[dialer.name] = cpuMsPerDial;
+    // How long the dialer took to answer the carrier's final status callbacks: the slot is free at the carrier, not yet in the dialer.
+    const sids = new Set([...calls.values()].flat().map((c) => c.sid));
+    p.callback[dialer.name] = percentile(sorted(stack.carrier.callbacks({ event: 'completed' }).filter((c) => sids.has(c.callSid) && c.sentAt !== null).map((c) => c.finishedAt - c.sentAt!)), 50);
+    detail[`${scenario} CPU ms by process (${dialer.name})`] = cpu;
+    const all: CallView[] = [...calls.values()].flat();
+    p.rate[dialer.name] = round(busyWindowRate(all));
+    p.over[dialer.name] = limitViolations(stack.carrier, new Map(work.map((w) => [w.callerId, w.limit])));
+    p.dup[dialer.name] = [...calls.values()].reduce((n, c) => n + duplicates(c), 0);
+    p.refill[dialer.name] = percentile(sorted([...calls.values()].flatMap((c) => refillLatencies(c, THROUGHPUT.limit))), 50);
+    const makespans = sorted([...calls.values()].map((c) => makespanOverIdeal(c, THROUGHPUT.limit)));
+    p.makespan[dialer.name] = round(percentile(makespans, 50), 2);
+  };
+  if (dialers === 'side-by-side') await sideBySide(stack, measure);
+  else await measure(outdialDialer(stack));
+  const o = (k: keyof typeof p) => p[k].Outdial!;
+  return [
+    { scenario, metric: 'dials/s at the carrier (10-90 % of creates)', values: p.rate, target: '≥ 150', met: o('rate') >= 150 },
+    { scenario, metric: 'calls over a limit (peak − limit, summed)', values: p.over, target: '0', met: o('over') === 0 },
+    { scenario, metric: 'leads dialed twice', values: p.dup, target: '0', met: o('dup') === 0 },
+    { scenario, metric: 'refill p50 ms under load', values: p.refill, target: '', met: null },
+    { scenario, metric: 'makespan / ideal (median business)', values: p.makespan, target: '', met: null },
+    { scenario, metric: 'CPU ms per dial, all its processes', values: p.cpu, target: '', met: null },
+    { scenario, metric: 'final status callback answered in, p50 ms', values: p.callback, target: '', met: null },
+  ];
+}
+
+const throughput: Scenario = {
+  name: 'throughput',
+  byDefault: true,
+  stack: 'one-api-one-worker',
+  run: (stack, detail) => throughputRows('throughput', stack, detail, 'side-by-side'),
+};
+
+const throughput2x2: Scenario = {
+  name: 'throughput-2x2',
+  byDefault: false,
+  stack: 'two-apis-two-workers',
+  run: (stack, detail) => throughputRows('throughput-2x2', stack, detail, 'outdial'),
+};
+
+const FREED = { limit: 3, leads: 150, callMs: 300, runs: [1, 3, 10] };
+
+const freedSlot: Scenario = {
+  name: 'freed-slot',
+  byDefault: true,
+  stack: 'one-api-one-worker',
+  async run(stack, detail) {
+    stack.carrier.setScripts([], lasting(FREED.callMs));
+    const rows: Row[] = [];
+    let oneRun = NaN;
+    for (const runs of FREED.runs) {
+      const callerId = nextCallerId();
+      const { calls, businessIds } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(FREED.leads, 310), runs }], 300_000);
+      const freed = calls.get(callerId)!.length;
+      const actions = await businessActions(stack.temporal.address, businessIds.get(callerId)!);
+      const perSlot = perUnit(actions, freed);
+      detail[`freedSlot${runs}`] = { perSlot, byActivity: actions.byActivity, executions: actions.executions };
+      if (runs === 1) oneRun = perSlot.total!;
+      const passes = round((actions.byActivity.dialAvailableSlots ?? 0) / freed, 2);
+      rows.push(
+        { scenario: 'freed-slot', metric: `Temporal actions per freed slot, ${runs} run${runs > 1 ? 's' : ''}`, values: { Outdial: perSlot.total! }, target: runs === 1 ? '≤ 4' : '≤ 4, ≤ 1.1 × 1 run', met: perSlot.total! <= 4 && perSlot.total! <= 1.1 * oneRun },
+        { scenario: 'freed-slot', metric: `dial passes per freed slot, ${runs} run${runs > 1 ? 's' : ''}`, values: { Outdial: passes }, target: '', met: null },
+      );
+    }
+    return rows;
+  },
+};
+
+const HUNDRED_K = { limit: 100, callMs: 500 };
+
+/** The largest VmRSS seen in MB, sampled every 500 ms until `stop()`. */
+function sampleRss(pids: number[]): { stop(): number } {
+  let max = 0;
+  const read = () => {
+    for (const pid of pids) {
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      max = Math.max(max, kb / 1024);
+    }
+  };
+  const timer = setInterval(read, 500);
+  return { stop: () => (clearInterval(timer), read(), round(max)) };
+}
+
+const hundredK: Scenario = {
+  name: 'hundred-k',
+  byDefault: false,
+  stack: 'one-api-one-worker',
+  async run(stack, _detail, { hundredKLeads: leads }) {
+    stack.carrier.reset(); // earlier scenarios' records are measured already; 100,000 calls are enough to hold
+    stack.carrier.setScripts([], lasting(HUNDRED_K.callMs));
+    const callerId = nextCallerId();
+    const phones = numbers(leads, 200, '212');
+    const { business } = await adminApi<{ business: { id: string } }>(stack, 'POST', '/v1/businesses', {
+      name: 'bench 100k',
+      callerId,
+      callingWindow: { alwaysOpen: true },
+      maxConcurrentCalls: HUNDRED_K.limit,
+    });
+    const rss = sampleRss(stack.workers.map((w) => w.child.pid!));
+    const began = performance.now();
+    const res = await fetch(`${stack.apiUrl}/v1/businesses/${business.id}/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${stack.adminKey}`, 'content-type': 'text/csv' },
+      body: ['phone', ...phones].join('\n'),
+    });
+    const ingestS = round((performance.now() - began) / 1000, 1);
+    if (res.status !== 201) throw new Error(`100k upload answered ${res.status}: ${await res.text()}`);
+    const { run } = (await res.json()) as { run: { id: string } };
+    say(`  ${leads} leads ingested in ${ingestS} s; dialing`);
+    await carrierDone(stack.carrier, new Map([[callerId, leads]]), 3_600_000);
+    while ((await adminApi<{ run: { status: string } }>(stack, 'GET', `/v1/runs/${run.id}`)).run.status === 'running') await new Promise((r) => setTimeout(r, 500));
+    const rssMb = rss.stop();
+    const calls = stack.carrier.calls({ from: callerId });
+    const once = calls.length - duplicates(calls);
+    const actions = await businessActions(stack.temporal.address, business.id);
+    const o = (v: number | string) => ({ Outdial: v });
+    return [
+      { scenario: 'hundred-k', metric: `ingest s (CSV, ${leads.toLocaleString('en-US')} leads)`, values: o(ingestS), target: '≤ 5', met: ingestS <= 5 },
+      { scenario: 'hundred-k', metric: 'worker RSS max MB', values: o(rssMb), target: '≤ 300', met: rssMb <= 300 },
+      { scenario: 'hundred-k', metric: 'largest workflow history, events', values: o(actions.maxHistoryEvents), target: '≤ 10,000', met: actions.maxHistoryEvents <= 10_000 },
+      { scenario: 'hundred-k', metric: 'leads dialed once / calls', values: o(`${once} / ${calls.length}`), target: `${leads} / ${leads}`, met: once === leads && calls.length === leads },
+      { scenario: 'hundred-k', metric: `dials/s at the carrier (limit ${HUNDRED_K.limit})`, values: o(round(busyWindowRate(calls))), target: '', met: null },
+      { scenario: 'hundred-k', metric: 'Temporal actions per dialed lead', values: o(perUnit(actions, calls.length).total!), target: '≤ 4', met: perUnit(actions, calls.length).total! <= 4 },
+    ];
+  },
+};
+
+export const SCENARIOS: Scenario[] = [refill, throughput, freedSlot, hundredK, throughput2x2];
