@@ -1,5 +1,5 @@
 import { createApp } from './api/app';
-import { createWakeRuns } from './calls/wake-runs';
+import { createWakeRuns, WakeRetryQueue } from './calls/wake-runs';
 import { loadConfig, requireAdminKeys } from './config';
 import { createDatabase, migrateDatabase } from './db/client';
 import { startRunEventsHub } from './live/run-events-hub';
@@ -16,6 +16,7 @@ runMain('api', async () => {
   const database = createDatabase(config.databaseUrl);
   await migrateDatabase(database);
   const temporal = await connectTemporalClient(config.temporal);
+  const wakeRetries = new WakeRetryQueue({ temporal, logger }, config.wakeRetry);
   const runEvents = startRunEventsHub({ database, databaseUrl: config.databaseUrl, logger, ...config.liveEvents });
   const app = createApp({
     runEvents,
@@ -23,7 +24,7 @@ runMain('api', async () => {
     temporal,
     telephony: createTelephonyClient(config.twilio),
     logger,
-    wakeRuns: createWakeRuns({ database, temporal, logger }),
+    wakeRuns: createWakeRuns({ database, temporal, logger, retries: wakeRetries }),
     config,
   });
   const host = resolvePublicHost(config);
@@ -42,6 +43,7 @@ runMain('api', async () => {
     const streamsClosed = runEvents.stop();
     server.close(() => {
       void streamsClosed
+        .then(() => wakeRetries.stop())
         .then(() => Promise.allSettled([database.close(), temporal.connection.close()]))
         .then(() => process.exit(0));
     });

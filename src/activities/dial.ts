@@ -10,7 +10,7 @@ import type { Database } from '../db/client';
 import { cancelQueuedJobs, countJobsInStatus } from '../db/queries/jobs';
 import { changeRunStatus, findRun, runStatus } from '../db/queries/runs';
 import type { Logger } from '../logger';
-import { reserveAndClaimJobs } from '../claim/bulk';
+import { reserveAndClaimJobs, spareRunSlots } from '../claim/bulk';
 import { pacingOf } from '../claim/slots';
 import type { TelephonyClient } from '../telephony/client';
 import { FailureType, nonRetryable } from '../workflows/failures';
@@ -40,7 +40,7 @@ export function createDialActivities(deps: DialDeps) {
     const businessId = (await findRun(database.pool, runId))?.business_id;
     if (!businessId) return null;
     const reconciled = await reconcileStaleCalls(deps, businessId);
-    if (reconciled.freed > 0) await deps.wakeRuns(businessId);
+    if (reconciled.freed > 0) await deps.wakeRuns(businessId, { slots: reconciled.freed });
     return businessId;
   }
 
@@ -80,9 +80,16 @@ export function createDialActivities(deps: DialDeps) {
         }),
       );
       const count = (kind: DialOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
-      // A refused call freed its slot at once: every live run of the business may use it.
+      // A refused call freed its slot at once: the runs that can use it are woken (this one too).
       const freedBusinessId = outcomes.flatMap((o) => (o.kind === 'rejected' && o.freed.result === 'applied' ? [o.freed.businessId] : []))[0];
-      if (freedBusinessId) await deps.wakeRuns(freedBusinessId);
+      if (freedBusinessId) await deps.wakeRuns(freedBusinessId, { slots: count('rejected') });
+      // A pass that took nothing may have been woken for a slot it cannot use (paused, waiting, at its
+      // share or cap): the business's spare slots go on to the runs that can use them, so a wake-up is
+      // never swallowed. Not when the carrier's pace holds every run alike.
+      const spare = claim.slots ? spareRunSlots(claim.slots) : null;
+      if (businessId && claim.claimed.length === 0 && claim.heldBy !== 'pacing' && spare !== 0) {
+        await deps.wakeRuns(businessId, { ...(spare === null ? {} : { slots: spare }), except: runId });
+      }
       const accountRefusal = outcomes.find((o) => o.kind === 'account-refused');
       if (accountRefusal) await pauseForAccountRefusal(runId, accountRefusal.message);
 

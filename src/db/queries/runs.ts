@@ -23,6 +23,7 @@ export interface RunRow {
   waiting_reason: string | null;
   waiting_until: Date | null;
   jobs_claimed: number;
+  woken_at: Date | null;
   last_error: string | null;
   created_at: Date;
   started_at: Date | null;
@@ -70,12 +71,15 @@ export async function insertRun(db: Executor, run: NewRun): Promise<RunRow> {
 /** What the fair share of one business's run slots is computed from (src/claim/fair-share.ts). */
 export interface RunDemandRow {
   id: string;
+  workflow_id: string;
   max_concurrent_calls: number | null;
   active: number;
   has_queued: boolean;
   /** Has a queued job it may dial now: started, not past its stop, the lead inside its window. */
   has_dialable: boolean;
   jobs_claimed: number;
+  /** Seconds since its last wake-up for a slot that its claim has not used yet; null: none. */
+  woken_seconds_ago: number | null;
 }
 
 /**
@@ -84,7 +88,7 @@ export interface RunDemandRow {
  */
 export async function runDemands(db: Executor, businessId: string, defaultWindow: CallingWindow): Promise<RunDemandRow[]> {
   const r = await db.query<RunDemandRow & { active: string }>(
-    `SELECT r.id, r.max_concurrent_calls, r.jobs_claimed,
+    `SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
             (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
             EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued,
             (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND EXISTS (
@@ -130,12 +134,31 @@ export async function nextDialableAt(db: Executor, runId: string, window: Callin
 }
 
 /** What the run is waiting for, shown by the API; null reason = it is dialing. */
-export async function setRunWaiting(db: Executor, runId: string, waiting: { reason: string; until: Date | null } | null): Promise<void> {
+/**
+ * What the run's claim found, in one write (none when nothing changed): why it waits (null: it may
+ * dial) and that its wake-up was used (the claim ran, so its free slots are no longer spoken for).
+ */
+export async function settleRunClaim(db: Executor, runId: string, waiting: { reason: string; until: Date | null } | null): Promise<void> {
   await db.query(
-    `UPDATE bulk_call_runs SET waiting_reason = $2, waiting_until = $3
-      WHERE id = $1 AND (waiting_reason IS DISTINCT FROM $2 OR waiting_until IS DISTINCT FROM $3)`,
+    `UPDATE bulk_call_runs SET waiting_reason = $2, waiting_until = $3, woken_at = NULL
+      WHERE id = $1 AND (waiting_reason IS DISTINCT FROM $2 OR waiting_until IS DISTINCT FROM $3 OR woken_at IS NOT NULL)`,
     [runId, waiting?.reason ?? null, waiting?.until ?? null],
   );
+}
+
+/**
+ * Marks a running run woken for a freed slot, unless a wake-up sent in the last `pendingSeconds` is
+ * still unused (its claim has not run): then its slots are spoken for and it is not signalled again.
+ * Atomic, so two callbacks at once never both wake the run for the same slot. Its workflow ID when marked.
+ */
+export async function markRunWoken(db: Executor, runId: string, pendingSeconds: number): Promise<string | null> {
+  const r = await db.query<{ workflow_id: string }>(
+    `UPDATE bulk_call_runs SET woken_at = now()
+      WHERE id = $1 AND status = 'running' AND (woken_at IS NULL OR woken_at <= now() - make_interval(secs => $2))
+      RETURNING workflow_id`,
+    [runId, pendingSeconds],
+  );
+  return r.rows[0]?.workflow_id ?? null;
 }
 
 export async function countClaimed(db: Executor, runId: string, claimed: number): Promise<void> {
