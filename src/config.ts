@@ -149,6 +149,10 @@ const variables = {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
   },
+  WAKE_PENDING_SECONDS: {
+    schema: z.coerce.number().positive().max(3_600).default(2),
+    hint: "set it to the seconds a run woken for a freed slot keeps that slot before its claim has run (0 < n <= 3600)",
+  },
   WAKE_RETRY_MAX_INTERVAL_MS: {
     schema: z.coerce.number().int().min(100).max(60_000).default(1_000),
     hint: 'set it to the longest milliseconds between two retries of a wake-up signal Temporal did not answer (100-60000)',
@@ -208,6 +212,8 @@ export interface Config {
   apiRateLimitPerMinute: number;
   logLevel: Parsed['LOG_LEVEL'];
   runWakeFallbackSeconds: number;
+  /** A run woken for a freed slot keeps it this long before its claim runs (src/calls/wake-runs.ts). */
+  wakePendingSeconds: number;
   /** Wake-up signals Temporal did not answer are retried in memory (src/calls/wake-runs.ts). */
   wakeRetry: { maxPending: number; maxIntervalMs: number };
   /** Temporal's timeouts of a run's dial pass; the pass heartbeats every second. */
@@ -319,6 +325,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiRateLimitPerMinute: v('API_RATE_LIMIT_PER_MINUTE'),
     logLevel: v('LOG_LEVEL'),
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
+    wakePendingSeconds: v('WAKE_PENDING_SECONDS'),
     wakeRetry: { maxPending: v('WAKE_RETRY_MAX_PENDING'), maxIntervalMs: v('WAKE_RETRY_MAX_INTERVAL_MS') },
     dialPass: { timeoutSeconds: v('DIAL_PASS_TIMEOUT_SECONDS'), heartbeatSeconds: v('DIAL_PASS_HEARTBEAT_SECONDS') },
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),

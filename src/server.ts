@@ -24,7 +24,7 @@ runMain('api', async () => {
     temporal,
     telephony: createTelephonyClient(config.twilio),
     logger,
-    wakeRuns: createWakeRuns({ database, temporal, logger, retries: wakeRetries }),
+    wakeRuns: createWakeRuns({ database, temporal, logger, retries: wakeRetries, pendingSeconds: config.wakePendingSeconds }),
     config,
   });
   const host = resolvePublicHost(config);

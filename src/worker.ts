@@ -48,7 +48,7 @@ runMain('worker', async () => {
       temporal,
       telephony: createTelephonyClient(config.twilio),
       logger,
-      wakeRuns: createWakeRuns({ database, temporal, logger, retries: wakeRetries }),
+      wakeRuns: createWakeRuns({ database, temporal, logger, retries: wakeRetries, pendingSeconds: config.wakePendingSeconds }),
       config,
     },
   });
