@@ -4,7 +4,7 @@ import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url'
 import { inTransaction, type Database } from '../db/client';
 import { insertReservedCalls } from '../db/queries/calls';
 import { claimQueuedJobs, expireQueuedJobs } from '../db/queries/jobs';
-import { countClaimed, findRun, nextDialableAt, runDemands, runStatus, runTiming, settleRunClaim, type RunDemandRow } from '../db/queries/runs';
+import { countClaimed, nextDialableAt, runDemands, runStatusAndTiming, settleRunClaim, type RunDemandRow, type RunRow } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
@@ -96,24 +96,24 @@ export function effectiveWindow(run: { calling_window: CallingWindow | null }, b
   return run.calling_window ?? business.calling_window ?? DEFAULT_CALLING_WINDOW;
 }
 
-export async function reserveAndClaimJobs(database: Database, runId: string, lockToken: string, publicBaseUrl: string, pacing: Pacing | null = null): Promise<ClaimResult> {
+/** `run` is the run's row as read by the caller just before (its settings; its status is read again under the lock). */
+export async function reserveAndClaimJobs(database: Database, run: RunRow, lockToken: string, publicBaseUrl: string, pacing: Pacing | null = null): Promise<ClaimResult> {
+  const runId = run.id;
   let refills: number[] = [];
   const result = await inTransaction(database, async (client): Promise<ClaimResult> => {
     const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null };
-    const run = await findRun(client, runId);
-    if (!run) return { ...nothing, slots: null, runStatus: null, stopAt: null };
     const stopAt = run.stop_at;
     const locked = await lockBusinessSlots(client, run.business_id);
     if (!locked) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
     const { business } = locked;
     // Read the run's status under the lock: a pause committed before this point stops new dials.
-    const status = await runStatus(client, runId);
+    const timing = await runStatusAndTiming(client, runId);
+    const status = timing.status;
     if (status !== 'running') return { ...nothing, slots: null, runStatus: status, stopAt };
 
     // Time first, by the database's clock: past its stop, what was not dialed expires; before its
     // start, or with every queued lead outside its window, the run sleeps until the first opening.
     const window = effectiveWindow(run, business);
-    const timing = await runTiming(client, runId);
     if (timing.past_stop) return { ...nothing, expired: await expireQueuedJobs(client, runId), slots: null, runStatus: status, stopAt };
     const demands = await runDemands(client, run.business_id, DEFAULT_CALLING_WINDOW);
     const own = demands.find((d) => d.id === runId);

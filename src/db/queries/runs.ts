@@ -1,5 +1,6 @@
 import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../settings';
 import { ACTIVE_CALL_STATUSES, type RunStatus } from '../statuses';
+import { dueAt } from './calls';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import type { Executor } from './executor';
 import { CREATED_US, FROM_US, type TimeKey } from './keyset';
@@ -103,13 +104,37 @@ export async function runDemands(db: Executor, businessId: string, defaultWindow
   return r.rows.map((row) => ({ ...row, active: Number(row.active) }));
 }
 
-/** Where a run stands in time, by the database's clock: before its start, past its stop. */
-export async function runTiming(db: Executor, runId: string): Promise<{ before_start: boolean; past_stop: boolean }> {
-  const r = await db.query<{ before_start: boolean; past_stop: boolean }>(
-    'SELECT coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $1',
+/**
+ * Where a run stands after a dial pass, in one read: its status, its queued and dialing jobs, and
+ * when its business's next active call is due for a check with the carrier (null: none active).
+ */
+export async function runStanding(
+  db: Executor,
+  runId: string,
+  quietSeconds: number,
+): Promise<{ status: RunStatus | null; queued: number; dialing: number; nextCheckAt: Date | null }> {
+  const r = await db.query<{ status: RunStatus; queued: string; dialing: string; next_check_at: Date | null }>(
+    `SELECT r.status, j.queued, j.dialing,
+            (SELECT min(${dueAt('$3')}) FROM calls WHERE business_id = r.business_id AND status = ANY($2)) AS next_check_at
+       FROM bulk_call_runs r
+      CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'queued') AS queued, count(*) FILTER (WHERE status = 'dialing') AS dialing
+                            FROM outbound_call_jobs WHERE run_id = r.id) j
+      WHERE r.id = $1`,
+    [runId, ACTIVE_CALL_STATUSES, quietSeconds],
+  );
+  const row = r.rows[0];
+  return row
+    ? { status: row.status, queued: Number(row.queued), dialing: Number(row.dialing), nextCheckAt: row.next_check_at }
+    : { status: null, queued: 0, dialing: 0, nextCheckAt: null };
+}
+
+/** A run's status and where it stands in time by the database's clock (before its start, past its stop), in one read. */
+export async function runStatusAndTiming(db: Executor, runId: string): Promise<{ status: RunStatus | null; before_start: boolean; past_stop: boolean }> {
+  const r = await db.query<{ status: RunStatus; before_start: boolean; past_stop: boolean }>(
+    'SELECT status, coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $1',
     [runId],
   );
-  return r.rows[0] ?? { before_start: false, past_stop: false };
+  return r.rows[0] ?? { status: null, before_start: false, past_stop: false };
 }
 
 /**
