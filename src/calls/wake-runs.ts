@@ -1,11 +1,10 @@
 import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { freeSlotsByRun, spareRunSlots } from '../claim/bulk';
-import type { BusinessSlots } from '../claim/slots';
-import type { Database } from '../db/client';
-import { businessSlotsOf } from '../db/queries/businesses';
+import { lockBusinessSlots, type BusinessSlots } from '../claim/slots';
+import type { PoolClient } from 'pg';
+import { inTransaction, type Database } from '../db/client';
 import { findRun, markRunWoken, runDemands, type RunDemandRow } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW } from '../db/settings';
-import { ACTIVE_CALL_STATUSES } from '../db/statuses';
 import type { Logger } from '../logger';
 import { slotFreedSignal } from '../workflows/messages';
 
@@ -45,9 +44,15 @@ export function wakeCandidates(business: BusinessSlots, demands: readonly RunDem
     .sort((a, b) => b.free - a.free || a.run.jobs_claimed - b.run.jobs_claimed || (a.run.id < b.run.id ? -1 : 1));
 }
 
-/** The run whose call ended needs its own wake-up when no freed slot woke it and it may dial nothing now. */
+/**
+ * The run whose call ended, when it may dial nothing now, needs its own wake-up if its next step
+ * changed: a retry was queued (a new due time), its queued leads are not dialable and it does not
+ * know yet (its claim last found some: it sleeps on its fallback, not on their opening), or its
+ * last call ended (it may be done).
+ */
 function endedRunNeedsWake(row: RunDemandRow, ended: { retryQueued: boolean }): boolean {
-  return !row.has_dialable && (ended.retryQueued || (!row.has_queued && row.active === 0));
+  if (row.has_dialable) return false;
+  return ended.retryQueued || (row.has_queued ? row.waiting_reason === null : row.active === 0);
 }
 
 export interface WakeRetryOptions {
@@ -162,40 +167,48 @@ export class WakeRetryQueue {
 export function createWakeRuns(deps: { database: Database; temporal: Client; logger: Logger; retries?: WakeRetryQueue; pendingSeconds?: number }): WakeRuns {
   const pendingSeconds = deps.pendingSeconds ?? DEFAULT_WAKE_PENDING_SECONDS;
   return async (businessId, request = {}) => {
-    const pool = deps.database.pool;
-    const [business, demands] = await Promise.all([businessSlotsOf(pool, businessId, ACTIVE_CALL_STATUSES), runDemands(pool, businessId, DEFAULT_CALLING_WINDOW)]);
-    if (!business) return 0;
-    // A run woken earlier whose claim has not run yet keeps the slots it was woken for; of the rest,
-    // each candidate in turn takes as many of the freed slots as it has free, so no more runs than
-    // slots are woken.
-    const workflowIds = new Set<string>();
-    const isPending = (run: RunDemandRow) => run.woken_seconds_ago !== null && run.woken_seconds_ago < pendingSeconds;
-    const candidates = wakeCandidates(business, demands, request.except);
-    let unclaimed = spareRunSlots(business) - candidates.filter((c) => isPending(c.run)).reduce((sum, c) => sum + c.free, 0);
-    let ours = request.slots ?? Number.POSITIVE_INFINITY;
-    for (const { run, free } of candidates.filter((c) => !isPending(c.run))) {
-      if (unclaimed <= 0 || ours <= 0) break;
-      unclaimed -= free;
-      // Atomic: a wake-up sent meanwhile by another callback counts as pending, and this one is not sent.
-      const workflowId = await markRunWoken(pool, run.id, pendingSeconds);
-      if (workflowId) {
-        workflowIds.add(workflowId);
-        ours -= free;
-      }
-    }
-    const ended = request.endedRun;
-    if (ended && ended.runId !== request.except) {
-      const row = demands.find((d) => d.id === ended.runId);
-      if (row) {
-        if (endedRunNeedsWake(row, ended)) workflowIds.add(row.workflow_id);
-      } else {
-        // Not running: a canceling run waits for its calls to end, and the last one's end must wake it to finish.
-        const run = await findRun(pool, ended.runId);
-        if (run?.status === 'canceling') workflowIds.add(run.workflow_id);
-      }
-    }
-    return signalRuns(deps, businessId, [...workflowIds]);
+    const workflowIds = await inTransaction(deps.database, (client) => runsToSignal(client, businessId, request, pendingSeconds));
+    return signalRuns(deps, businessId, workflowIds);
   };
+}
+
+/**
+ * Chosen under the business's slot lock, the one the claim holds: a claim in flight commits first,
+ * so its slots and its used wake-up are seen here (without it a callback could take a run as woken
+ * whose claim, already counting, missed this slot); and callbacks of one business decide in turn.
+ */
+async function runsToSignal(client: PoolClient, businessId: string, request: WakeRequest, pendingSeconds: number): Promise<string[]> {
+  const locked = await lockBusinessSlots(client, businessId);
+  if (!locked) return [];
+  const business = locked.slots;
+  const demands = await runDemands(client, businessId, DEFAULT_CALLING_WINDOW);
+  // A run woken earlier whose claim has not run yet keeps the slots it was woken for; of the rest,
+  // each candidate in turn takes as many of the freed slots as it has free, so no more runs than
+  // slots are woken.
+  const workflowIds = new Set<string>();
+  const isPending = (run: RunDemandRow) => run.woken_seconds_ago !== null && run.woken_seconds_ago < pendingSeconds;
+  const candidates = wakeCandidates(business, demands, request.except);
+  let unclaimed = spareRunSlots(business) - candidates.filter((c) => isPending(c.run)).reduce((sum, c) => sum + c.free, 0);
+  let ours = request.slots ?? Number.POSITIVE_INFINITY;
+  for (const { run, free } of candidates.filter((c) => !isPending(c.run))) {
+    if (unclaimed <= 0 || ours <= 0) break;
+    unclaimed -= free;
+    ours -= free;
+    await markRunWoken(client, run.id);
+    workflowIds.add(run.workflow_id);
+  }
+  const ended = request.endedRun;
+  if (ended && ended.runId !== request.except) {
+    const row = demands.find((d) => d.id === ended.runId);
+    if (row) {
+      if (endedRunNeedsWake(row, ended)) workflowIds.add(row.workflow_id);
+    } else {
+      // Not running: a canceling run waits for its calls to end, and the last one's end must wake it to finish.
+      const run = await findRun(client, ended.runId);
+      if (run?.status === 'canceling') workflowIds.add(run.workflow_id);
+    }
+  }
+  return [...workflowIds];
 }
 
 async function signalRuns(deps: { temporal: Client; logger: Logger; retries?: WakeRetryQueue }, businessId: string, workflowIds: string[]): Promise<number> {

@@ -66,26 +66,6 @@ export async function findBusiness(db: Executor, id: string): Promise<BusinessRo
   return (await db.query<BusinessRow>('SELECT * FROM businesses WHERE id = $1', [id])).rows[0] ?? null;
 }
 
-/** The business's limit and its active calls (all, and of runs) in one read, without its slot lock: for choosing whom to wake. */
-export async function businessSlotsOf(
-  db: Executor,
-  id: string,
-  activeStatuses: readonly string[],
-): Promise<{ limit: number; reservedDirectSlots: number; active: number; activeInRuns: number } | null> {
-  const r = await db.query<{ max_concurrent_calls: number; reserved_direct_slots: number; active: string; active_in_runs: string }>(
-    `SELECT b.max_concurrent_calls, b.reserved_direct_slots, a.active, a.active_in_runs
-       FROM businesses b
-       CROSS JOIN LATERAL (SELECT count(*) AS active, count(*) FILTER (WHERE c.direction = 'bulk') AS active_in_runs
-                             FROM calls c WHERE c.business_id = b.id AND c.status = ANY($2)) a
-      WHERE b.id = $1`,
-    [id, activeStatuses],
-  );
-  const row = r.rows[0];
-  return row
-    ? { limit: row.max_concurrent_calls, reservedDirectSlots: row.reserved_direct_slots, active: Number(row.active), activeInRuns: Number(row.active_in_runs) }
-    : null;
-}
-
 /** Writes every field (the domain merges a change into the current row first). */
 export async function updateBusiness(db: Executor, id: string, fields: BusinessFields): Promise<BusinessRow | null> {
   const r = await db.query<BusinessRow>(

@@ -79,6 +79,8 @@ export interface RunDemandRow {
   /** Has a queued job it may dial now: started, not past its stop, the lead inside its window. */
   has_dialable: boolean;
   jobs_claimed: number;
+  /** Why its last claim found nothing dialable (null: it could dial). */
+  waiting_reason: string | null;
   /** Seconds since its last wake-up for a slot that its claim has not used yet; null: none. */
   woken_seconds_ago: number | null;
 }
@@ -89,7 +91,7 @@ export interface RunDemandRow {
  */
 export async function runDemands(db: Executor, businessId: string, defaultWindow: CallingWindow): Promise<RunDemandRow[]> {
   const r = await db.query<RunDemandRow & { active: string }>(
-    `SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
+    `SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, r.waiting_reason, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
             (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
             EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued,
             (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND EXISTS (
@@ -171,19 +173,9 @@ export async function settleRunClaim(db: Executor, runId: string, waiting: { rea
   );
 }
 
-/**
- * Marks a running run woken for a freed slot, unless a wake-up sent in the last `pendingSeconds` is
- * still unused (its claim has not run): then its slots are spoken for and it is not signalled again.
- * Atomic, so two callbacks at once never both wake the run for the same slot. Its workflow ID when marked.
- */
-export async function markRunWoken(db: Executor, runId: string, pendingSeconds: number): Promise<string | null> {
-  const r = await db.query<{ workflow_id: string }>(
-    `UPDATE bulk_call_runs SET woken_at = now()
-      WHERE id = $1 AND status = 'running' AND (woken_at IS NULL OR woken_at <= now() - make_interval(secs => $2))
-      RETURNING workflow_id`,
-    [runId, pendingSeconds],
-  );
-  return r.rows[0]?.workflow_id ?? null;
+/** Marks a run woken for a freed slot: until its claim runs, its free slots are spoken for (src/calls/wake-runs.ts). */
+export async function markRunWoken(db: Executor, runId: string): Promise<void> {
+  await db.query('UPDATE bulk_call_runs SET woken_at = now() WHERE id = $1', [runId]);
 }
 
 export async function countClaimed(db: Executor, runId: string, claimed: number): Promise<void> {
