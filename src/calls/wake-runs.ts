@@ -64,6 +64,11 @@ export interface WakeRetryOptions {
 
 export const DEFAULT_WAKE_RETRY: WakeRetryOptions = { maxPending: 10_000, maxIntervalMs: 1_000 };
 
+/** One wake-up signal, given up on at `deadline`. */
+function sendWakeUp(temporal: Client, workflowId: string, deadline: number): Promise<void> {
+  return temporal.withDeadline(deadline, () => temporal.workflow.getHandle(workflowId).signal(slotFreedSignal));
+}
+
 /** gRPC's DEADLINE_EXCEEDED and UNAVAILABLE (@grpc/grpc-js is not a direct dependency). */
 const UNANSWERED_CODES = new Set([4, 14]);
 
@@ -139,8 +144,7 @@ export class WakeRetryQueue {
     const entries = [...this.pending].flatMap(([businessId, ids]) => [...ids].map((id) => ({ businessId, id })));
     const deadline = Date.now() + this.options.maxIntervalMs;
     const results = await Promise.allSettled(
-      entries.map(({ id }) => this.deps.temporal.withDeadline(deadline, () => this.deps.temporal.workflow.getHandle(id).signal(slotFreedSignal))),
-    );
+entries.map(({ id }) => sendWakeUp(this.deps.temporal, id, deadline)));
     let answered = false;
     results.forEach((r, i) => {
       const { businessId, id } = entries[i]!;
@@ -159,7 +163,7 @@ export class WakeRetryQueue {
 }
 
 /**
- * A freed slot wakes only the runs that can use it (runsToWake), plus the run whose call ended when
+ * A freed slot wakes only the runs that can use it (runsToSignal), plus the run whose call ended when
  * that may finish it. Signals go by workflow ID only, so they reach the newest execution after
  * continue-as-new. A signal Temporal did not answer goes to the retry queue; the run's fallback
  * timer covers whatever is still lost.
@@ -217,8 +221,7 @@ async function signalRuns(deps: { temporal: Client; logger: Logger; retries?: Wa
   // queue takes over what Temporal did not answer.
   const deadline = Date.now() + SIGNAL_DEADLINE_MS;
   const results = await Promise.allSettled(
-    workflowIds.map((id) => deps.temporal.withDeadline(deadline, () => deps.temporal.workflow.getHandle(id).signal(slotFreedSignal))),
-  );
+workflowIds.map((id) => sendWakeUp(deps.temporal, id, deadline)));
   const retry: string[] = [];
   results.forEach((r, i) => {
     if (r.status === 'rejected') {

@@ -81,6 +81,25 @@ describe('BulkCallRun', () => {
     expect(signals).toBeLessThanOrEqual(20);
   });
 
+  test('six runs of one business: a freed slot wakes only a run that can use it (no fan-out), none starves, the limit holds', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 3 });
+    const phones = leadPhones(24, '+1415571');
+    const runs = await Promise.all(Array.from({ length: 6 }, (_, i) => stack.createRun(business.id, phones.slice(i * 4, (i + 1) * 4))));
+    // The fallback timer is an hour: every run finishing proves no wake-up was swallowed.
+    const done = await Promise.all(runs.map((r) => stack.runResult(r)));
+    expect(done.map((d) => d.status)).toEqual(Array(6).fill('completed'));
+    calledOnce(stack, business.callerId, phones);
+    expect(peak(stack, business.callerId)).toBeLessThanOrEqual(3);
+    let signals = 0;
+    for (const r of runs) {
+      const history = await stack.temporal.client.workflow.getHandle(r.workflowId).fetchHistory();
+      signals += (history.events ?? []).filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED).length;
+    }
+    // About one per freed slot (plus a run's own wake-ups to finish, and hand-overs); every live run
+    // was signalled for every freed slot before: up to 6 × 24.
+    expect(signals).toBeLessThanOrEqual(2 * phones.length);
+  });
+
   test('callbacks that beat the create response are matched by call ID: none is lost, the run completes', async () => {
     const business = await stack.createBusiness();
     const phones = leadPhones(6, '+1415562');
