@@ -143,8 +143,7 @@ export class WakeRetryQueue {
   private async sendAll(): Promise<void> {
     const entries = [...this.pending].flatMap(([businessId, ids]) => [...ids].map((id) => ({ businessId, id })));
     const deadline = Date.now() + this.options.maxIntervalMs;
-    const results = await Promise.allSettled(
-entries.map(({ id }) => sendWakeUp(this.deps.temporal, id, deadline)));
+    const results = await Promise.allSettled(entries.map(({ id }) => sendWakeUp(this.deps.temporal, id, deadline)));
     let answered = false;
     results.forEach((r, i) => {
       const { businessId, id } = entries[i]!;
@@ -220,8 +219,7 @@ async function signalRuns(deps: { temporal: Client; logger: Logger; retries?: Wa
   // Bounded: while Temporal is unreachable a status callback must not hang on retries; the retry
   // queue takes over what Temporal did not answer.
   const deadline = Date.now() + SIGNAL_DEADLINE_MS;
-  const results = await Promise.allSettled(
-workflowIds.map((id) => sendWakeUp(deps.temporal, id, deadline)));
+  const results = await Promise.allSettled(workflowIds.map((id) => sendWakeUp(deps.temporal, id, deadline)));
   const retry: string[] = [];
   results.forEach((r, i) => {
     if (r.status === 'rejected') {
