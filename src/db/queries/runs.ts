@@ -212,15 +212,6 @@ export async function changeRunStatus(
   return r.rows[0]?.status ?? null;
 }
 
-/** Workflow IDs of a business's runs whose workflow is alive, in the given statuses. */
-export async function runWorkflowIds(db: Executor, businessId: string, statuses: readonly RunStatus[]): Promise<string[]> {
-  const r = await db.query<{ workflow_id: string }>('SELECT workflow_id FROM bulk_call_runs WHERE business_id = $1 AND status = ANY($2)', [
-    businessId,
-    statuses,
-  ]);
-  return r.rows.map((row) => row.workflow_id);
-}
-
 /** Runs still `pending` this long after they were committed: their workflow start may have been lost. */
 export async function pendingRunsOlderThan(db: Executor, seconds: number, opts: { businessId?: string; limit: number }): Promise<RunRow[]> {
   const r = await db.query<RunRow>(
