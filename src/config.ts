@@ -161,6 +161,18 @@ const variables = {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
   },
+  WAKE_PENDING_SECONDS: {
+    schema: z.coerce.number().positive().max(3_600).default(2),
+    hint: "set it to the seconds a run woken for a freed slot keeps that slot before its claim has run (0 < n <= 3600)",
+  },
+  WAKE_RETRY_MAX_INTERVAL_MS: {
+    schema: z.coerce.number().int().min(100).max(60_000).default(1_000),
+    hint: 'set it to the longest milliseconds between two retries of a wake-up signal Temporal did not answer (100-60000)',
+  },
+  WAKE_RETRY_MAX_PENDING: {
+    schema: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+    hint: 'set it to how many undelivered wake-up signals a process keeps for a retry (0-1000000; 0: none, the fallback timer covers them)',
+  },
   WEBHOOK_TIMEOUT_MS: {
     schema: z.coerce.number().int().min(100).max(120_000).default(10_000),
     hint: 'set it to the milliseconds a webhook receiver has to answer before the attempt counts as failed (100-120000)',
@@ -212,6 +224,10 @@ export interface Config {
   apiRateLimitPerMinute: number;
   logLevel: Parsed['LOG_LEVEL'];
   runWakeFallbackSeconds: number;
+  /** A run woken for a freed slot keeps it this long before its claim runs (src/calls/wake-runs.ts). */
+  wakePendingSeconds: number;
+  /** Wake-up signals Temporal did not answer are retried in memory (src/calls/wake-runs.ts). */
+  wakeRetry: { maxPending: number; maxIntervalMs: number };
   /** Temporal's timeouts of a run's dial pass; the pass heartbeats every second. */
   dialPass: { timeoutSeconds: number; heartbeatSeconds: number };
   reconcileAfterSeconds: number;
@@ -327,6 +343,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiRateLimitPerMinute: v('API_RATE_LIMIT_PER_MINUTE'),
     logLevel: v('LOG_LEVEL'),
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
+    wakePendingSeconds: v('WAKE_PENDING_SECONDS'),
+    wakeRetry: { maxPending: v('WAKE_RETRY_MAX_PENDING'), maxIntervalMs: v('WAKE_RETRY_MAX_INTERVAL_MS') },
     dialPass: { timeoutSeconds: v('DIAL_PASS_TIMEOUT_SECONDS'), heartbeatSeconds: v('DIAL_PASS_HEARTBEAT_SECONDS') },
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileFirstCheckSeconds: v('RECONCILE_FIRST_CHECK_SECONDS'),

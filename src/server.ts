@@ -1,6 +1,6 @@
 import { createApp } from './api/app';
 import { checkAfterApiStart } from './calls/reconcile';
-import { createWakeRuns } from './calls/wake-runs';
+import { createWakeRuns, WakeRetryQueue } from './calls/wake-runs';
 import { loadConfig, requireAdminKeys } from './config';
 import { createDatabase, migrateDatabase } from './db/client';
 import { startRunEventsHub } from './live/run-events-hub';
@@ -18,8 +18,9 @@ runMain('api', async () => {
   const database = createDatabase(config.databaseUrl);
   await migrateDatabase(database);
   const temporal = await connectTemporalClient(config.temporal);
+  const wakeRetries = new WakeRetryQueue({ temporal, logger }, config.wakeRetry);
   const runEvents = startRunEventsHub({ database, databaseUrl: config.databaseUrl, logger, ...config.liveEvents });
-  const wakeRuns = createWakeRuns({ database, temporal, logger });
+  const wakeRuns = createWakeRuns({ database, temporal, logger, retries: wakeRetries, pendingSeconds: config.wakePendingSeconds });
   const app = createApp({ runEvents, database, temporal, telephony: createTelephonyClient(config.twilio), logger, wakeRuns, config });
   const host = resolvePublicHost(config);
   if (!host.ok) logger.warn(`${host.error}: runs will fail and status callbacks cannot be verified until PUBLIC_HOST is set`);
@@ -44,6 +45,7 @@ runMain('api', async () => {
     const streamsClosed = runEvents.stop();
     server.close(() => {
       void streamsClosed
+        .then(() => wakeRetries.stop())
         .then(() => Promise.allSettled([database.close(), temporal.connection.close()]))
         .then(() => process.exit(0));
     });

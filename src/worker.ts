@@ -1,5 +1,5 @@
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
-import { createWakeRuns } from './calls/wake-runs';
+import { createWakeRuns, WakeRetryQueue } from './calls/wake-runs';
 import { dependencyHealth } from './health';
 import { loadConfig } from './config';
 import { createDatabase, migrateDatabase } from './db/client';
@@ -38,6 +38,7 @@ runMain('worker', async () => {
   const temporal = await connectTemporalClient(config.temporal);
   await ensureSearchAttributes(temporal, config.temporal.namespace, logger);
   await ensureReconcileSchedule(temporal, { taskQueue: config.temporal.taskQueue, everySeconds: config.reconcileSweepSeconds, logger });
+  const wakeRetries = new WakeRetryQueue({ temporal, logger }, config.wakeRetry);
   const worker = await createOutdialWorker({
     connection: await connectWorkerConnection(config.temporal),
     namespace: config.temporal.namespace,
@@ -47,7 +48,7 @@ runMain('worker', async () => {
       temporal,
       telephony: createTelephonyClient(config.twilio),
       logger,
-      wakeRuns: createWakeRuns({ database, temporal, logger }),
+      wakeRuns: createWakeRuns({ database, temporal, logger, retries: wakeRetries, pendingSeconds: config.wakePendingSeconds }),
       config,
     },
   });
@@ -63,6 +64,7 @@ runMain('worker', async () => {
   );
   await running;
   await webhooks?.stop();
+  await wakeRetries.stop();
   await database.close();
   await temporal.connection.close();
   await metricsServer?.close();

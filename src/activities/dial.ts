@@ -6,12 +6,11 @@ import { placeReservedCall, type DialOutcome } from '../calls/place-call';
 import { reconcileStaleCalls } from '../calls/reconcile';
 import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
-import { nextCheckDue } from '../db/queries/calls';
 import type { Database } from '../db/client';
-import { cancelQueuedJobs, countJobsInStatus } from '../db/queries/jobs';
-import { changeRunStatus, findRun, runStatus } from '../db/queries/runs';
+import { cancelQueuedJobs } from '../db/queries/jobs';
+import { changeRunStatus, findRun, runStanding } from '../db/queries/runs';
 import type { Logger } from '../logger';
-import { reserveAndClaimJobs } from '../claim/bulk';
+import { reserveAndClaimJobs, spareRunSlots } from '../claim/bulk';
 import { pacingOf } from '../claim/slots';
 import type { TelephonyClient } from '../telephony/client';
 import { FailureType, nonRetryable } from '../workflows/failures';
@@ -37,12 +36,9 @@ export function createDialActivities(deps: DialDeps) {
   }
 
   /** Calls of the business due for a check are checked with the carrier before slots are counted. */
-  async function reconcileBusinessOf(runId: string): Promise<string | null> {
-    const businessId = (await findRun(database.pool, runId))?.business_id;
-    if (!businessId) return null;
+  async function reconcileBusiness(businessId: string): Promise<void> {
     const reconciled = await reconcileStaleCalls(deps, businessId);
-    if (reconciled.freed > 0) await deps.wakeRuns(businessId);
-    return businessId;
+    if (reconciled.freed > 0) await deps.wakeRuns(businessId, { slots: reconciled.freed });
   }
 
   return {
@@ -56,8 +52,11 @@ export function createDialActivities(deps: DialDeps) {
   };
 
   async function dialPass(runId: string, publicBaseUrl: string): Promise<DialPassSummary> {
-      const businessId = await reconcileBusinessOf(runId);
-      const claim = await reserveAndClaimJobs(database, runId, randomUUID(), publicBaseUrl, pacingOf(deps.config));
+      const run = await findRun(database.pool, runId);
+      if (!run) throw nonRetryable(FailureType.RunNotLive, `run ${runId} is gone in Postgres; it dials no more`);
+      const businessId = run.business_id;
+      await reconcileBusiness(businessId);
+      const claim = await reserveAndClaimJobs(database, run, randomUUID(), publicBaseUrl, pacingOf(deps.config));
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.
         throw nonRetryable(FailureType.RunNotLive, `run ${runId} is ${claim.runStatus ?? 'gone'} in Postgres; it dials no more`);
@@ -81,18 +80,29 @@ export function createDialActivities(deps: DialDeps) {
         }),
       );
       const count = (kind: DialOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
-      // A refused call freed its slot at once: every live run of the business may use it.
+      // A refused call freed its slot at once: the runs that can use it are woken (this one too).
       const freedBusinessId = outcomes.flatMap((o) => (o.kind === 'rejected' && o.freed.result === 'applied' ? [o.freed.businessId] : []))[0];
-      if (freedBusinessId) await deps.wakeRuns(freedBusinessId);
+      if (freedBusinessId) await deps.wakeRuns(freedBusinessId, { slots: count('rejected') });
+      // A pass that took nothing may have been woken for a slot it cannot use (paused, waiting, at its
+      // share or cap): the business's spare slots go on to the runs that can use them, so a wake-up is
+      // never swallowed. Not when the carrier's pace holds every run alike.
+      const spare = claim.slots ? spareRunSlots(claim.slots) : null;
+      if (claim.claimed.length === 0 && claim.heldBy !== 'pacing' && spare !== 0) {
+        await deps.wakeRuns(businessId, { ...(spare === null ? {} : { slots: spare }), except: runId });
+      }
       const accountRefusal = outcomes.find((o) => o.kind === 'account-refused');
       if (accountRefusal) await pauseForAccountRefusal(runId, accountRefusal.message);
 
-      // Where the run stands now. A canceling run ends the jobs a withdrawn reservation put back in the queue.
-      const status = await runStatus(database.pool, runId);
-      if (status === 'canceling') await cancelQueuedJobs(database.pool, runId);
-      const jobs = await countJobsInStatus(database.pool, runId);
-      // The run wakes for the business's next check (a dial whose outcome is unknown is asked about within seconds).
-      const nextCheckAt = businessId ? await nextCheckDue(database.pool, businessId, quietCallCheckSeconds(deps.config)) : null;
+      // Where the run stands now, in one read. The run wakes for the business's next check (a dial whose
+      // outcome is unknown is asked about within seconds).
+      let standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
+      const { status, nextCheckAt } = standing;
+      // A canceling run ends the jobs a withdrawn reservation put back in the queue, then counts again.
+      if (status === 'canceling' && standing.queued > 0) {
+        await cancelQueuedJobs(database.pool, runId);
+        standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
+      }
+      const jobs = standing;
       return {
         runStatus: status,
         dialed: count('placed'),

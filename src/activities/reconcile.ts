@@ -18,7 +18,7 @@ export function createReconcileActivities(deps: DomainDeps) {
         const r = await reconcileStaleCalls(deps, businessId);
         total.settled += r.settled;
         total.withdrawn += r.withdrawn;
-        if (r.freed > 0) await deps.wakeRuns(businessId);
+        if (r.freed > 0) await deps.wakeRuns(businessId, { slots: r.freed });
       }
       if (total.businesses > 0) deps.logger.info(total, 'reconciliation sweep');
       return total;

@@ -2,7 +2,6 @@ import type { PoolClient } from 'pg';
 import { inTransaction, type Database } from '../db/client';
 import { learnCallSid, lockCall, setCallStatus, type CallRow } from '../db/queries/calls';
 import { finishJob, jobAttempt, queueRetry } from '../db/queries/jobs';
-import { findRun } from '../db/queries/runs';
 import { retryDelaySeconds, retryOutcomeOf } from './retries';
 import { callStatusRank, isTerminalCallStatus, type CallStatus, type JobStatus } from '../db/statuses';
 
@@ -82,9 +81,9 @@ export function applyCallStatus(
         errorMessage: update.errorMessage ?? null,
       });
       // The lead's next attempt, in the same transaction: an attempt never ends without its retry.
-      const run = call.run_id && !update.permanent ? await findRun(client, call.run_id) : null;
-      const attempt = run?.retry_policy ? await jobAttempt(client, call.job_id) : null;
-      const delay = attempt === null ? null : retryDelaySeconds(run!.retry_policy, retryOutcomeOf(update.status, call.answered_by), attempt);
+      const policy = update.permanent ? null : call.run_retry_policy;
+      const attempt = policy ? await jobAttempt(client, call.job_id) : null;
+      const delay = attempt === null ? null : retryDelaySeconds(policy, retryOutcomeOf(update.status, call.answered_by), attempt);
       if (delay !== null) retryQueued = await queueRetry(client, { jobId: call.job_id, delaySeconds: delay });
     }
     if (alsoWhenApplied) await alsoWhenApplied(client, call);

@@ -9,8 +9,13 @@ export function statusCallbackUrl(publicBaseUrl: string, callId: string): string
   return `${publicBaseUrl}${STATUS_CALLBACK_PATH}?callId=${encodeURIComponent(callId)}`;
 }
 
-/** The events we subscribe to: progress for operators, `completed` (any terminal status) to free the slot. */
-export const STATUS_CALLBACK_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
+/**
+ * The events we subscribe to: `ringing` and `answered` for operators (run page, events, SSE),
+ * `completed` (any terminal status) to free the slot. Not `initiated`: the create answer already
+ * records the call as dialed (reserved → queued, the `call.dialed` event), so it would be a
+ * callback and a transaction per call that changes nothing anyone reads.
+ */
+export const STATUS_CALLBACK_EVENTS = ['ringing', 'answered', 'completed'];
 
 /** Twilio's async answering-machine result, for the same call (verified like the status callback). */
 export const AMD_CALLBACK_PATH = '/v1/twilio/amd';

@@ -4,7 +4,7 @@ import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url'
 import { inTransaction, type Database } from '../db/client';
 import { insertReservedCalls } from '../db/queries/calls';
 import { claimQueuedJobs, expireQueuedJobs } from '../db/queries/jobs';
-import { countClaimed, findRun, nextDialableAt, runDemands, runStatus, runTiming, setRunWaiting } from '../db/queries/runs';
+import { countClaimed, nextDialableAt, runDemands, runStatusAndTiming, settleRunClaim, type RunDemandRow, type RunRow } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
@@ -62,6 +62,29 @@ function freeSlotsOf(slots: RunSlots): { free: number; heldBy: HeldBy | null } {
   return free > 0 ? { free, heldBy: null } : { free: 0, heldBy: rule };
 }
 
+/** The slots the business's runs may still take now, whichever run: the limit's and the runs' part's rules. */
+export function spareRunSlots(slots: BusinessSlots): number {
+  return Math.max(0, Math.min(slots.limit - slots.active, slots.limit - slots.reservedDirectSlots - slots.activeInRuns));
+}
+
+/**
+ * Every running run's slots under every rule, fair shares included, from the same rows the claim
+ * reads: the claim takes its own run's; a wake-up picks the runs that can use a freed slot by it.
+ */
+export function runSlotsOf(business: BusinessSlots, demands: readonly RunDemandRow[]): Map<string, RunSlots> {
+  const shares = fairShares(
+    business.limit - business.reservedDirectSlots,
+    demands.map((d) => ({ runId: d.id, active: d.active, cap: d.max_concurrent_calls, waiting: d.has_dialable, claimed: d.jobs_claimed })),
+  );
+  return new Map(demands.map((d) => [d.id, { ...business, run: { active: d.active, cap: d.max_concurrent_calls, share: shares.get(d.id) ?? 0 } }]));
+}
+
+/** The free slots of each running run that has a lead it may dial now (the runs a freed slot can go to). */
+export function freeSlotsByRun(business: BusinessSlots, demands: readonly RunDemandRow[]): Map<string, number> {
+  const slots = runSlotsOf(business, demands);
+  return new Map(demands.filter((d) => d.has_dialable).map((d) => [d.id, freeSlotsOf(slots.get(d.id)!).free]));
+}
+
 /**
  * Reserve-and-claim for one run, in one transaction under the business's slot lock: count the free
  * slots under every rule, claim up to that many queued jobs with the conditional UPDATE (a loser
@@ -73,40 +96,39 @@ export function effectiveWindow(run: { calling_window: CallingWindow | null }, b
   return run.calling_window ?? business.calling_window ?? DEFAULT_CALLING_WINDOW;
 }
 
-export async function reserveAndClaimJobs(database: Database, runId: string, lockToken: string, publicBaseUrl: string, pacing: Pacing | null = null): Promise<ClaimResult> {
+/** `run` is the run's row as read by the caller just before (its settings; its status is read again under the lock). */
+export async function reserveAndClaimJobs(database: Database, run: RunRow, lockToken: string, publicBaseUrl: string, pacing: Pacing | null = null): Promise<ClaimResult> {
+  const runId = run.id;
   let refills: number[] = [];
   const result = await inTransaction(database, async (client): Promise<ClaimResult> => {
     const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null };
-    const run = await findRun(client, runId);
-    if (!run) return { ...nothing, slots: null, runStatus: null, stopAt: null };
     const stopAt = run.stop_at;
     const locked = await lockBusinessSlots(client, run.business_id);
     if (!locked) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
     const { business } = locked;
     // Read the run's status under the lock: a pause committed before this point stops new dials.
-    const status = await runStatus(client, runId);
+    const timing = await runStatusAndTiming(client, runId);
+    const status = timing.status;
     if (status !== 'running') return { ...nothing, slots: null, runStatus: status, stopAt };
 
     // Time first, by the database's clock: past its stop, what was not dialed expires; before its
     // start, or with every queued lead outside its window, the run sleeps until the first opening.
     const window = effectiveWindow(run, business);
-    const timing = await runTiming(client, runId);
     if (timing.past_stop) return { ...nothing, expired: await expireQueuedJobs(client, runId), slots: null, runStatus: status, stopAt };
     const demands = await runDemands(client, run.business_id, DEFAULT_CALLING_WINDOW);
     const own = demands.find((d) => d.id === runId);
     if (own?.has_queued && !own.has_dialable) {
       const next = await nextDialableAt(client, runId, window);
       const waiting: RunWaiting = { reason: timing.before_start ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at, timeZone: business.time_zone };
-      await setRunWaiting(client, runId, waiting);
+      await settleRunClaim(client, runId, waiting);
       return { ...nothing, waiting, slots: null, runStatus: status, stopAt };
     }
-    await setRunWaiting(client, runId, null);
+    await settleRunClaim(client, runId, null);
 
-    const shares = fairShares(
-      business.max_concurrent_calls - business.reserved_direct_slots,
-      demands.map((d) => ({ runId: d.id, active: d.active, cap: d.max_concurrent_calls, waiting: d.has_dialable, claimed: d.jobs_claimed })),
-    );
-    const slots: RunSlots = { ...locked.slots, run: { active: own?.active ?? 0, cap: run.max_concurrent_calls, share: shares.get(runId) ?? 0 } };
+    const slots: RunSlots = runSlotsOf(locked.slots, demands).get(runId) ?? {
+      ...locked.slots,
+      run: { active: 0, cap: run.max_concurrent_calls, share: 0 },
+    };
     const slotted = freeSlotsOf(slots);
     if (slotted.free <= 0 || !own?.has_dialable) return { ...nothing, heldBy: slotted.heldBy, slots, runStatus: status, stopAt };
     // The carrier account's pace, last: it is shared by every business of the account.

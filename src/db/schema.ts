@@ -106,6 +106,8 @@ export const bulkCallRuns = pgTable(
     waitingUntil: timestamp('waiting_until', { withTimezone: true }),
     /** Jobs this run has claimed so far: the fair share's tie-break (src/claim/fair-share.ts). */
     jobsClaimed: integer('jobs_claimed').notNull().default(0),
+    /** A wake-up for a freed slot was sent and the run's claim has not run since: its free slots are spoken for (src/calls/wake-runs.ts). */
+    wokenAt: timestamp('woken_at', { withTimezone: true }),
     lastError: text('last_error'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

@@ -1,11 +1,15 @@
 import {
   allHandlersFinished,
+  CancellationScope,
   condition,
+  isCancellation,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -61,6 +65,38 @@ const MIN_CHECK_WAIT_MS = 1_000;
 const msUntil = (iso: string) => Math.max(0, Date.parse(iso) - Date.now());
 
 /**
+ * Patch marker: a run woken before its timer fired keeps that timer for the next wait when it fires
+ * no later than the next wait needs (a timer is a Temporal action; a woken run used to start one per
+ * pass). Histories recorded before it replay on the old path (a new timer per wait).
+ */
+export const REUSE_WAIT_TIMER_PATCH = 'reuse-wait-timer';
+
+/** A durable timer that outlives one wait: cancelled only when a wait needs an earlier one. */
+interface WaitTimer {
+  deadline: number;
+  scope: CancellationScope;
+  fired: Promise<void>;
+  done: boolean;
+}
+
+function startWaitTimer(waitMs: number, summary: string): WaitTimer {
+  const scope = new CancellationScope();
+  const timer: WaitTimer = { deadline: Date.now() + waitMs, scope, fired: Promise.resolve(), done: false };
+  timer.fired = scope
+    .run(() => sleep(waitMs, { summary }))
+    .then(
+      () => {
+        timer.done = true;
+      },
+      (err: unknown) => {
+        timer.done = true;
+        if (!isCancellation(err)) throw err;
+      },
+    );
+  return timer;
+}
+
+/**
  * How long to sleep after a pass (signals and updates still wake the run early). Nothing dialable
  * (a calling window, a startAt): one timer until the first lead may be dialed, or the stopAt if
  * sooner; no passes in between. Otherwise the fallback for a lost wake-up signal, or a short retry
@@ -98,6 +134,21 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
   let wakeSignals = 0;
   let passes = 0;
   let lastPass: DialPassSummary | null = null;
+  let waitTimer: WaitTimer | null = null;
+
+  /** Sleeps until woken, or `waitMs` at the latest (a pending timer that fires no later is kept, not replaced). */
+  async function waitForWakeUp(waitMs: number, summary: string): Promise<void> {
+    if (!patched(REUSE_WAIT_TIMER_PATCH)) {
+      await condition(() => woken || shouldContinueAsNew(), waitMs, { summary });
+      return;
+    }
+    if (!waitTimer || waitTimer.done || waitTimer.deadline > Date.now() + waitMs) {
+      if (waitTimer && !waitTimer.done) waitTimer.scope.cancel();
+      waitTimer = startWaitTimer(waitMs, summary);
+    }
+    const timer = waitTimer;
+    await Promise.race([condition(() => woken || shouldContinueAsNew()), timer.fired]);
+  }
 
   setHandler(slotFreedSignal, () => {
     woken = true;
@@ -180,7 +231,7 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
     if (woken) continue;
     const waitMs = nextWaitMs(pass, input.wakeFallbackSeconds * 1000);
     setCurrentDetails(runDetails(dialedTotal, pass, waitMs));
-    await condition(() => woken || shouldContinueAsNew(), waitMs, { summary: waitTimerSummary(pass, waitMs) });
+    await waitForWakeUp(waitMs, waitTimerSummary(pass, waitMs));
   }
 
   await condition(allHandlersFinished);

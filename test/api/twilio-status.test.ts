@@ -1,4 +1,5 @@
 import twilio from 'twilio';
+import { STATUS_CALLBACK_EVENTS } from '../../src/calls/status-callback-url';
 import { OutdialTestStack } from '../helpers/outdial';
 
 const sid = (n: number) => `CA${n.toString(16).padStart(32, '0')}`;
@@ -91,9 +92,9 @@ describe('POST /v1/twilio/status', () => {
       expect(await callback(placed.body.call.id, forged, { signature })).toBe(403);
       // The carrier's real callbacks, signed over the URL it was given, still settle the call.
       stack.carrier.releaseAll();
-      await stack.carrier.waitForCallbacks(4, { callSid: placed.body.call.twilioCallSid });
+      await stack.carrier.waitForCallbacks(STATUS_CALLBACK_EVENTS.length, { callSid: placed.body.call.twilioCallSid });
       const callbacks = stack.carrier.callbacks({ callSid: placed.body.call.twilioCallSid });
-      expect(callbacks.map((c) => c.responseStatus)).toEqual([204, 204, 204, 204]);
+      expect(callbacks.map((c) => c.responseStatus)).toEqual(STATUS_CALLBACK_EVENTS.map(() => 204));
       expect((await row(placed.body.call.id)).status).toBe('completed');
     } finally {
       stack.config.publicHost.configured = original;

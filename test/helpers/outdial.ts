@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createApp, type ApiDeps } from '../../src/api/app';
-import { createWakeRuns } from '../../src/calls/wake-runs';
+import { createWakeRuns, WakeRetryQueue } from '../../src/calls/wake-runs';
 import type { Config } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
 import { forEachLine } from '../../src/dev/log-lines';
@@ -99,7 +99,10 @@ export class OutdialTestStack {
     readonly config: ApiDeps['config'],
     readonly databaseUrl: string,
     readonly temporalAddress: string,
-  ) {}
+  ) {
+    this.wakeRetries = new WakeRetryQueue({ temporal: temporal.client, logger: this.logger });
+    this.wakeRunsNow = createWakeRuns({ database, temporal: temporal.client, logger: this.logger, retries: this.wakeRetries });
+  }
 
   /** The API's run event hub: one LISTEN connection, as in an API process (set in start()). */
   runEvents!: RunEventsHub;
@@ -150,8 +153,12 @@ export class OutdialTestStack {
   /** Wake-ups still in flight: stop() waits for them before it closes the Temporal connection. */
   private readonly pendingWakeUps = new Set<Promise<number>>();
 
-  readonly wakeRuns: ApiDeps['wakeRuns'] = (businessId) => {
-    const wake = createWakeRuns({ database: this.database, temporal: this.temporal.client, logger: this.logger })(businessId);
+  /** Wake-ups Temporal did not answer, retried as the API and workers do. */
+  readonly wakeRetries: WakeRetryQueue;
+  private readonly wakeRunsNow: ApiDeps['wakeRuns'];
+
+  readonly wakeRuns: ApiDeps['wakeRuns'] = (businessId, request) => {
+    const wake = this.wakeRunsNow(businessId, request);
     this.pendingWakeUps.add(wake);
     void wake.finally(() => this.pendingWakeUps.delete(wake)).catch(() => undefined);
     return wake;
@@ -312,6 +319,7 @@ export class OutdialTestStack {
     });
     await this.carrier.stop();
     await Promise.allSettled([...this.pendingWakeUps]);
+    await this.wakeRetries.stop();
     await this.temporal.close();
     await this.database.close();
   }

@@ -3,6 +3,7 @@ import twilio from 'twilio';
 import { z } from 'zod';
 import { applyAnsweredBy } from '../../calls/answered-by';
 import { applyCallStatus } from '../../calls/apply-status';
+import { endedCallWake } from '../../calls/wake-runs';
 import { AMD_CALLBACK_PATH, STATUS_CALLBACK_PATH } from '../../calls/status-callback-url';
 import { callbackUrlsOf } from '../../db/queries/calls';
 import { ANSWERED_BY_VALUES, CALL_STATUSES } from '../../db/statuses';
@@ -52,7 +53,7 @@ const callbackRequest = (req: express.Request): CallbackRequest => ({
 /**
  * Twilio's status and async-AMD callbacks. Signature first (verified against the URL the carrier
  * was given, never the Host header a proxy may rewrite), then the status goes to Postgres in one
- * transaction, then every live run of the business is woken if a slot was freed.
+ * transaction, then the runs that can use a freed slot are woken (src/calls/wake-runs.ts).
  */
 export function twilioStatusRoutes(deps: ApiDeps) {
   const { database, config, logger, wakeRuns } = deps;
@@ -119,7 +120,7 @@ export function twilioStatusRoutes(deps: ApiDeps) {
         { callId: applied.callId, callSid: p.CallSid, status: applied.status, runId: applied.runId, durationSeconds: p.CallDuration },
         `call completed: ${applied.status}`,
       );
-      await wakeRuns(applied.businessId);
+      await wakeRuns(applied.businessId, endedCallWake(applied));
     }
   }
 

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import type { RetryPolicy } from '../settings';
 import { ACTIVE_CALL_STATUSES, type AnsweredBy, type CallDirection, type CallStatus, type OnMachinePolicy } from '../statuses';
 import type { Executor } from './executor';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
@@ -218,11 +219,14 @@ export async function recordUnknownOutcome(db: Executor, id: string, message: st
   ]);
 }
 
+/** A call locked for a status change, with its run's retry policy (read in the same statement: a terminal status may queue a retry). */
+export type LockedCall = CallRow & { run_retry_policy: RetryPolicy | null };
+
 /** Locks a call for a status change, found by Outdial's ID (preferred: it exists before the SID) or the carrier's SID. */
-export async function lockCall(client: PoolClient, by: { callId?: string; callSid?: string }): Promise<CallRow | null> {
-  const r = by.callId
-    ? await client.query<CallRow>('SELECT * FROM calls WHERE id = $1 FOR UPDATE', [by.callId])
-    : await client.query<CallRow>('SELECT * FROM calls WHERE twilio_call_sid = $1 FOR UPDATE', [by.callSid]);
+export async function lockCall(client: PoolClient, by: { callId?: string; callSid?: string }): Promise<LockedCall | null> {
+  const sql = (column: string) =>
+    `SELECT c.*, (SELECT r.retry_policy FROM bulk_call_runs r WHERE r.id = c.run_id) AS run_retry_policy FROM calls c WHERE c.${column} = $1 FOR UPDATE OF c`;
+  const r = by.callId ? await client.query<LockedCall>(sql('id'), [by.callId]) : await client.query<LockedCall>(sql('twilio_call_sid'), [by.callSid]);
   return r.rows[0] ?? null;
 }
 
@@ -256,7 +260,7 @@ export async function setCallStatus(
  * When an active call is due for a check with the carrier: its scheduled check, else `$n` seconds
  * after its last news (see src/calls/check-schedule.ts).
  */
-const dueAt = (quietSecondsParam: string) => `COALESCE(next_check_at, updated_at + make_interval(secs => ${quietSecondsParam}))`;
+export const dueAt = (quietSecondsParam: string) => `COALESCE(next_check_at, updated_at + make_interval(secs => ${quietSecondsParam}))`;
 
 /** A call due for a check, with the seconds since its dial began by the database's clock (null: never dialed). */
 export type DueCall = CallRow & { dialed_seconds_ago: number | null };
@@ -278,16 +282,6 @@ export async function takeCallsDueForCheck(db: Executor, businessId: string, qui
     [businessId, ACTIVE_CALL_STATUSES, quiet.seconds, quiet.limit, quiet.leaseSeconds],
   );
   return r.rows;
-}
-
-/** When the next of a business's active calls comes due for a check (null: it has none). */
-export async function nextCheckDue(db: Executor, businessId: string, quietSeconds: number): Promise<Date | null> {
-  const r = await db.query<{ at: Date | null }>(`SELECT min(${dueAt('$3')}) AS at FROM calls WHERE business_id = $1 AND status = ANY($2)`, [
-    businessId,
-    ACTIVE_CALL_STATUSES,
-    quietSeconds,
-  ]);
-  return r.rows[0]?.at ?? null;
 }
 
 export async function businessesWithCallsDue(db: Executor, quietSeconds: number, limit: number): Promise<string[]> {

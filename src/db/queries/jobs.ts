@@ -224,15 +224,6 @@ export async function finishJob(
   );
 }
 
-export async function countJobsInStatus(db: Executor, runId: string): Promise<{ queued: number; dialing: number }> {
-  const r = await db.query<{ queued: string; dialing: string }>(
-    `SELECT count(*) FILTER (WHERE status = 'queued') AS queued, count(*) FILTER (WHERE status = 'dialing') AS dialing
-       FROM outbound_call_jobs WHERE run_id = $1`,
-    [runId],
-  );
-  return { queued: Number(r.rows[0]?.queued ?? 0), dialing: Number(r.rows[0]?.dialing ?? 0) };
-}
-
 export interface JobTallies {
   byStatus: Map<string, number>;
   byOutcome: Map<string, number>;

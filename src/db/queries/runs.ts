@@ -1,5 +1,6 @@
 import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../settings';
 import { ACTIVE_CALL_STATUSES, type RunStatus } from '../statuses';
+import { dueAt } from './calls';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import type { Executor } from './executor';
 import { CREATED_US, FROM_US, type TimeKey } from './keyset';
@@ -23,6 +24,7 @@ export interface RunRow {
   waiting_reason: string | null;
   waiting_until: Date | null;
   jobs_claimed: number;
+  woken_at: Date | null;
   last_error: string | null;
   created_at: Date;
   started_at: Date | null;
@@ -70,12 +72,17 @@ export async function insertRun(db: Executor, run: NewRun): Promise<RunRow> {
 /** What the fair share of one business's run slots is computed from (src/claim/fair-share.ts). */
 export interface RunDemandRow {
   id: string;
+  workflow_id: string;
   max_concurrent_calls: number | null;
   active: number;
   has_queued: boolean;
   /** Has a queued job it may dial now: started, not past its stop, the lead inside its window. */
   has_dialable: boolean;
   jobs_claimed: number;
+  /** Why its last claim found nothing dialable (null: it could dial). */
+  waiting_reason: string | null;
+  /** Seconds since its last wake-up for a slot that its claim has not used yet; null: none. */
+  woken_seconds_ago: number | null;
 }
 
 /**
@@ -84,7 +91,7 @@ export interface RunDemandRow {
  */
 export async function runDemands(db: Executor, businessId: string, defaultWindow: CallingWindow): Promise<RunDemandRow[]> {
   const r = await db.query<RunDemandRow & { active: string }>(
-    `SELECT r.id, r.max_concurrent_calls, r.jobs_claimed,
+    `SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, r.waiting_reason, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
             (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
             EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued,
             (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND EXISTS (
@@ -99,13 +106,37 @@ export async function runDemands(db: Executor, businessId: string, defaultWindow
   return r.rows.map((row) => ({ ...row, active: Number(row.active) }));
 }
 
-/** Where a run stands in time, by the database's clock: before its start, past its stop. */
-export async function runTiming(db: Executor, runId: string): Promise<{ before_start: boolean; past_stop: boolean }> {
-  const r = await db.query<{ before_start: boolean; past_stop: boolean }>(
-    'SELECT coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $1',
+/**
+ * Where a run stands after a dial pass, in one read: its status, its queued and dialing jobs, and
+ * when its business's next active call is due for a check with the carrier (null: none active).
+ */
+export async function runStanding(
+  db: Executor,
+  runId: string,
+  quietSeconds: number,
+): Promise<{ status: RunStatus | null; queued: number; dialing: number; nextCheckAt: Date | null }> {
+  const r = await db.query<{ status: RunStatus; queued: string; dialing: string; next_check_at: Date | null }>(
+    `SELECT r.status, j.queued, j.dialing,
+            (SELECT min(${dueAt('$3')}) FROM calls WHERE business_id = r.business_id AND status = ANY($2)) AS next_check_at
+       FROM bulk_call_runs r
+      CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'queued') AS queued, count(*) FILTER (WHERE status = 'dialing') AS dialing
+                            FROM outbound_call_jobs WHERE run_id = r.id) j
+      WHERE r.id = $1`,
+    [runId, ACTIVE_CALL_STATUSES, quietSeconds],
+  );
+  const row = r.rows[0];
+  return row
+    ? { status: row.status, queued: Number(row.queued), dialing: Number(row.dialing), nextCheckAt: row.next_check_at }
+    : { status: null, queued: 0, dialing: 0, nextCheckAt: null };
+}
+
+/** A run's status and where it stands in time by the database's clock (before its start, past its stop), in one read. */
+export async function runStatusAndTiming(db: Executor, runId: string): Promise<{ status: RunStatus | null; before_start: boolean; past_stop: boolean }> {
+  const r = await db.query<{ status: RunStatus; before_start: boolean; past_stop: boolean }>(
+    'SELECT status, coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $1',
     [runId],
   );
-  return r.rows[0] ?? { before_start: false, past_stop: false };
+  return r.rows[0] ?? { status: null, before_start: false, past_stop: false };
 }
 
 /**
@@ -130,12 +161,21 @@ export async function nextDialableAt(db: Executor, runId: string, window: Callin
 }
 
 /** What the run is waiting for, shown by the API; null reason = it is dialing. */
-export async function setRunWaiting(db: Executor, runId: string, waiting: { reason: string; until: Date | null } | null): Promise<void> {
+/**
+ * What the run's claim found, in one write (none when nothing changed): why it waits (null: it may
+ * dial) and that its wake-up was used (the claim ran, so its free slots are no longer spoken for).
+ */
+export async function settleRunClaim(db: Executor, runId: string, waiting: { reason: string; until: Date | null } | null): Promise<void> {
   await db.query(
-    `UPDATE bulk_call_runs SET waiting_reason = $2, waiting_until = $3
-      WHERE id = $1 AND (waiting_reason IS DISTINCT FROM $2 OR waiting_until IS DISTINCT FROM $3)`,
+    `UPDATE bulk_call_runs SET waiting_reason = $2, waiting_until = $3, woken_at = NULL
+      WHERE id = $1 AND (waiting_reason IS DISTINCT FROM $2 OR waiting_until IS DISTINCT FROM $3 OR woken_at IS NOT NULL)`,
     [runId, waiting?.reason ?? null, waiting?.until ?? null],
   );
+}
+
+/** Marks a run woken for a freed slot: until its claim runs, its free slots are spoken for (src/calls/wake-runs.ts). */
+export async function markRunWoken(db: Executor, runId: string): Promise<void> {
+  await db.query('UPDATE bulk_call_runs SET woken_at = now() WHERE id = $1', [runId]);
 }
 
 export async function countClaimed(db: Executor, runId: string, claimed: number): Promise<void> {
@@ -170,15 +210,6 @@ export async function changeRunStatus(
     [id, change.from, change.to, change.lastError !== undefined, change.lastError ?? null, change.started ?? false, change.finished ?? false],
   );
   return r.rows[0]?.status ?? null;
-}
-
-/** Workflow IDs of a business's runs whose workflow is alive, in the given statuses. */
-export async function runWorkflowIds(db: Executor, businessId: string, statuses: readonly RunStatus[]): Promise<string[]> {
-  const r = await db.query<{ workflow_id: string }>('SELECT workflow_id FROM bulk_call_runs WHERE business_id = $1 AND status = ANY($2)', [
-    businessId,
-    statuses,
-  ]);
-  return r.rows.map((row) => row.workflow_id);
 }
 
 /** Runs still `pending` this long after they were committed: their workflow start may have been lost. */

@@ -1,4 +1,5 @@
 import { applyCallStatus } from '../../calls/apply-status';
+import { endedCallWake } from '../../calls/wake-runs';
 import { insertCallRelease, type CallReleaseRow } from '../../db/queries/call-releases';
 import { findCall, heldCallRows, isHeldCall, type CallRow } from '../../db/queries/calls';
 import type { DomainDeps } from '../deps';
@@ -69,7 +70,7 @@ export async function releaseHeldCall(
   );
   // A callback ended the call meanwhile: nothing to release.
   if (applied.result !== 'applied' || !release) return { kind: 'not-held' };
-  if (applied.freedSlot) await deps.wakeRuns(applied.businessId);
+  if (applied.freedSlot) await deps.wakeRuns(applied.businessId, endedCallWake(applied));
   const ended = await findCall(deps.database.pool, request.callId);
   return { kind: 'released', call: callView(ended!), release: releaseView(release) };
 }

@@ -81,7 +81,7 @@ export async function placeDirectCall(deps: DomainDeps, command: DirectCallComma
     // A slot held only by a call whose end we never heard of is not a reason to refuse: ask the carrier.
     const reconciled = await reconcileStaleCalls(deps, businessId);
     if (reconciled.freed > 0) {
-      await deps.wakeRuns(businessId);
+      await deps.wakeRuns(businessId, { slots: reconciled.freed });
       reservation = await reserveWithinPace();
       if (replay) return replay;
     }
@@ -104,7 +104,7 @@ export async function placeDirectCall(deps: DomainDeps, command: DirectCallComma
       if (outcome.kind === 'placed') deps.logger.info({ businessId, callId, callSid: outcome.callSid, to }, 'direct call started');
       break;
     case 'rejected':
-      await deps.wakeRuns(businessId);
+      await deps.wakeRuns(businessId, { slots: 1 });
       result = { kind: 'rejected', callId, errorCode: outcome.errorCode, message: outcome.message };
       break;
     case 'account-refused':

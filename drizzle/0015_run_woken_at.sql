@@ -1,0 +1,1 @@
+ALTER TABLE "bulk_call_runs" ADD COLUMN "woken_at" timestamp with time zone;
