@@ -73,7 +73,7 @@ export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: strin
  */
 export async function checkAfterApiStart(deps: { database: Database; wakeRuns: WakeRuns; logger: Logger }, since: Date): Promise<number> {
   const businesses = await checkCallsQuietSince(deps.database.pool, since);
-  await Promise.all(businesses.map((businessId) => deps.wakeRuns(businessId)));
+  await Promise.all(businesses.map((businessId) => deps.wakeRuns(businessId, { checkDue: true })));
   if (businesses.length > 0) deps.logger.info({ businesses: businesses.length }, 'API started: active calls of these businesses are checked with the carrier now');
   return businesses.length;
 }

@@ -16,6 +16,11 @@ export interface WakeRequest {
   endedRun?: { runId: string; retryQueued: boolean } | null;
   /** Never this run: its own dial pass hands on the slots it could not use. */
   except?: string;
+  /**
+   * Calls of the business are due for a check with the carrier now, and a check may free their
+   * slots: at least one running run is woken, slots free or not, so its dial pass checks them.
+   */
+  checkDue?: boolean;
 }
 
 export type WakeRuns = (businessId: string, request?: WakeRequest) => Promise<number>;
@@ -199,6 +204,10 @@ async function runsToSignal(client: PoolClient, businessId: string, request: Wak
     ours -= free;
     await markRunWoken(client, run.id);
     workflowIds.add(run.workflow_id);
+  }
+  if (request.checkDue && workflowIds.size === 0) {
+    const checker = demands.find((d) => d.has_dialable) ?? demands[0];
+    if (checker) workflowIds.add(checker.workflow_id);
   }
   const ended = request.endedRun;
   if (ended && ended.runId !== request.except) {
