@@ -33,6 +33,8 @@ export interface ProcessStack {
   restartTemporal(): Promise<void>;
   startApi(): Promise<ManagedProcess>;
   startWorker(): Promise<ManagedProcess>;
+  /** SIGKILLs a worker (its own process, no wrapper), waits until it is gone and drops it from `workers`. */
+  killWorker(worker: ManagedProcess): Promise<void>;
   /** Stops everything, last started first, and removes the data directory. */
   stop(): Promise<void>;
 }
@@ -120,6 +122,11 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       await whenLogged(worker, 'worker started', 'a worker');
       stack.workers.push(worker);
       return worker;
+    };
+    stack.killWorker = async (worker) => {
+      stack.workers = stack.workers.filter((w) => w !== worker);
+      worker.child.kill('SIGKILL');
+      await worker.exited;
     };
     stack.restartPostgres = async () => {
       stack.postgres = await startPg();
