@@ -18,7 +18,7 @@
  */
 import { parseArgs } from 'node:util';
 import { leadPhones } from '../test/helpers/outdial';
-import { callbacks5xxOutside, countDials, peakLive } from './chaos/checks';
+import { callbacks5xxOutside, countDials, idleWithLeadsLeft, peakLive } from './chaos/checks';
 import { CARRIER_FAULTS, between, faultSchedule, prng, type ScheduledFault } from './chaos/schedule';
 import { adminApi as api, say, startProcessStack, stopOnInterrupt, type ProcessStack as Stack } from './lib/process-stack';
 
@@ -261,7 +261,7 @@ async function main() {
       if (dials.unexpected.length) checks.push(`(b) business ${i + 1}: created, but no lead: ${dials.unexpected.join(', ')}`);
       if (stillLive) checks.push(`(c) business ${i + 1}: ${stillLive} calls still live at the carrier`);
       if (view!.active[i] !== 0) checks.push(`(c) business ${i + 1}: the API shows ${view!.active[i]} active calls`);
-      return [i + 1, b.limit, peak, carrier.stats().perFrom[b.callerId]?.peak ?? 0, b.leads.length, dials.dialed, calls.length, dials.duplicates.length, dials.missing.length, view!.active[i]!, seconds(lastEnd - start)];
+      return [i + 1, b.limit, peak, carrier.stats().perFrom[b.callerId]?.peak ?? 0, b.leads.length, dials.dialed, calls.length, dials.duplicates.length, dials.missing.length, view!.active[i]!, seconds(idleWithLeadsLeft(calls, now)), seconds(lastEnd - start)];
     });
     for (const r of view.runs.filter((r) => r.status !== 'completed')) checks.push(`(c) run ${r.id} is ${r.status}`);
     if (view.held.length) checks.push(`(c) ${view.held.length} calls held for an operator: ${JSON.stringify(view.held)}`);
@@ -284,7 +284,7 @@ async function main() {
 
     console.log(`Chaos run, seed ${seed}: ${businesses.length} businesses, ${view.runs.length} runs × ${leadsPerRun} leads, ${WORKERS} workers, makespan ${seconds(makespan)} s`);
     console.log(`runs: ${view.runs.map((r) => r.status).join(', ')}; held calls: ${view.held.length}; callbacks answered 5xx outside the Postgres outage: ${bad5xx.length}\n`);
-    console.log(table(['business', 'limit', 'peak (sweep)', 'peak (carrier)', 'leads', 'dialed', 'calls created', 'duplicates', 'missing', 'active at end', 'last call ended s'], rows));
+    console.log(table(['business', 'limit', 'peak (sweep)', 'peak (carrier)', 'leads', 'dialed', 'calls created', 'duplicates', 'missing', 'active at end', 'idle s (0 live, leads left)', 'last call ended s'], rows));
     console.log('');
     const kinds = ['worker-kill', 'all-workers-kill', 'api-kill', 'postgres-restart', 'temporal-restart', ...CARRIER_FAULTS.map((f) => f.kind)];
     console.log(table(['fault', 'made'], kinds.map((k) => [k, chaos.made.get(k) ?? 0])));

@@ -7,15 +7,34 @@ import type { CallbackRecord, CallView } from '../../src/sandbox-carrier';
  * carrier frees a slot before the terminal callback that lets a client dial again.
  */
 export function peakLive(calls: Pick<CallView, 'createdAt' | 'endTime'>[], now: number): number {
+  let peak = 0;
+  sweep(calls, now, (live) => (peak = Math.max(peak, live)));
+  return peak;
+}
+
+/** Milliseconds between the first and the last create during which none of the calls was live: the business sat idle with leads left. */
+export function idleWithLeadsLeft(calls: Pick<CallView, 'createdAt' | 'endTime'>[], now: number): number {
+  let idle = 0;
+  let idleSince: number | null = null;
+  sweep(calls, now, (live, at) => {
+    if (live === 0) idleSince = at;
+    else if (idleSince !== null) {
+      idle += at - idleSince;
+      idleSince = null;
+    }
+  });
+  return idle;
+}
+
+/** Calls `step(live, at)` after each create and end, in time order (at the same ms, ends first). */
+function sweep(calls: Pick<CallView, 'createdAt' | 'endTime'>[], now: number, step: (live: number, at: number) => void) {
   const edges = calls.flatMap((c) => [
     { at: c.createdAt, delta: 1 },
     { at: c.endTime ?? now, delta: -1 },
   ]);
   edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
   let live = 0;
-  let peak = 0;
-  for (const e of edges) peak = Math.max(peak, (live += e.delta));
-  return peak;
+  for (const e of edges) step((live += e.delta), e.at);
 }
 
 export interface DialCount {
