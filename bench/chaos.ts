@@ -1,7 +1,7 @@
 /**
  * A chaos run (issue 13 item 6): kills, restarts and carrier faults together, judged at the sandbox carrier.
  *
- *   npx tsx bench/chaos.ts [--seed 1] [--leads-per-run 40] [--chaos-s 60] [--timeout-s 900] [--env KEY=VALUE ...]
+ *   npx tsx bench/chaos.ts [--seed 1] [--leads-per-run 40] [--chaos-s 60] [--timeout-s 900] [--env KEY=VALUE ...] [--dump DIR]
  *
  * The stack of bench/lib/process-stack.ts with three workers. Four businesses (limits 3, 2, 5, 1),
  * two runs each of `--leads-per-run` leads, all started together; calls talk 300-500 ms. During the
@@ -15,8 +15,13 @@
  *   (c) the API shows every run completed, 0 active calls per business, and no call held for an operator;
  *   (d) no callback was answered 5xx except while Postgres was down.
  * Prints the tables and exits 1 if a check fails. Outdial runs with its defaults unless `--env` says.
+ * `--dump DIR` keeps, for a post-mortem, the processes' logs, the faults as made, the carrier's calls,
+ * callbacks and requests, and Outdial's calls table.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { leadPhones } from '../test/helpers/outdial';
 import { callbacks5xxOutside, countDials, idleWithLeadsLeft, peakLive } from './chaos/checks';
 import { CARRIER_FAULTS, between, faultSchedule, prng, type ScheduledFault } from './chaos/schedule';
@@ -61,6 +66,8 @@ const settled = (v: ApiView) => v.runs.every((r) => FINAL_RUN_STATUSES.includes(
 /** Makes the scheduled faults; `finished()` stops it before the next one (an outage in progress is ended first). */
 class Chaos {
   readonly made = new Map<string, number>();
+  /** Each fault made: when (ms from the start) it began and ended. */
+  readonly log: { kind: string; began: number; ended: number }[] = [];
   readonly postgresDown: [number, number][] = [];
   private replacements = new Set<Promise<void>>();
 
@@ -95,10 +102,11 @@ class Chaos {
 
   private async make(fault: ScheduledFault) {
     const { stack } = this;
+    const began = Date.now() - this.start;
     switch (fault.kind) {
       case 'worker-kill': {
         const victim = stack.workers[fault.victim % Math.max(1, stack.workers.length)];
-        if (!victim) return void say('worker-kill skipped: no worker running');
+        if (!victim) return this.count('worker-kill-skipped'); // every worker is still starting
         await stack.killWorker(victim);
         this.replaceWorker();
         break;
@@ -134,6 +142,7 @@ class Chaos {
         stack.carrier.injectFaults(fault.injection);
     }
     this.count(fault.kind);
+    this.log.push({ kind: fault.kind, began, ended: Date.now() - this.start });
     if (!CARRIER_FAULTS.some((f) => f.kind === fault.kind)) say(`${seconds(Date.now() - this.start)} s: ${fault.kind} done`);
   }
 
@@ -159,6 +168,24 @@ class Chaos {
   }
 }
 
+/** The post-mortem files of `--dump` (times in ms from the start where ours). */
+async function writeDump(dir: string, stack: Stack, start: number, faults: Chaos['log'], businesses: Business[]) {
+  const write = (name: string, data: unknown) => writeFileSync(path.join(dir, name), JSON.stringify(data, null, 1));
+  write('meta.json', { start, businesses });
+  write('faults.json', faults);
+  write('carrier-calls.json', stack.carrier.calls());
+  write('carrier-callbacks.json', stack.carrier.callbacks());
+  write('carrier-requests.json', stack.carrier.requests());
+  const db = new pg.Client({ connectionString: stack.postgres.databaseUrl });
+  await db.connect();
+  try {
+    write('outdial-calls.json', (await db.query('SELECT * FROM calls WHERE business_id = ANY($1) ORDER BY created_at', [businesses.map((b) => b.id)])).rows);
+  } finally {
+    await db.end();
+  }
+  say(`post-mortem files in ${dir}`);
+}
+
 function table(header: string[], rows: (string | number)[][]): string {
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
@@ -171,6 +198,7 @@ async function main() {
       'chaos-s': { type: 'string', default: '60' },
       'timeout-s': { type: 'string', default: '900' },
       env: { type: 'string', multiple: true, default: [] },
+      dump: { type: 'string' },
     },
   });
   const seed = Number(values.seed);
@@ -195,7 +223,9 @@ async function main() {
   const interrupted = stopOnInterrupt(() => stack);
   let failed = false;
   try {
-    stack = await startProcessStack({ workers: WORKERS, env });
+    const dump = values.dump;
+    if (dump) mkdirSync(dump, { recursive: true });
+    stack = await startProcessStack({ workers: WORKERS, env, ...(dump ? { logDir: dump } : {}) });
     const businesses: Business[] = [];
     for (const [b, limit] of LIMITS.entries()) {
       const callerId = `+1650555${2000 + b}`;
@@ -286,11 +316,12 @@ async function main() {
     console.log(`runs: ${view.runs.map((r) => r.status).join(', ')}; held calls: ${view.held.length}; callbacks answered 5xx outside the Postgres outage: ${bad5xx.length}\n`);
     console.log(table(['business', 'limit', 'peak (sweep)', 'peak (carrier)', 'leads', 'dialed', 'calls created', 'duplicates', 'missing', 'active at end', 'idle s (0 live, leads left)', 'last call ended s'], rows));
     console.log('');
-    const kinds = ['worker-kill', 'all-workers-kill', 'api-kill', 'postgres-restart', 'temporal-restart', ...CARRIER_FAULTS.map((f) => f.kind)];
+    const kinds = ['worker-kill', 'worker-kill-skipped', 'all-workers-kill', 'api-kill', 'postgres-restart', 'temporal-restart', ...CARRIER_FAULTS.map((f) => f.kind)];
     console.log(table(['fault', 'made'], kinds.map((k) => [k, chaos.made.get(k) ?? 0])));
     console.log('');
     console.log(table(['seen at the carrier', 'count'], Object.entries(seen)));
     console.log('');
+    if (dump) await writeDump(dump, stack, start, chaos.log, businesses);
     if (checks.length) {
       failed = true;
       console.log(`FAILED (${checks.length}):\n${checks.map((c) => `- ${c}`).join('\n')}`);

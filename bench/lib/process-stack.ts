@@ -6,7 +6,7 @@
  * Outdial runs with its defaults except ports, addresses, the sandbox's pace and `env`.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { forEachLine } from '../../src/dev/log-lines';
@@ -44,6 +44,8 @@ export interface ProcessStackOptions {
   workers?: number;
   /** Settings for the API and workers beyond the defaults (e.g. TWILIO_REQUEST_TIMEOUT_MS). */
   env?: NodeJS.ProcessEnv;
+  /** If set, each API and worker process's stdout and stderr go to `<logDir>/<api|worker>-<n>.log` too. */
+  logDir?: string;
   /** The sandbox carrier's options (default: no pace, calls of ~350 ms). */
   carrier?: SandboxCarrierOptions;
 }
@@ -108,7 +110,19 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       WEBHOOK_CONCURRENCY: '0',
       ...opts.env,
     };
-    const spawnEntry = (entry: string) => spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env });
+    const spawned = new Map<string, number>();
+    const spawnEntry = (entry: string) => {
+      const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env });
+      if (opts.logDir) {
+        const name = entry.includes('worker') ? 'worker' : 'api';
+        spawned.set(name, (spawned.get(name) ?? 0) + 1);
+        const log = createWriteStream(path.join(opts.logDir, `${name}-${spawned.get(name)}.log`));
+        proc.child.stdout?.pipe(log, { end: false });
+        proc.child.stderr?.pipe(log, { end: false });
+        proc.child.once('close', () => log.end()); // after stdout and stderr are drained
+      }
+      return proc;
+    };
     stack.startApi = async () => {
       const api = spawnEntry('src/server.ts');
       stopList.push(() => api.stop());
