@@ -105,8 +105,10 @@ class Chaos {
     const began = Date.now() - this.start;
     switch (fault.kind) {
       case 'worker-kill': {
+        // Every worker may still be starting (after the kill of all three): the kill waits for one.
+        while (!stack.workers.length && this.replacements.size) await Promise.race([...this.replacements]);
         const victim = stack.workers[fault.victim % Math.max(1, stack.workers.length)];
-        if (!victim) return this.count('worker-kill-skipped'); // every worker is still starting
+        if (!victim) return this.count('worker-kill-skipped'); // no worker left to start
         await stack.killWorker(victim);
         this.replaceWorker();
         break;
