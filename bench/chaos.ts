@@ -108,7 +108,7 @@ class Chaos {
         // Every worker may still be starting (after the kill of all three): the kill waits for one.
         while (!stack.workers.length && this.replacements.size) await Promise.race([...this.replacements]);
         const victim = stack.workers[fault.victim % Math.max(1, stack.workers.length)];
-        if (!victim) return this.count('worker-kill-skipped'); // no worker left to start
+        if (!victim) return this.count('worker-kill-skipped'); // no worker left to start (a replacement failed)
         await stack.killWorker(victim);
         this.replaceWorker();
         break;
@@ -148,12 +148,16 @@ class Chaos {
     if (!CARRIER_FAULTS.some((f) => f.kind === fault.kind)) say(`${seconds(Date.now() - this.start)} s: ${fault.kind} done`);
   }
 
-  /** One track's faults in order, each at its offset (a track waits for its previous fault to end). */
+  /**
+   * One track's faults in order, each at its offset (a track waits for its previous fault to end).
+   * A worker kill more than a second overdue is skipped, so kills delayed by slow starts never come in a burst.
+   */
   private async track(faults: ScheduledFault[]) {
     for (const fault of faults) {
       await sleep(this.start + fault.at - Date.now());
       if (this.finished()) return;
-      await this.make(fault);
+      if (fault.kind === 'worker-kill' && Date.now() - (this.start + fault.at) > 1_000) this.count('worker-kill-skipped');
+      else await this.make(fault);
     }
   }
 
