@@ -5,8 +5,9 @@
  *
  * The stack of bench/lib/process-stack.ts with three workers. Four businesses (limits 3, 2, 5, 1),
  * two runs each of `--leads-per-run` leads, all started together; calls talk 300-500 ms. During the
- * first `--chaos-s` seconds, on a schedule drawn from `--seed`: a worker SIGKILLed every 2-5 s and
- * a replacement started (once all three at the same moment), the API SIGKILLed and restarted, Postgres
+ * first `--chaos-s` seconds, on a schedule drawn from `--seed`: a worker SIGKILLed every 2-5 s and a
+ * replacement started (once all three at the same moment; a kill that finds every worker still
+ * starting waits for one and moves the later kills back), the API SIGKILLed and restarted, Postgres
  * and Temporal each stopped and restarted, and a carrier fault every 0.3-1.2 s (create answered 429,
  * 500 or 503; answered 5xx though created; accepted with the answer held past the client's timeout;
  * callbacks dropped, duplicated or badly signed). Then it waits for every run to finish and checks:
@@ -150,14 +151,16 @@ class Chaos {
 
   /**
    * One track's faults in order, each at its offset (a track waits for its previous fault to end).
-   * A worker kill more than a second overdue is skipped, so kills delayed by slow starts never come in a burst.
+   * `keepGaps`: a fault that ends late (a kill waiting for a worker to start) moves the later ones
+   * back, so each keeps its gap after the one before and kills never come in a burst.
    */
-  private async track(faults: ScheduledFault[]) {
+  private async track(faults: ScheduledFault[], keepGaps = false) {
+    let late = 0;
     for (const fault of faults) {
-      await sleep(this.start + fault.at - Date.now());
+      await sleep(this.start + fault.at + late - Date.now());
       if (this.finished()) return;
-      if (fault.kind === 'worker-kill' && Date.now() - (this.start + fault.at) > 1_000) this.count('worker-kill-skipped');
-      else await this.make(fault);
+      await this.make(fault);
+      if (keepGaps) late = Math.max(late, Date.now() - (this.start + fault.at));
     }
   }
 
@@ -166,7 +169,7 @@ class Chaos {
     const isWorker = (f: ScheduledFault) => f.kind === 'worker-kill' || f.kind === 'all-workers-kill';
     const isServer = (f: ScheduledFault) => f.kind === 'api-kill' || f.kind === 'postgres-restart' || f.kind === 'temporal-restart';
     await Promise.all([
-      this.track(schedule.filter(isWorker)),
+      this.track(schedule.filter(isWorker), true),
       this.track(schedule.filter(isServer)),
       this.track(schedule.filter((f) => !isWorker(f) && !isServer(f))),
     ]);
