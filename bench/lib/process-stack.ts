@@ -6,7 +6,7 @@
  * Outdial runs with its defaults except ports, addresses, the sandbox's pace and `env`.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { forEachLine } from '../../src/dev/log-lines';
@@ -36,6 +36,8 @@ export interface ProcessStack {
   restartTemporal(): Promise<void>;
   startApi(): Promise<ManagedProcess>;
   startWorker(): Promise<ManagedProcess>;
+  /** SIGKILLs a worker (its own process, no wrapper), waits until it is gone and drops it from `workers`. */
+  killWorker(worker: ManagedProcess): Promise<void>;
   /** Stops everything, last started first, and removes the data directory. */
   stop(): Promise<void>;
 }
@@ -49,6 +51,8 @@ export interface ProcessStackOptions {
   apis?: number;
   /** Settings for the API and workers beyond the defaults (e.g. TWILIO_REQUEST_TIMEOUT_MS). */
   env?: NodeJS.ProcessEnv;
+  /** If set, each API and worker process's stdout and stderr go to `<logDir>/<api|worker>-<n>.log` too. */
+  logDir?: string;
   /** The sandbox carrier's options (default: no pace, calls of ~350 ms). */
   carrier?: SandboxCarrierOptions;
 }
@@ -113,8 +117,19 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       WEBHOOK_CONCURRENCY: '0',
       ...opts.env,
     };
-    const spawnEntry = (entry: string, extra: NodeJS.ProcessEnv = {}) =>
-      spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env: { ...env, ...extra } });
+    const spawned = new Map<string, number>();
+    const spawnEntry = (entry: string, extra: NodeJS.ProcessEnv = {}) => {
+      const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env: { ...env, ...extra } });
+      if (opts.logDir) {
+        const name = entry.includes('worker') ? 'worker' : 'api';
+        spawned.set(name, (spawned.get(name) ?? 0) + 1);
+        const log = createWriteStream(path.join(opts.logDir, `${name}-${spawned.get(name)}.log`));
+        proc.child.stdout?.pipe(log, { end: false });
+        proc.child.stderr?.pipe(log, { end: false });
+        proc.child.once('close', () => log.end()); // after stdout and stderr are drained
+      }
+      return proc;
+    };
     // With several APIs, each listens on a port of its own behind the proxy on apiPort.
     const apiPorts: number[] = [];
     if ((opts.apis ?? 1) > 1) {
@@ -137,6 +152,11 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       await whenLogged(worker, 'worker started', 'a worker');
       stack.workers.push(worker);
       return worker;
+    };
+    stack.killWorker = async (worker) => {
+      stack.workers = stack.workers.filter((w) => w !== worker);
+      worker.child.kill('SIGKILL');
+      await worker.exited;
     };
     stack.restartPostgres = async () => {
       stack.postgres = await startPg();
