@@ -26,7 +26,7 @@ import pg from 'pg';
 import { leadPhones } from '../test/helpers/outdial';
 import { callbacks5xxOutside, countDials, idleWithLeadsLeft, peakLive } from './chaos/checks';
 import { CARRIER_FAULTS, between, faultSchedule, prng, type ScheduledFault } from './chaos/schedule';
-import { adminApi as api, say, startProcessStack, stopOnInterrupt, type ProcessStack as Stack } from './lib/process-stack';
+import { adminApi as api, say, startProcessStack, stopOnInterrupt, type ProcessStack as Stack, envFromFlags } from './lib/process-stack';
 
 const LIMITS = [3, 2, 5, 1];
 const RUNS_PER_BUSINESS = 2;
@@ -217,15 +217,9 @@ async function main() {
   for (const [name, n] of [['--seed', seed], ['--leads-per-run', leadsPerRun], ['--chaos-s', chaosMs], ['--timeout-s', timeoutMs]] as const) {
     if (!Number.isInteger(n) || n < 0 || (name === '--leads-per-run' && (n < 1 || n > 9000))) throw new Error(`${name}: a whole number is needed (leads 1-9000)`);
   }
-  const env = Object.fromEntries(
-    values.env.map((kv) => {
-      const eq = kv.indexOf('=');
-      if (eq < 1) throw new Error(`--env ${kv}: KEY=VALUE is needed`);
-      return [kv.slice(0, eq), kv.slice(eq + 1)];
-    }),
-  );
-  // A held create answer comes 5 s after the client has given up on it.
-  const lateAnswerMs = Number(env.TWILIO_REQUEST_TIMEOUT_MS ?? 15_000) + 5_000;
+  const env = envFromFlags(values.env);
+  // A held create answer comes 5 s after the client has given up on it (Outdial's default: 10 s).
+  const lateAnswerMs = Number(env.TWILIO_REQUEST_TIMEOUT_MS ?? 10_000) + 5_000;
   const schedule = faultSchedule({ seed, chaosMs, lateAnswerMs });
 
   let stack: Stack | null = null;

@@ -43,6 +43,10 @@ const variables = {
     hint: 'set it to development, test or production',
   },
   DATABASE_URL: { schema: postgresUrl, hint: 'set it to the Postgres connection URL (npm start sets it for you)', redact: withoutPassword },
+  DATABASE_POOL_SIZE: {
+    schema: z.coerce.number().int().min(2).max(1_000).default(10),
+    hint: 'set it to how many Postgres connections one API or worker process opens at most (2-1000)',
+  },
   TEMPORAL_ADDRESS: { schema: hostPort.default('127.0.0.1:7233'), hint: 'set it to the Temporal frontend, host:port' },
   TEMPORAL_NAMESPACE: { schema: z.string().min(1).default('default'), hint: 'set it to a Temporal namespace' },
   TEMPORAL_TASK_QUEUE: { schema: z.string().min(1).default('outdial'), hint: 'set it to the task queue name' },
@@ -213,6 +217,8 @@ export const PLATFORM_HOST_VARIABLES = [
 export interface Config {
   env: Parsed['OUTDIAL_ENV'];
   databaseUrl: string;
+  /** Postgres connections one API or worker process opens at most. */
+  databasePoolSize: number;
   temporal: { address: string; namespace: string; taskQueue: string; apiKey?: string; tls: boolean };
   port: number;
   publicHost: { configured?: string; platform: Partial<Record<(typeof PLATFORM_HOST_VARIABLES)[number], string>> };
@@ -323,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     env: v('OUTDIAL_ENV'),
     databaseUrl: v('DATABASE_URL'),
+    databasePoolSize: v('DATABASE_POOL_SIZE'),
     temporal: {
       address: v('TEMPORAL_ADDRESS'),
       namespace: v('TEMPORAL_NAMESPACE'),

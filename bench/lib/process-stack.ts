@@ -173,6 +173,17 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
   }
 }
 
+/** `--env KEY=VALUE` flags as settings for the API and workers. */
+export function envFromFlags(flags: readonly string[]): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    flags.map((kv) => {
+      const eq = kv.indexOf('=');
+      if (eq < 1) throw new Error(`--env ${kv}: KEY=VALUE is needed`);
+      return [kv.slice(0, eq), kv.slice(eq + 1)];
+    }),
+  );
+}
+
 /** One API request with the admin key; throws on a non-2xx answer. */
 export async function adminApi<T>(stack: Pick<ProcessStack, 'apiUrl' | 'adminKey'>, method: string, route: string, body?: unknown): Promise<T> {
   const res = await fetch(stack.apiUrl + route, {

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { say, startProcessStack, stopOnInterrupt, type ProcessStack } from '../lib/process-stack';
+import { envFromFlags, say, startProcessStack, stopOnInterrupt, type ProcessStack } from '../lib/process-stack';
 import { DIALERS } from './dialers';
 import { SCENARIOS, type Row, type StackKind } from './scenarios';
 
@@ -35,7 +35,7 @@ function table(rows: Row[]): string {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, full: { type: 'boolean', default: false }, json: { type: 'string', default: 'bench-results/latest.json' }, 'temporal-in-memory': { type: 'boolean', default: false }, 'hundred-k-leads': { type: 'string', default: '100000' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, full: { type: 'boolean', default: false }, json: { type: 'string', default: 'bench-results/latest.json' }, 'temporal-in-memory': { type: 'boolean', default: false }, 'hundred-k-leads': { type: 'string', default: '100000' }, env: { type: 'string', multiple: true, default: [] } } });
   const only = values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((name) => !SCENARIOS.some((s) => s.name === name)) ?? [];
   if (unknown.length) throw new Error(`--only: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
@@ -50,7 +50,7 @@ async function main() {
     const scenarios = chosen.filter((s) => s.stack === kind);
     if (!scenarios.length) continue;
     say(`starting a stack: ${STACKS[kind].apis} API, ${STACKS[kind].workers} worker`);
-    stack = await startProcessStack({ ...STACKS[kind], temporalInMemory: values['temporal-in-memory'] });
+    stack = await startProcessStack({ ...STACKS[kind], temporalInMemory: values['temporal-in-memory'], env: envFromFlags(values.env) });
     try {
       for (const s of scenarios) {
         say(`${s.name}`);

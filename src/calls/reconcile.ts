@@ -30,8 +30,8 @@ export interface ReconcileResult {
 const CLOCK_SKEW_MS = 60_000;
 /** Calls looked at per pass: reconciliation must never make a dial pass slow. */
 const BATCH = 20;
-/** Beyond the requests' own timeouts: the database writes of a pass and the SDK's retries of a 429. */
-const LEASE_MARGIN_SECONDS = 60;
+/** Beyond the request's own timeout: the check's database writes. */
+const LEASE_MARGIN_SECONDS = 10;
 
 type StaleCall = DueCall;
 
@@ -43,11 +43,13 @@ type StaleCall = DueCall;
  * only a reservation the carrier has no call for is withdrawn. Nothing is ever re-dialed here.
  */
 export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: string): Promise<ReconcileResult> {
-  // The longest a pass may take to ask about its batch, one call at a time (each request bounded by the timeout).
-  const leaseSeconds = (BATCH * deps.config.twilio.requestTimeoutMs) / 1000 + LEASE_MARGIN_SECONDS;
-  const stale = await takeCallsDueForCheck(deps.database.pool, businessId, { seconds: quietCallCheckSeconds(deps.config), limit: BATCH, leaseSeconds });
+  // Taken one at a time, each leased for its own request: a pass that dies (its worker killed,
+  // Postgres gone) holds back one call for seconds, never a batch for minutes.
+  const leaseSeconds = deps.config.twilio.requestTimeoutMs / 1000 + LEASE_MARGIN_SECONDS;
   const result: ReconcileResult = { settled: 0, withdrawn: 0, freed: 0 };
-  for (const call of stale) {
+  for (let i = 0; i < BATCH; i++) {
+    const [call] = await takeCallsDueForCheck(deps.database.pool, businessId, { seconds: quietCallCheckSeconds(deps.config), limit: 1, leaseSeconds });
+    if (!call) break;
     try {
       const outcome = call.twilio_call_sid ? await refreshFromCarrier(deps, call, call.twilio_call_sid) : await findAtCarrier(deps, call);
       if (outcome === 'withdrawn') result.withdrawn += 1;
