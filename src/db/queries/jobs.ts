@@ -50,8 +50,8 @@ async function copyRows<T>(client: PoolClient, target: string, rows: T[], line: 
 /**
  * Leads of a new run and one job each, in the order given (that is the order they are dialed), the
  * first at `firstPosition`: a run's list may come in several chunks. COPY, not INSERT: 100,000 leads
- * as parameter arrays cost seconds to encode and unnest; a COPY streams them (the constraints and
- * foreign keys are checked the same).
+ * as parameter arrays cost seconds to encode and unnest; a COPY streams them (the constraints are
+ * checked the same, the references to the business, run and lead once per COPY: drizzle/0014).
  */
 export async function insertLeadsAndJobs(client: PoolClient, run: { id: string; businessId: string }, leads: NewLead[], firstPosition: number): Promise<void> {
   const { id: runId, businessId } = run;
