@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { pipeline, Transform, type Readable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { parse, type Options as CsvOptions } from 'csv-parse';
 import { HttpError } from './errors';
 import { RESERVED_VARIABLE_PREFIX, VARIABLE_KEY } from '../calls/instructions';
 import { isTimeZoneName, TIME_ZONE_MESSAGE, variablesProblems } from './campaign-fields';
@@ -129,42 +129,49 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
     problemCount++;
     if (problems.length < MAX_REPORTED) problems.push(p);
   };
-  let header: string[] = [];
-  /** The columns that are variables (all but phone, name and time zone), known once the header is checked. */
-  let variableColumns: string[] | null = null;
+  /** The header row's keys, once its line is read. */
+  let header: string[] | null = null;
+  /** Where the phone, name and time-zone cells are, and the variables' (all other columns), once the header is checked. */
+  let at: { phone: number; name: number; timeZone: number; variables: number[] } | null = null;
 
   /** One row, checked in plain code (no schema per row: 100,000 rows must ingest in seconds). */
-  function readRow(record: Record<string, string>, line: number): void {
-    if (!variableColumns) {
+  function readRow(header: string[], cells: string[], line: number): void {
+    if (!at) {
       const bad = headerProblem(header, keys);
       if (bad) throw new HttpError(400, 'invalid_csv', `line 1: ${bad}; nothing was created`, { line: 1 });
-      variableColumns = header.filter((k) => k !== keys.phone && k !== keys.name && k !== keys.timeZone);
+      const own = [keys.phone, keys.name, keys.timeZone];
+      at = {
+        phone: header.indexOf(keys.phone),
+        name: header.indexOf(keys.name),
+        timeZone: header.indexOf(keys.timeZone),
+        variables: header.flatMap((key, i) => (own.includes(key) ? [] : [i])),
+      };
     }
     if (leadCount >= maxLeads) throw new HttpError(400, 'invalid_csv', `line ${line}: more than ${maxLeads} leads in one run`);
     leadCount++;
     let storable = true;
-    for (const column of header) {
-      if (!isStorableText(record[column] ?? '')) {
+    for (let i = 0; i < cells.length; i++) {
+      if (!isStorableText(cells[i]!)) {
         storable = false;
-        problem({ line, column, message: 'must not contain NUL characters or unpaired UTF-16 surrogates' });
+        problem({ line, column: header[i]!, message: 'must not contain NUL characters or unpaired UTF-16 surrogates' });
       }
     }
-    const lead: CsvLead = { phone: record[keys.phone] ?? '' };
+    const lead: CsvLead = { phone: cells[at.phone] ?? '' };
     if (!isE164Phone(lead.phone)) problem({ line, column: keys.phone, message: E164_PHONE_MESSAGE });
-    const name = record[keys.name];
+    const name = cells[at.name];
     if (name) {
       if (name.length <= MAX_LEAD_NAME_LENGTH) lead.name = name;
       else problem({ line, column: keys.name, message: `must be at most ${MAX_LEAD_NAME_LENGTH} characters` });
     }
-    const zone = record[keys.timeZone];
+    const zone = cells[at.timeZone];
     if (zone) {
       if (isTimeZoneName(zone)) lead.timeZone = zone;
       else problem({ line, column: keys.timeZone, message: TIME_ZONE_MESSAGE });
     }
     let variables: Record<string, string> | undefined;
-    for (const column of variableColumns) {
-      const value = record[column];
-      if (value) (variables ??= {})[column] = value;
+    for (const i of at.variables) {
+      const value = cells[i];
+      if (value) (variables ??= {})[header[i]!] = value;
     }
     // A cell that is not storable text was named above; its URL-encoded length has no meaning.
     if (variables && storable) {
@@ -176,14 +183,19 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
     if (problemCount === 0) chunk.push(lead);
   }
 
-  const parser = parse({
+  const options: CsvOptions<CsvLead[], string[]> = {
     bom: true,
     trim: true,
     skip_empty_lines: true,
-    columns: (given: string[]) => (header = given.map(variableKeyOf)),
+    // No `columns`: rows come as arrays, the first one the header (a row of another length is still
+    // refused); an object per row would cost a property definition per cell.
     // Each row is read where it is parsed, with its line; what goes on down the stream is a chunk, when due.
-    on_record: (record: Record<string, string>, context: { lines: number }) => {
-      readRow(record, context.lines);
+    on_record: (cells: string[], context: { lines: number }) => {
+      if (!header) {
+        header = cells.map(variableKeyOf);
+        return null;
+      }
+      readRow(header, cells, context.lines);
       // After a bad row nothing is handed on: what was read is refused with it.
       if (problemCount > 0 || chunk.length === 0) return null;
       const due = wanted && (chunk.length >= CSV_CHUNK_MIN_ROWS || performance.now() - handedOnAt >= CSV_CHUNK_MAX_WAIT_MS);
@@ -194,7 +206,9 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
       handedOnAt = performance.now();
       return ready;
     },
-  });
+  };
+  // (csv-parse's types let on_record hand on something other than its rows only with `columns`.)
+  const parser = parse(options as unknown as CsvOptions);
 
   async function* chunks(): AsyncGenerator<CsvLead[]> {
     // Errors anywhere in the pipeline end the parser with them, so they surface in this loop.

@@ -1,6 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { E164_PATTERN } from '../db/statuses';
+import '../phone-patterns';
 import { HttpError } from './errors';
 
 const E164 = new RegExp(E164_PATTERN);

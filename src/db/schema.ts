@@ -58,9 +58,8 @@ export const leads = pgTable(
   'leads',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    businessId: uuid('business_id')
-      .notNull()
-      .references(() => businesses.id),
+    /** A business's (checked once per statement, not per row: see drizzle/0016_statement_references.sql). */
+    businessId: uuid('business_id').notNull(),
     phone: text('phone').notNull(),
     name: text('name'),
     /** The lead's own fields, passed to the voice app (see src/calls/instructions.ts). */
@@ -128,12 +127,9 @@ export const outboundCallJobs = pgTable(
   'outbound_call_jobs',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    runId: uuid('run_id')
-      .notNull()
-      .references(() => bulkCallRuns.id),
-    leadId: uuid('lead_id')
-      .notNull()
-      .references(() => leads.id),
+    /** A run's and a lead's: both checked once per statement, not per row (see drizzle/0016_statement_references.sql). */
+    runId: uuid('run_id').notNull(),
+    leadId: uuid('lead_id').notNull(),
     /** The lead's place in the run: jobs are dialed in the order the leads were sent. */
     position: integer('position').notNull(),
     attempt: integer('attempt').notNull().default(1),

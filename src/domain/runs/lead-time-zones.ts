@@ -2,6 +2,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { deserialize } from 'bson';
+import '../../phone-patterns';
 
 /**
  * A lead's candidate time zones, from Google's libphonenumber time-zone data. A number maps to the
