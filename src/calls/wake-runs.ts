@@ -174,10 +174,65 @@ export class WakeRetryQueue {
  */
 export function createWakeRuns(deps: { database: Database; temporal: Client; logger: Logger; retries?: WakeRetryQueue; pendingSeconds?: number }): WakeRuns {
   const pendingSeconds = deps.pendingSeconds ?? DEFAULT_WAKE_PENDING_SECONDS;
-  return async (businessId, request = {}) => {
-    const workflowIds = await inTransaction(deps.database, (client) => runsToSignal(client, businessId, request, pendingSeconds));
-    return signalRuns(deps, businessId, workflowIds);
-  };
+  // One wake-up of a business at a time in this process: those asked for meanwhile are merged into
+  // the next one. Under load each would otherwise hold a connection while it queues on the
+  // business's lock behind the others, and the callbacks behind them wait for a connection.
+  const next = new Map<string, { request: MergedWake; waiters: { resolve(n: number): void; reject(err: unknown): void }[] }>();
+  const running = new Set<string>();
+
+  async function drain(businessId: string): Promise<void> {
+    running.add(businessId);
+    try {
+      for (let wake = next.get(businessId); wake; wake = next.get(businessId)) {
+        next.delete(businessId);
+        try {
+          const workflowIds = await inTransaction(deps.database, (client) => runsToSignal(client, businessId, wake!.request, pendingSeconds));
+          const signalled = await signalRuns(deps, businessId, workflowIds);
+          for (const w of wake.waiters) w.resolve(signalled);
+        } catch (err) {
+          for (const w of wake.waiters) w.reject(err);
+        }
+      }
+    } finally {
+      running.delete(businessId);
+    }
+  }
+
+  return (businessId, request = {}) =>
+    new Promise<number>((resolve, reject) => {
+      const queued = next.get(businessId);
+      if (queued) {
+        queued.request = mergeWakes(queued.request, request);
+        queued.waiters.push({ resolve, reject });
+      } else next.set(businessId, { request: mergeWakes(null, request), waiters: [{ resolve, reject }] });
+      if (!running.has(businessId)) void drain(businessId);
+    });
+}
+
+/** Wake-ups of one business merged: the slots of all, every run whose call ended. */
+interface MergedWake {
+  slots?: number;
+  endedRuns: { runId: string; retryQueued: boolean }[];
+  except?: string;
+  checkDue: boolean;
+}
+
+function mergeWakes(into: MergedWake | null, request: WakeRequest): MergedWake {
+  const ended = request.endedRun ? [request.endedRun] : [];
+  if (!into) {
+    return { ...(request.slots === undefined ? {} : { slots: request.slots }), endedRuns: ended, ...(request.except ? { except: request.except } : {}), checkDue: request.checkDue ?? false };
+  }
+  // No slot count on either side means every spare slot; `except` holds only when both name the same run.
+  const slots = into.slots === undefined || request.slots === undefined ? undefined : into.slots + request.slots;
+  const except = into.except !== undefined && into.except === request.except ? into.except : undefined;
+  // One entry per run; a retry queued by any of its calls counts.
+  const endedRuns = [...into.endedRuns];
+  for (const e of ended) {
+    const same = endedRuns.findIndex((r) => r.runId === e.runId);
+    if (same < 0) endedRuns.push(e);
+    else endedRuns[same] = { runId: e.runId, retryQueued: endedRuns[same]!.retryQueued || e.retryQueued };
+  }
+  return { ...(slots === undefined ? {} : { slots }), endedRuns, ...(except ? { except } : {}), checkDue: into.checkDue || (request.checkDue ?? false) };
 }
 
 /**
@@ -185,7 +240,11 @@ export function createWakeRuns(deps: { database: Database; temporal: Client; log
  * so its slots and its used wake-up are seen here (without it a callback could take a run as woken
  * whose claim, already counting, missed this slot); and callbacks of one business decide in turn.
  */
-async function runsToSignal(client: PoolClient, businessId: string, request: WakeRequest, pendingSeconds: number): Promise<string[]> {
+async function runsToSignal(client: PoolClient, businessId: string, request: MergedWake, pendingSeconds: number): Promise<string[]> {
+  // It writes only hints (woken_at): its commit need not wait for the WAL flush while it holds the
+  // business's lock, the one every claim of the business queues on. A hint lost in a crash costs a
+  // run its fallback wait, never a dial.
+  await client.query('SET LOCAL synchronous_commit = off');
   const locked = await lockBusinessSlots(client, businessId);
   if (!locked) return [];
   const business = locked.slots;
@@ -209,8 +268,8 @@ async function runsToSignal(client: PoolClient, businessId: string, request: Wak
     const checker = demands.find((d) => d.has_dialable) ?? demands[0];
     if (checker) workflowIds.add(checker.workflow_id);
   }
-  const ended = request.endedRun;
-  if (ended && ended.runId !== request.except) {
+  for (const ended of request.endedRuns) {
+    if (ended.runId === request.except) continue;
     const row = demands.find((d) => d.id === ended.runId);
     if (row) {
       if (endedRunNeedsWake(row, ended)) workflowIds.add(row.workflow_id);

@@ -120,7 +120,11 @@ export function twilioStatusRoutes(deps: ApiDeps) {
         { callId: applied.callId, callSid: p.CallSid, status: applied.status, runId: applied.runId, durationSeconds: p.CallDuration },
         `call completed: ${applied.status}`,
       );
-      await wakeRuns(applied.businessId, endedCallWake(applied));
+      // Not awaited: the status is stored, so the carrier is answered now; the wake-up is a hint
+      // (retried when Temporal does not answer, and the run's own timer covers it).
+      void wakeRuns(applied.businessId, endedCallWake(applied)).catch((err: unknown) =>
+        logger.warn({ businessId: applied.businessId, err: (err as Error).message }, 'wake-up after a call ended failed; the run wakes on its own timer'),
+      );
     }
   }
 
