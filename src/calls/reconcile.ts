@@ -73,11 +73,11 @@ export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: strin
  * business's next dial pass, and the live runs are woken for it: a slot freed while the API was
  * down is used again within a second or so of its start, not after the call's quiet period.
  */
-export async function checkAfterApiStart(deps: { database: Database; wakeRuns: WakeRuns; logger: Logger }, since: Date): Promise<number> {
+export async function checkAfterApiStart(deps: { database: Database; wakeRuns: WakeRuns; logger: Logger }, since: Date): Promise<string[]> {
   const businesses = await checkCallsQuietSince(deps.database.pool, since);
   await Promise.all(businesses.map((businessId) => deps.wakeRuns(businessId, { checkDue: true })));
   if (businesses.length > 0) deps.logger.info({ businesses: businesses.length }, 'API started: active calls of these businesses are checked with the carrier now');
-  return businesses.length;
+  return businesses;
 }
 
 type Outcome = 'settled' | 'freed' | 'withdrawn' | 'unchanged';

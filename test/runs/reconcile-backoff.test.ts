@@ -1,4 +1,6 @@
+import type { Database } from '../../src/db/client';
 import { checkAfterApiStart } from '../../src/calls/reconcile';
+import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
 /**
@@ -74,10 +76,16 @@ describe('reconciliation of an unknown dial outcome, with the default schedule',
  * nothing more than the restart. This stack puts every other way out of the test's reach.
  */
 describe('checks when an API process starts', () => {
+  // A database of its own: the check reaches every business in it, and must not touch other tests' calls.
+  let admin: Database;
+  let own: { url: string; drop(): Promise<void> };
   let stack: OutdialTestStack;
 
   beforeAll(async () => {
+    admin = connectTestDatabase();
+    own = await createMigratedDatabase(admin);
     stack = await OutdialTestStack.start({
+      databaseUrl: own.url,
       reconcileQuietCallSeconds: 600,
       reconcileAfterSeconds: 600,
       wakeFallbackSeconds: 600,
@@ -86,7 +94,9 @@ describe('checks when an API process starts', () => {
     await stack.startWorker();
   });
   afterAll(async () => {
-    await stack.stop();
+    await stack?.stop();
+    await own?.drop();
+    await admin?.close();
   });
 
   test('a call whose final callback was lost before the start is settled from the carrier and its slot used for the next lead', async () => {
@@ -100,7 +110,7 @@ describe('checks when an API process starts', () => {
     await stack.carrier.waitFor(() => stack.carrier.callbacks({ callSid: lost!.callSid, event: 'answered' }).some((c) => c.responseStatus === 204));
     expect(await statusOf(lost!.callSid)).toBe('in-progress');
 
-    expect(await checkAfterApiStart({ database: stack.database, wakeRuns: stack.wakeRuns, logger: stack.logger }, new Date())).toBe(1);
+    expect(await checkAfterApiStart({ database: stack.database, wakeRuns: stack.wakeRuns, logger: stack.logger }, new Date())).toEqual([business.id]);
     const done = await stack.runResult(run);
     expect(done.status).toBe('completed');
     expect(stack.carrier.calls({ from: business.callerId }).map((c) => c.to).sort()).toEqual([...phones].sort());
