@@ -9,8 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
-import { OutdialTestStack, leadPhones } from '../test/helpers/outdial';
-import { startTestServers } from '../test/helpers/servers';
+import { leadPhones } from '../test/helpers/outdial';
+import { startInProcessStack } from './lib/in-process-stack';
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
@@ -20,15 +20,8 @@ async function main() {
   });
   const leads = Number(values.leads);
   const limit = Number(values.limit);
-  const servers = await startTestServers();
-  process.env.OUTDIAL_TEST_DATABASE_URL = servers.databaseUrl;
-  process.env.OUTDIAL_TEST_TEMPORAL_ADDRESS = servers.temporalAddress;
-  const stack = await OutdialTestStack.start({
-    wakeFallbackSeconds: 30,
-    carrier: { callsPerSecond: 10_000, waitTimeoutMs: 3_600_000, defaultScript: { dialMs: 1, ringMs: 5, talkMs: Number(values['talk-ms']) } },
-  });
+  const { stack, stop } = await startInProcessStack(Number(values['talk-ms']));
   try {
-    await stack.startWorker();
     const business = await stack.createBusiness({ maxConcurrentCalls: limit });
     const phones = [...leadPhones(Math.min(leads, 10_000), '+1415555'), ...leadPhones(Math.max(0, leads - 10_000), '+1415556')];
     const started = Date.now();
@@ -70,8 +63,7 @@ async function main() {
     console.log(JSON.stringify(report, null, 2));
     if (done.status !== 'completed' || report.carrierPeak !== limit || report.distinctNumbers !== leads) process.exitCode = 1;
   } finally {
-    await stack.stop();
-    await servers.stop();
+    await stop();
   }
 }
 

@@ -11,8 +11,8 @@
  */
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
-import { OutdialTestStack, leadPhones } from '../test/helpers/outdial';
-import { startTestServers } from '../test/helpers/servers';
+import { leadPhones, type OutdialTestStack } from '../test/helpers/outdial';
+import { startInProcessStack } from './lib/in-process-stack';
 
 const E = temporal.api.enums.v1.EventType;
 const ACTION_EVENTS = new Set([
@@ -82,15 +82,8 @@ async function main() {
       'talk-ms': { type: 'string', default: '200' },
     },
   });
-  const servers = await startTestServers();
-  process.env.OUTDIAL_TEST_DATABASE_URL = servers.databaseUrl;
-  process.env.OUTDIAL_TEST_TEMPORAL_ADDRESS = servers.temporalAddress;
-  const stack = await OutdialTestStack.start({
-    wakeFallbackSeconds: 30,
-    carrier: { callsPerSecond: 10_000, waitTimeoutMs: 3_600_000, defaultScript: { dialMs: 1, ringMs: 5, talkMs: Number(values['talk-ms']) } },
-  });
+  const { stack, stop } = await startInProcessStack(Number(values['talk-ms']));
   try {
-    await stack.startWorker();
     const results = [];
     for (const runs of values.runs.split(',').map(Number)) {
       const r = await scenario(stack, runs, Number(values.leads), Number(values.limit));
@@ -99,8 +92,7 @@ async function main() {
       if ((r.carrierPeak ?? 0) > r.limit || r.distinctNumbers !== r.leads || r.dialed !== r.leads) process.exitCode = 1;
     }
   } finally {
-    await stack.stop();
-    await servers.stop();
+    await stop();
   }
 }
 
