@@ -47,6 +47,10 @@ const variables = {
     schema: z.coerce.number().int().min(2).max(1_000).default(10),
     hint: 'set it to how many Postgres connections one API or worker process opens at most (2-1000)',
   },
+  DATABASE_PREPARED_STATEMENTS: {
+    schema: z.enum(['true', 'false']).default('true'),
+    hint: 'set it to true to prepare each statement once per Postgres connection, false behind a connection pooler that cannot keep prepared statements',
+  },
   TEMPORAL_ADDRESS: { schema: hostPort.default('127.0.0.1:7233'), hint: 'set it to the Temporal frontend, host:port' },
   TEMPORAL_NAMESPACE: { schema: z.string().min(1).default('default'), hint: 'set it to a Temporal namespace' },
   TEMPORAL_TASK_QUEUE: { schema: z.string().min(1).default('outdial'), hint: 'set it to the task queue name' },
@@ -219,6 +223,7 @@ export interface Config {
   databaseUrl: string;
   /** Postgres connections one API or worker process opens at most. */
   databasePoolSize: number;
+  databasePreparedStatements: boolean;
   temporal: { address: string; namespace: string; taskQueue: string; apiKey?: string; tls: boolean };
   port: number;
   publicHost: { configured?: string; platform: Partial<Record<(typeof PLATFORM_HOST_VARIABLES)[number], string>> };
@@ -330,6 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env: v('OUTDIAL_ENV'),
     databaseUrl: v('DATABASE_URL'),
     databasePoolSize: v('DATABASE_POOL_SIZE'),
+    databasePreparedStatements: v('DATABASE_PREPARED_STATEMENTS') === 'true',
     temporal: {
       address: v('TEMPORAL_ADDRESS'),
       namespace: v('TEMPORAL_NAMESPACE'),
