@@ -92,6 +92,10 @@ const variables = {
     schema: z.coerce.number().int().min(1_000).max(120_000).default(10_000),
     hint: 'set it to the milliseconds a request to the carrier may take before its outcome counts as unknown (1000-120000)',
   },
+  TWILIO_RINGING_CALLBACKS: {
+    schema: z.enum(['true', 'false']).default('false'),
+    hint: "set it to true to subscribe to the carrier's ringing callbacks (calls then show ringing), false for answered and completed only",
+  },
   LOG_LEVEL: {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     hint: 'set it to one of fatal, error, warn, info, debug, trace, silent',
@@ -161,6 +165,10 @@ const variables = {
     schema: z.coerce.number().int().min(5).max(600).default(45),
     hint: 'set it to the seconds one dial pass (claim and dial) may take before Temporal retries it elsewhere (5-600)',
   },
+  DIAL_PASS_LOCAL_ACTIVITY: {
+    schema: z.enum(['true', 'false']).default('true'),
+    hint: 'set it to true to run dial passes as local activities (one workflow task per pass), false to run them as regular activities',
+  },
   DIAL_PASS_HEARTBEAT_SECONDS: {
     schema: z.coerce.number().int().min(2).max(60).default(5),
     hint: "set it to the seconds without a dial pass's heartbeat after which its worker counts as dead and the pass is retried (2-60)",
@@ -228,7 +236,7 @@ export interface Config {
   port: number;
   publicHost: { configured?: string; platform: Partial<Record<(typeof PLATFORM_HOST_VARIABLES)[number], string>> };
   /** `callsPerSecond`: creates per second Outdial sends the account, over every process; 0 = unpaced. */
-  twilio: { accountSid: string; authToken: string; apiBaseUrl?: string; callsPerSecond: number; requestTimeoutMs: number };
+  twilio: { accountSid: string; authToken: string; apiBaseUrl?: string; callsPerSecond: number; requestTimeoutMs: number; ringingCallbacks: boolean };
   /** Admin API keys; required in production (several, to rotate one with an overlap). */
   adminKeys: string[];
   /** Requests per minute one key may make to one API process; 0: no limit. */
@@ -240,7 +248,7 @@ export interface Config {
   /** Wake-up signals Temporal did not answer are retried in memory (src/calls/wake-runs.ts). */
   wakeRetry: { maxPending: number; maxIntervalMs: number };
   /** Temporal's timeouts of a run's dial pass; the pass heartbeats every second. */
-  dialPass: { timeoutSeconds: number; heartbeatSeconds: number };
+  dialPass: { timeoutSeconds: number; heartbeatSeconds: number; local: boolean };
   reconcileAfterSeconds: number;
   /** A dial with an unknown outcome is first checked with the carrier this long after it (see src/calls/check-schedule.ts). */
   reconcileFirstCheckSeconds: number;
@@ -350,6 +358,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authToken: v('TWILIO_AUTH_TOKEN'),
       callsPerSecond: v('TWILIO_CALLS_PER_SECOND'),
       requestTimeoutMs: v('TWILIO_REQUEST_TIMEOUT_MS'),
+      ringingCallbacks: v('TWILIO_RINGING_CALLBACKS') === 'true',
       ...(apiBaseUrl ? { apiBaseUrl: apiBaseUrl.replace(/\/+$/, '') } : {}),
     },
     adminKeys: v('OUTDIAL_ADMIN_KEYS') ?? [],
@@ -358,7 +367,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
     wakePendingSeconds: v('WAKE_PENDING_SECONDS'),
     wakeRetry: { maxPending: v('WAKE_RETRY_MAX_PENDING'), maxIntervalMs: v('WAKE_RETRY_MAX_INTERVAL_MS') },
-    dialPass: { timeoutSeconds: v('DIAL_PASS_TIMEOUT_SECONDS'), heartbeatSeconds: v('DIAL_PASS_HEARTBEAT_SECONDS') },
+    dialPass: { timeoutSeconds: v('DIAL_PASS_TIMEOUT_SECONDS'), heartbeatSeconds: v('DIAL_PASS_HEARTBEAT_SECONDS'), local: v('DIAL_PASS_LOCAL_ACTIVITY') === 'true' },
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileFirstCheckSeconds: v('RECONCILE_FIRST_CHECK_SECONDS'),
     reconcileQuietCallSeconds: v('RECONCILE_QUIET_CALL_SECONDS'),

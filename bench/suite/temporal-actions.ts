@@ -6,6 +6,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { activityTypeOf, LOCAL_ACTIVITY_MARKER } from '../../src/temporal/history-events';
 
 const E = temporal.api.enums.v1.EventType;
 
@@ -22,7 +23,7 @@ export interface TemporalActions {
   executions: number;
   /** The longest single history, in events. */
   maxHistoryEvents: number;
-  /** Activities scheduled, by activity type (e.g. dialAvailableSlots: the dial passes). */
+  /** Activities scheduled and local activities run, by activity type (e.g. dialAvailableSlots: the dial passes). */
   byActivity: Record<string, number>;
 }
 
@@ -44,7 +45,12 @@ export async function businessActions(address: string, businessId: string): Prom
           a.byActivity[type] = (a.byActivity[type] ?? 0) + 1;
         }
         else if (e.eventType === E.EVENT_TYPE_ACTIVITY_TASK_STARTED && (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) a.activityRetries++;
-        else if (e.eventType === E.EVENT_TYPE_MARKER_RECORDED) a.localActivities++;
+        else if (e.eventType === E.EVENT_TYPE_MARKER_RECORDED && e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER) {
+          // A patch marker is not an action; a local activity's is.
+          const type = activityTypeOf(e) ?? '?';
+          a.localActivities++;
+          a.byActivity[type] = (a.byActivity[type] ?? 0) + 1;
+        }
         else if (e.eventType === E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) a.signals++;
         else if (e.eventType === E.EVENT_TYPE_TIMER_STARTED) a.timers++;
         else if (e.eventType === E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) a.updates++;

@@ -122,6 +122,7 @@ export function createDialActivities(deps: DialDeps) {
         nextCheckAt: nextCheckAt?.toISOString() ?? null,
         queued: jobs.queued,
         dialing: jobs.dialing,
+        dialedTotal: jobs.dialed,
         active: active - count('rejected') - count('not-sent') - count('account-refused') - count('do-not-call'),
         limit,
       };

@@ -10,7 +10,7 @@ import { applyCallStatus, type AppliedStatus } from './apply-status';
 import { checkDelaySeconds, type CheckSchedule } from './check-schedule';
 import type { ReservedCall } from '../claim/slots';
 import { amdParams, voiceParams } from './instructions';
-import { STATUS_CALLBACK_EVENTS } from './status-callback-url';
+import { statusCallbackEvents } from './status-callback-url';
 
 /**
  * What became of a dial:
@@ -41,7 +41,7 @@ export interface PlaceCallDeps {
   database: Database;
   telephony: TelephonyClient;
   logger: Logger;
-  config: CheckSchedule;
+  config: CheckSchedule & { twilio: Pick<Config['twilio'], 'ringingCallbacks'> };
 }
 
 interface CarrierError {
@@ -118,7 +118,7 @@ async function dialReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promis
         ...amdParams(call.instructions.machineDetection, call.amdCallbackUrl),
         statusCallback: call.statusCallbackUrl,
         statusCallbackMethod: 'POST',
-        statusCallbackEvent: STATUS_CALLBACK_EVENTS,
+        statusCallbackEvent: statusCallbackEvents(deps.config.twilio.ringingCallbacks),
       }),
     ).finally(() => (call.paced ? stampCarrierAnswer(deps.database.pool, call.callId).catch(() => undefined) : undefined));
     sid = created.sid;

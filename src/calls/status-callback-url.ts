@@ -10,12 +10,15 @@ export function statusCallbackUrl(publicBaseUrl: string, callId: string): string
 }
 
 /**
- * The events we subscribe to: `ringing` and `answered` for operators (run page, events, SSE),
- * `completed` (any terminal status) to free the slot. Not `initiated`: the create answer already
- * records the call as dialed (reserved → queued, the `call.dialed` event), so it would be a
- * callback and a transaction per call that changes nothing anyone reads.
+ * The events we subscribe to: `answered` (the call is live: answered_at, the run page, events, SSE),
+ * `completed` (any terminal status) to free the slot, and `ringing` only when asked for
+ * (TWILIO_RINGING_CALLBACKS): no rule reads it, and it cost a callback and a transaction per call.
+ * Not `initiated`: the create answer already records the call as dialed (reserved → queued, the
+ * `call.dialed` event).
  */
-export const STATUS_CALLBACK_EVENTS = ['ringing', 'answered', 'completed'];
+export function statusCallbackEvents(ringing: boolean): string[] {
+  return ringing ? ['ringing', 'answered', 'completed'] : ['answered', 'completed'];
+}
 
 /** Twilio's async answering-machine result, for the same call (verified like the status callback). */
 export const AMD_CALLBACK_PATH = '/v1/twilio/amd';

@@ -7,6 +7,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -52,6 +53,15 @@ const { transitionRun, finishRun } = proxyActivities<Activities>({
 const { dialAvailableSlots } = proxyActivities<Activities>({
   startToCloseTimeout: '45 seconds',
   heartbeatTimeout: '5 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
+});
+
+// The same pass as a local activity: run by the worker inside the workflow task that woke the run,
+// so a pass is one workflow task and no activity task (a pass used to be two workflow tasks and an
+// activity task to schedule, poll, start and complete). A worker that dies mid-pass holds the run up
+// for the workflow task timeout, which the run sets to the same seconds as the heartbeat timeout.
+const { dialAvailableSlots: dialAvailableSlotsLocally } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '45 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
 });
 
@@ -211,11 +221,22 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       continue;
     }
     woken = false;
-    const timeouts = input.dialPass ? { startToCloseTimeout: input.dialPass.timeoutSeconds * 1000, heartbeatTimeout: input.dialPass.heartbeatSeconds * 1000 } : {};
-    const pass = await dialAvailableSlots.executeWithOptions({ summary: dialPassActivitySummary(lastPass), ...timeouts }, [{ runId: input.runId, publicBaseUrl: baseUrl }]);
+    const summary = dialPassActivitySummary(lastPass);
+    const passInput = [{ runId: input.runId, publicBaseUrl: baseUrl }] as const;
+    const pass = input.dialPass?.local
+      ? await dialAvailableSlotsLocally.executeWithOptions({ summary, startToCloseTimeout: input.dialPass.timeoutSeconds * 1000 }, [...passInput])
+      : await dialAvailableSlots.executeWithOptions(
+          {
+            summary,
+            ...(input.dialPass ? { startToCloseTimeout: input.dialPass.timeoutSeconds * 1000, heartbeatTimeout: input.dialPass.heartbeatSeconds * 1000 } : {}),
+          },
+          [...passInput],
+        );
     passes += 1;
     lastPass = pass;
-    dialedTotal += pass.dialed;
+    // Postgres's count when the pass reports it: a local pass whose workflow task was lost runs again
+    // and dials nothing the second time (its claims hold), so a sum of passes could miss calls.
+    dialedTotal = pass.dialedTotal ?? dialedTotal + pass.dialed;
     if (pass.runStatus === 'paused' && phase === 'running') phase = 'paused';
 
     if (pass.queued === 0 && pass.dialing === 0 && phase !== 'paused') {

@@ -43,7 +43,12 @@ export interface BulkCallRunInput {
    * The dial pass's timeouts (DIAL_PASS_TIMEOUT_SECONDS, DIAL_PASS_HEARTBEAT_SECONDS); absent in runs
    * started before they were settings: 45 s and 5 s.
    */
-  dialPass?: { timeoutSeconds: number; heartbeatSeconds: number };
+  dialPass?: {
+    timeoutSeconds: number;
+    heartbeatSeconds: number;
+    /** Passes run as local activities (DIAL_PASS_LOCAL_ACTIVITY); absent in runs started before: regular activities. */
+    local?: boolean;
+  };
   limits?: ContinueAsNewLimits;
   carried?: CarriedRunState;
 }
@@ -91,6 +96,8 @@ export interface DialPassSummary {
   nextCheckAt?: string | null;
   queued: number;
   dialing: number;
+  /** Calls of the run that reached the carrier, so far (absent in passes recorded before it was reported). */
+  dialedTotal?: number;
   active: number;
   limit: number;
 }

@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import { STATUS_CALLBACK_EVENTS } from '../../src/calls/status-callback-url';
+import { statusCallbackEvents } from '../../src/calls/status-callback-url';
 import { OutdialTestStack } from '../helpers/outdial';
 
 const sid = (n: number) => `CA${n.toString(16).padStart(32, '0')}`;
@@ -92,13 +92,34 @@ describe('POST /v1/twilio/status', () => {
       expect(await callback(placed.body.call.id, forged, { signature })).toBe(403);
       // The carrier's real callbacks, signed over the URL it was given, still settle the call.
       stack.carrier.releaseAll();
-      await stack.carrier.waitForCallbacks(STATUS_CALLBACK_EVENTS.length, { callSid: placed.body.call.twilioCallSid });
+      await stack.carrier.waitForCallbacks(statusCallbackEvents(false).length, { callSid: placed.body.call.twilioCallSid });
       const callbacks = stack.carrier.callbacks({ callSid: placed.body.call.twilioCallSid });
-      expect(callbacks.map((c) => c.responseStatus)).toEqual(STATUS_CALLBACK_EVENTS.map(() => 204));
+      expect(callbacks.map((c) => c.responseStatus)).toEqual(statusCallbackEvents(false).map(() => 204));
       expect((await row(placed.body.call.id)).status).toBe('completed');
     } finally {
       stack.config.publicHost.configured = original;
       stack.carrier.setScripts([]);
+    }
+  });
+
+  test('ringing callbacks only when TWILIO_RINGING_CALLBACKS is on: the call is asked for them, and they land as ringing', async () => {
+    const business = await stack.createBusiness();
+    const place = async (to: string) => {
+      const placed = await stack.api<{ call: { id: string; twilioCallSid: string } }>('POST', `/v1/businesses/${business.id}/calls`, { to });
+      expect(placed.status).toBe(201);
+      await stack.carrier.waitForCallbacks(statusCallbackEvents(stack.config.twilio.ringingCallbacks).length, { callSid: placed.body.call.twilioCallSid });
+      return placed.body.call.twilioCallSid;
+    };
+    const quiet = await place('+14155550181');
+    stack.config.twilio.ringingCallbacks = true;
+    try {
+      const ringing = await place('+14155550182');
+      const events = (callSid: string) => stack.carrier.callbacks({ callSid }).map((c) => [c.event, c.responseStatus]);
+      expect(events(quiet)).toEqual([['answered', 204], ['completed', 204]]);
+      expect(events(ringing)).toEqual([['ringing', 204], ['answered', 204], ['completed', 204]]);
+      expect(stack.carrier.call(ringing)?.statusCallbackEvents).toEqual(['ringing', 'answered', 'completed']);
+    } finally {
+      stack.config.twilio.ringingCallbacks = false;
     }
   });
 });

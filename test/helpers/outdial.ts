@@ -54,7 +54,7 @@ export interface OutdialTestStackOptions {
   /** Seconds a committed run may stay pending before the sweep starts it; default 10. */
   stalledRunAfterSeconds?: number;
   /** The dial pass's Temporal timeouts (DIAL_PASS_TIMEOUT_SECONDS, DIAL_PASS_HEARTBEAT_SECONDS); default 45 and 5. */
-  dialPass?: { timeoutSeconds: number; heartbeatSeconds: number };
+  dialPass?: { timeoutSeconds: number; heartbeatSeconds: number; local?: boolean };
   /** Outdial's pace for the carrier account (TWILIO_CALLS_PER_SECOND); default 0, unpaced. */
   callsPerSecond?: number;
   /** Run event streams (EVENTS_HEARTBEAT_SECONDS, EVENTS_PROGRESS_INTERVAL_MS); default 15 s and 250 ms. */
@@ -123,10 +123,10 @@ export class OutdialTestStack {
       env: 'test',
       port,
       publicHost: { configured: apiUrl, platform: {} },
-      twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0, requestTimeoutMs: opts.telephonyTimeoutMs ?? 10_000 },
+      twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0, requestTimeoutMs: opts.telephonyTimeoutMs ?? 10_000, ringingCallbacks: false },
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
-      dialPass: opts.dialPass ?? { timeoutSeconds: 45, heartbeatSeconds: 5 },
+      dialPass: { timeoutSeconds: 45, heartbeatSeconds: 5, local: true, ...opts.dialPass },
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       reconcileFirstCheckSeconds: opts.reconcileFirstCheckSeconds ?? 5,
       reconcileQuietCallSeconds: opts.reconcileQuietCallSeconds ?? 20,

@@ -1,6 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { STATUS_CALLBACK_EVENTS } from '../../src/calls/status-callback-url';
+import { statusCallbackEvents } from '../../src/calls/status-callback-url';
 import type { ManagedProcess } from '../../src/dev/processes';
 import { progressQuery } from '../../src/workflows/messages';
 import { leadPhones, OutdialTestStack, pollUntil } from '../helpers/outdial';
@@ -114,12 +114,12 @@ describe('BulkCallRun', () => {
       const calls = stack.carrier.calls({ from: business.callerId });
       const sids = new Set(calls.map((c) => c.sid));
       const callbacks = stack.carrier.callbacks().filter((c) => sids.has(c.callSid));
-      expect(callbacks.length).toBe(6 * STATUS_CALLBACK_EVENTS.length);
+      expect(callbacks.length).toBe(6 * statusCallbackEvents(false).length);
       expect(callbacks.every((c) => c.responseStatus === 204)).toBe(true);
-      // Every call's `ringing` callback was answered before its create response was even sent.
+      // Every call's `answered` callback was answered before its create response was even sent.
       for (const call of calls) {
-        const ringing = callbacks.find((c) => c.callSid === call.sid && c.event === 'ringing');
-        expect(ringing!.finishedAt).toBeLessThan(call.createdAt + responseDelayMs);
+        const answered = callbacks.find((c) => c.callSid === call.sid && c.event === 'answered');
+        expect(answered!.finishedAt).toBeLessThan(call.createdAt + responseDelayMs);
       }
     } finally {
       stack.carrier.setScripts([]);
@@ -140,7 +140,7 @@ describe('BulkCallRun', () => {
       await stack.carrier.whenIdle();
       const sids = new Set(stack.carrier.calls({ from: business.callerId }).map((c) => c.sid));
       const delivered = stack.carrier.callbacks().filter((c) => sids.has(c.callSid) && c.result === 'response');
-      expect(delivered).toHaveLength(6 * STATUS_CALLBACK_EVENTS.length * 2);
+      expect(delivered).toHaveLength(6 * statusCallbackEvents(false).length * 2);
       expect(delivered.every((c) => c.responseStatus === 204)).toBe(true);
       const rows = await stack.database.pool.query('SELECT status, last_sequence_number FROM calls WHERE run_id = $1', [run.id]);
       expect(rows.rows.every((r) => r.status === 'completed' && r.last_sequence_number === 3)).toBe(true);

@@ -1,3 +1,4 @@
+import { activityTypeOf } from '../../src/temporal/history-events';
 import { temporal } from '@temporalio/proto';
 import { OutdialTestStack, pollFor } from '../helpers/outdial';
 
@@ -130,7 +131,7 @@ describe('calling time', () => {
     const history = await stack.temporal.client.workflow.getHandle(run.workflowId).fetchHistory();
     const events = history.events ?? [];
     const count = (type: number) => events.filter((e) => e.eventType === type).length;
-    const passes = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'dialAvailableSlots').length;
+    const passes = events.filter((e) => activityTypeOf(e) === 'dialAvailableSlots').length;
     const timersFired = count(EventType.EVENT_TYPE_TIMER_FIRED);
     expect(timersFired).toBe(2); // the window opening in Phoenix, the stopAt
     expect(passes).toBe(1 + count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) + timersFired);

@@ -28,6 +28,9 @@ export async function startRunWorkflow(
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       // The Web UI shows it on the run's page (User Metadata).
       staticSummary: `bulk call run ${run.id} of business ${run.businessId}`,
+      // A local dial pass runs inside a workflow task: a worker that dies mid-pass holds the run up
+      // for this timeout (the SDK extends the task while a long pass runs), as long as a heartbeat would.
+      ...(deps.config.dialPass.local ? { workflowTaskTimeout: deps.config.dialPass.heartbeatSeconds * 1000 } : {}),
     });
     return { started: true };
   } catch (err) {
