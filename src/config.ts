@@ -165,8 +165,12 @@ const variables = {
     schema: z.coerce.number().int().min(5).max(600).default(45),
     hint: 'set it to the seconds one dial pass (claim and dial) may take before Temporal retries it elsewhere (5-600)',
   },
+  DIAL_SESSION_SECONDS: {
+    schema: z.coerce.number().int().min(0).max(300).default(30),
+    hint: 'set it to the seconds a dial pass keeps dialing the slots its business frees before it hands back to its workflow (0-300; 0: a pass dials once)',
+  },
   DIAL_PASS_LOCAL_ACTIVITY: {
-    schema: z.enum(['true', 'false']).default('true'),
+    schema: z.enum(['true', 'false']).default('false'),
     hint: 'set it to true to run dial passes as local activities (one workflow task per pass), false to run them as regular activities',
   },
   DIAL_PASS_HEARTBEAT_SECONDS: {
@@ -247,8 +251,8 @@ export interface Config {
   wakePendingSeconds: number;
   /** Wake-up signals Temporal did not answer are retried in memory (src/calls/wake-runs.ts). */
   wakeRetry: { maxPending: number; maxIntervalMs: number };
-  /** Temporal's timeouts of a run's dial pass; the pass heartbeats every second. */
-  dialPass: { timeoutSeconds: number; heartbeatSeconds: number; local: boolean };
+  /** Temporal's timeouts of a run's dial pass, whether it is a local activity, and how long it keeps dialing freed slots (src/activities/dial.ts). */
+  dialPass: { timeoutSeconds: number; heartbeatSeconds: number; local: boolean; sessionSeconds: number };
   reconcileAfterSeconds: number;
   /** A dial with an unknown outcome is first checked with the carrier this long after it (see src/calls/check-schedule.ts). */
   reconcileFirstCheckSeconds: number;
@@ -367,7 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
     wakePendingSeconds: v('WAKE_PENDING_SECONDS'),
     wakeRetry: { maxPending: v('WAKE_RETRY_MAX_PENDING'), maxIntervalMs: v('WAKE_RETRY_MAX_INTERVAL_MS') },
-    dialPass: { timeoutSeconds: v('DIAL_PASS_TIMEOUT_SECONDS'), heartbeatSeconds: v('DIAL_PASS_HEARTBEAT_SECONDS'), local: v('DIAL_PASS_LOCAL_ACTIVITY') === 'true' },
+    dialPass: { timeoutSeconds: v('DIAL_PASS_TIMEOUT_SECONDS'), heartbeatSeconds: v('DIAL_PASS_HEARTBEAT_SECONDS'), local: v('DIAL_PASS_LOCAL_ACTIVITY') === 'true', sessionSeconds: v('DIAL_SESSION_SECONDS') },
     reconcileAfterSeconds: v('RECONCILE_AFTER_SECONDS'),
     reconcileFirstCheckSeconds: v('RECONCILE_FIRST_CHECK_SECONDS'),
     reconcileQuietCallSeconds: v('RECONCILE_QUIET_CALL_SECONDS'),

@@ -1,4 +1,5 @@
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { startSlotWaits } from './calls/slot-waits';
 import { createWakeRuns, WakeRetryQueue } from './calls/wake-runs';
 import { dependencyHealth } from './health';
 import { loadConfig } from './config';
@@ -39,6 +40,11 @@ runMain('worker', async () => {
   await ensureSearchAttributes(temporal, config.temporal.namespace, logger);
   await ensureReconcileSchedule(temporal, { taskQueue: config.temporal.taskQueue, everySeconds: config.reconcileSweepSeconds, logger });
   const wakeRetries = new WakeRetryQueue({ temporal, logger }, config.wakeRetry);
+  // One LISTEN connection for the process's dial sessions; a shutdown ends their waits at once
+  // (the Runtime drains the worker on the same signals).
+  const slotWaits = startSlotWaits(config.databaseUrl, logger);
+  await slotWaits.ready;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void slotWaits.stop());
   const worker = await createOutdialWorker({
     connection: await connectWorkerConnection(config.temporal),
     namespace: config.temporal.namespace,
@@ -49,6 +55,7 @@ runMain('worker', async () => {
       telephony: createTelephonyClient(config.twilio),
       logger,
       wakeRuns: createWakeRuns({ database, temporal, logger, retries: wakeRetries, pendingSeconds: config.wakePendingSeconds }),
+      slotWaits,
       config,
     },
   });
@@ -65,6 +72,7 @@ runMain('worker', async () => {
   await running;
   await webhooks?.stop();
   await wakeRetries.stop();
+  await slotWaits.stop();
   await database.close();
   await temporal.connection.close();
   await metricsServer?.close();

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
+import { Context } from '@temporalio/activity';
+import type { SlotWaits } from '../calls/slot-waits';
 import type { WakeRuns } from '../calls/wake-runs';
 import { quietCallCheckSeconds, type CheckSchedule } from '../calls/check-schedule';
 import { placeReservedCall, type DialOutcome } from '../calls/place-call';
@@ -8,7 +10,7 @@ import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
 import type { Database } from '../db/client';
 import { cancelQueuedJobs } from '../db/queries/jobs';
-import { changeRunStatus, findRun, runStanding } from '../db/queries/runs';
+import { changeRunStatus, endRunSession, findRun, markRunInSession, runStanding, type RunRow } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { reserveAndClaimJobs, spareRunSlots } from '../claim/bulk';
 import { pacingOf } from '../claim/slots';
@@ -22,8 +24,15 @@ export interface DialDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: CheckSchedule & Pick<Config, 'twilio'>;
+  config: CheckSchedule & Pick<Config, 'twilio' | 'dialPass'>;
+  /** Freed slots heard from Postgres (a worker's); without it a pass dials once and returns. */
+  slotWaits?: SlotWaits;
 }
+
+/** A session waits at least this long for a due check with the carrier (as the workflow's timer does). */
+const MIN_CHECK_WAIT_MS = 1_000;
+/** Beyond its deadline a session's run stays marked this long: its next session starts within it. */
+const SESSION_MARK_MARGIN_SECONDS = 5;
 
 export function createDialActivities(deps: DialDeps) {
   const { database, logger } = deps;
@@ -47,13 +56,66 @@ export function createDialActivities(deps: DialDeps) {
      * see src/slots.ts), then dial exactly those, in parallel, and report where the run stands.
      */
     dialAvailableSlots({ runId, publicBaseUrl }: { runId: string; publicBaseUrl: string }): Promise<DialPassSummary> {
-      return withHeartbeat(() => dialPass(runId, publicBaseUrl));
+      // The session's latest pass rides on its heartbeats: the run's pending activity in the Web UI
+      // says what the session did so far and what it waits for.
+      const session: { latest: DialPassSummary | null } = { latest: null };
+      return withHeartbeat(
+        () => dialSession(runId, publicBaseUrl, session),
+        () => session.latest,
+      );
     },
   };
 
-  async function dialPass(runId: string, publicBaseUrl: string): Promise<DialPassSummary> {
-      const run = await findRun(database.pool, runId);
-      if (!run) throw nonRetryable(FailureType.RunNotLive, `run ${runId} is gone in Postgres; it dials no more`);
+  /**
+   * A dial session: a pass, and while the run has leads it may dial and waits only for slots, a
+   * pass again each time Postgres announces a freed slot of its business (a callback, a check, a
+   * withdrawn reservation, a pause or cancel), for up to DIAL_SESSION_SECONDS. A freed slot is then
+   * refilled without a wake-up signal, a workflow task or a timer: the run is marked in session,
+   * and wake-ups pass it over. The claim alone still decides what is dialed. A local pass (it
+   * holds its workflow task) and a worker without slot waits dial once.
+   */
+  async function dialSession(runId: string, publicBaseUrl: string, session: { latest: DialPassSummary | null }): Promise<DialPassSummary> {
+    const run = await findRun(database.pool, runId);
+    if (!run) throw nonRetryable(FailureType.RunNotLive, `run ${runId} is gone in Postgres; it dials no more`);
+    const waits = deps.slotWaits;
+    const sessionMs = sessionLengthMs(deps.config);
+    const activity = currentActivity();
+    if (!waits || sessionMs <= 0 || activity?.info.isLocal) return dialPass(run, publicBaseUrl, true);
+    const deadline = Date.now() + sessionMs;
+    const unfollow = waits.follow(run.business_id);
+    let marked = false;
+    let handBackNow = false;
+    let total: DialPassSummary | null = null;
+    try {
+      for (let first = true; ; first = false) {
+        const since = waits.seen(run.business_id);
+        const pass = await dialPass(run, publicBaseUrl, first);
+        total = total ? addPasses(total, pass) : pass;
+        session.latest = total;
+        if (!waitsOnlyForSlots(pass)) return total;
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        if (!marked) {
+          await markRunInSession(database.pool, runId, Math.ceil(left / 1000) + SESSION_MARK_MARGIN_SECONDS);
+          marked = true;
+        }
+        const untilCheck = pass.nextCheckAt ? Math.max(MIN_CHECK_WAIT_MS, Date.parse(pass.nextCheckAt) - Date.now()) : Number.POSITIVE_INFINITY;
+        const heard = await waits.wait(run.business_id, since, Math.min(left, untilCheck), activity?.cancellationSignal);
+        // The worker is shutting down (or the pass was cancelled): the run's next pass goes to another worker at once.
+        if (heard === 'stopped') break;
+      }
+      handBackNow = true;
+      return { ...total, again: true };
+    } finally {
+      unfollow();
+      // Handing back with leads to dial, the next session starts at once and marks the run again.
+      if (marked && !handBackNow) await endRunSession(database.pool, runId).catch(() => undefined);
+    }
+  }
+
+  /** One pass: `handOn` when it was started by a wake-up (a session's later passes heard Postgres, as every session of the business did). */
+  async function dialPass(run: RunRow, publicBaseUrl: string, handOn: boolean): Promise<DialPassSummary> {
+      const runId = run.id;
       const businessId = run.business_id;
       await reconcileBusiness(businessId);
       const claim = await reserveAndClaimJobs(database, run, randomUUID(), publicBaseUrl, pacingOf(deps.config));
@@ -87,7 +149,7 @@ export function createDialActivities(deps: DialDeps) {
       // share or cap): the business's spare slots go on to the runs that can use them, so a wake-up is
       // never swallowed. Not when the carrier's pace holds every run alike.
       const spare = claim.slots ? spareRunSlots(claim.slots) : null;
-      if (claim.claimed.length === 0 && claim.heldBy !== 'pacing' && spare !== 0) {
+      if (handOn && claim.claimed.length === 0 && claim.heldBy !== 'pacing' && spare !== 0) {
         await deps.wakeRuns(businessId, { ...(spare === null ? {} : { slots: spare }), except: runId });
       }
       const accountRefusal = outcomes.find((o) => o.kind === 'account-refused');
@@ -127,6 +189,38 @@ export function createDialActivities(deps: DialDeps) {
         limit,
       };
   }
+}
+
+/** The session's length: DIAL_SESSION_SECONDS, ended early enough that its last pass's creates finish inside the pass's timeout. */
+function sessionLengthMs(config: Pick<Config, 'dialPass' | 'twilio'>): number {
+  const room = config.dialPass.timeoutSeconds * 1000 - config.twilio.requestTimeoutMs - 5_000;
+  return Math.max(0, Math.min(config.dialPass.sessionSeconds * 1000, room));
+}
+
+/** The activity this runs in; null when called directly (a test). */
+function currentActivity(): Context | null {
+  try {
+    return Context.current();
+  } catch {
+    return null;
+  }
+}
+
+/** The run may dial more and only slots hold it back: not done, not paused, not waiting for a time or the carrier's pace. */
+function waitsOnlyForSlots(pass: DialPassSummary): boolean {
+  return pass.runStatus === 'running' && pass.queued > 0 && pass.waiting === null && pass.notSent === 0 && pass.heldBy !== 'pacing';
+}
+
+/** A session's passes as one: counts summed, the standing of the last. */
+function addPasses(total: DialPassSummary, pass: DialPassSummary): DialPassSummary {
+  return {
+    ...pass,
+    dialed: total.dialed + pass.dialed,
+    rejected: total.rejected + pass.rejected,
+    notSent: total.notSent + pass.notSent,
+    skippedDoNotCall: (total.skippedDoNotCall ?? 0) + (pass.skippedDoNotCall ?? 0),
+    unknown: total.unknown + pass.unknown,
+  };
 }
 
 /** A moment as an operator reads it in the Web UI: `09:00 America/Chicago` today there, `Wed 2 Dec 09:00 America/Chicago` on another day. */

@@ -6,9 +6,10 @@ export const HEARTBEAT_INTERVAL_MS = 1_000;
 /**
  * Runs `work` while heartbeating: if the worker dies mid-activity, Temporal notices within the
  * activity's heartbeat timeout (seconds) rather than its start-to-close timeout, and retries the
- * activity on another worker. Outside an activity (a direct call in a test) it just runs `work`.
+ * activity on another worker. Each heartbeat carries `details()`: the Web UI shows the latest under
+ * the run's pending activity. Outside an activity (a direct call in a test) it just runs `work`.
  */
-export async function withHeartbeat<T>(work: () => Promise<T>): Promise<T> {
+export async function withHeartbeat<T>(work: () => Promise<T>, details: () => unknown = () => undefined): Promise<T> {
   let context: Context | null = null;
   try {
     context = Context.current();
@@ -17,9 +18,9 @@ export async function withHeartbeat<T>(work: () => Promise<T>): Promise<T> {
   }
   // A local activity has no heartbeat: the workflow task it runs in is extended by the SDK instead.
   if (context.info.isLocal) return work();
-  const beat = setInterval(() => context.heartbeat(), HEARTBEAT_INTERVAL_MS);
+  const beat = setInterval(() => context.heartbeat(details()), HEARTBEAT_INTERVAL_MS);
   try {
-    context.heartbeat();
+    context.heartbeat(details());
     return await work();
   } finally {
     clearInterval(beat);

@@ -253,7 +253,8 @@ async function runsToSignal(client: PoolClient, businessId: string, request: Mer
   // each candidate in turn takes as many of the freed slots as it has free, so no more runs than
   // slots are woken.
   const workflowIds = new Set<string>();
-  const isPending = (run: RunDemandRow) => run.woken_seconds_ago !== null && run.woken_seconds_ago < pendingSeconds;
+  // A run in a dial session is pending too: it hears the freed slot from Postgres and claims it itself.
+  const isPending = (run: RunDemandRow) => run.in_session || (run.woken_seconds_ago !== null && run.woken_seconds_ago < pendingSeconds);
   const candidates = wakeCandidates(business, demands, request.except);
   let unclaimed = spareRunSlots(business) - candidates.filter((c) => isPending(c.run)).reduce((sum, c) => sum + c.free, 0);
   let ours = request.slots ?? Number.POSITIVE_INFINITY;

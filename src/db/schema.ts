@@ -107,6 +107,8 @@ export const bulkCallRuns = pgTable(
     jobsClaimed: integer('jobs_claimed').notNull().default(0),
     /** A wake-up for a freed slot was sent and the run's claim has not run since: its free slots are spoken for (src/calls/wake-runs.ts). */
     wokenAt: timestamp('woken_at', { withTimezone: true }),
+    /** A dial session of the run's workflow is waiting for freed slots until this: it hears them from Postgres, so no wake-up is sent to it (src/activities/dial-session.ts). */
+    sessionUntil: timestamp('session_until', { withTimezone: true }),
     lastError: text('last_error'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

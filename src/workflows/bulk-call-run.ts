@@ -249,7 +249,7 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       log.info('run finished', { runId: input.runId, status, dialed: dialedTotal });
       return { status, dialed: dialedTotal, executions };
     }
-    if (woken) continue;
+    if (woken || pass.again) continue;
     const waitMs = nextWaitMs(pass, input.wakeFallbackSeconds * 1000);
     setCurrentDetails(runDetails(dialedTotal, pass, waitMs));
     await waitForWakeUp(waitMs, waitTimerSummary(pass, waitMs));

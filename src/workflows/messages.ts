@@ -96,6 +96,8 @@ export interface DialPassSummary {
   nextCheckAt?: string | null;
   queued: number;
   dialing: number;
+  /** The pass ended its dial session at its deadline (or its worker's shutdown) with leads still to dial: the next starts at once. */
+  again?: boolean;
   /** Calls of the run that reached the carrier, so far (absent in passes recorded before it was reported). */
   dialedTotal?: number;
   active: number;

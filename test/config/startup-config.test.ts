@@ -111,8 +111,8 @@ describe('public host resolution', () => {
     expect(() => loadConfig({ ...VALID, EVENTS_HEARTBEAT_SECONDS: '0' })).toThrow(/EVENTS_HEARTBEAT_SECONDS is invalid/);
   });
   test('dial pass timeouts: 45 s and 5 s by default, bounded, named when bad', () => {
-    expect(loadConfig(VALID).dialPass).toEqual({ timeoutSeconds: 45, heartbeatSeconds: 5, local: true });
-    expect(loadConfig({ ...VALID, DIAL_PASS_TIMEOUT_SECONDS: '90', DIAL_PASS_HEARTBEAT_SECONDS: '10' }).dialPass).toEqual({ timeoutSeconds: 90, heartbeatSeconds: 10, local: true });
+    expect(loadConfig(VALID).dialPass).toEqual({ timeoutSeconds: 45, heartbeatSeconds: 5, local: false, sessionSeconds: 30 });
+    expect(loadConfig({ ...VALID, DIAL_PASS_TIMEOUT_SECONDS: '90', DIAL_PASS_HEARTBEAT_SECONDS: '10' }).dialPass).toEqual({ timeoutSeconds: 90, heartbeatSeconds: 10, local: false, sessionSeconds: 30 });
     expect(() => loadConfig({ ...VALID, DIAL_PASS_HEARTBEAT_SECONDS: '1' })).toThrow(/DIAL_PASS_HEARTBEAT_SECONDS is invalid/);
   });
   test('webhook defaults; private networks refused only in production unless set', () => {

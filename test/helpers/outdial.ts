@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createApp, type ApiDeps } from '../../src/api/app';
+import { startSlotWaits } from '../../src/calls/slot-waits';
 import { createWakeRuns, WakeRetryQueue } from '../../src/calls/wake-runs';
 import type { Config } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
@@ -54,7 +55,7 @@ export interface OutdialTestStackOptions {
   /** Seconds a committed run may stay pending before the sweep starts it; default 10. */
   stalledRunAfterSeconds?: number;
   /** The dial pass's Temporal timeouts (DIAL_PASS_TIMEOUT_SECONDS, DIAL_PASS_HEARTBEAT_SECONDS); default 45 and 5. */
-  dialPass?: { timeoutSeconds: number; heartbeatSeconds: number; local?: boolean };
+  dialPass?: { timeoutSeconds?: number; heartbeatSeconds?: number; local?: boolean; sessionSeconds?: number };
   /** Outdial's pace for the carrier account (TWILIO_CALLS_PER_SECOND); default 0, unpaced. */
   callsPerSecond?: number;
   /** Run event streams (EVENTS_HEARTBEAT_SECONDS, EVENTS_PROGRESS_INTERVAL_MS); default 15 s and 250 ms. */
@@ -126,7 +127,7 @@ export class OutdialTestStack {
       twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0, requestTimeoutMs: opts.telephonyTimeoutMs ?? 10_000, ringingCallbacks: false },
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
-      dialPass: { timeoutSeconds: 45, heartbeatSeconds: 5, local: true, ...opts.dialPass },
+      dialPass: { timeoutSeconds: 45, heartbeatSeconds: 5, local: false, sessionSeconds: 30, ...opts.dialPass },
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       reconcileFirstCheckSeconds: opts.reconcileFirstCheckSeconds ?? 5,
       reconcileQuietCallSeconds: opts.reconcileQuietCallSeconds ?? 20,
@@ -179,13 +180,21 @@ export class OutdialTestStack {
   /** Starts an in-process worker; `config` overrides what its activities see (e.g. no public host). */
   async startWorker(config: Partial<Pick<Config, 'publicHost' | 'env' | 'reconcileAfterSeconds'>> = {}): Promise<Worker> {
     const deps = this.deps();
+    // Each worker its own freed-slot waits, as each worker process has; its shutdown ends them first.
+    const slotWaits = startSlotWaits(this.databaseUrl, this.logger);
+    await slotWaits.ready;
     const worker = await createOutdialWorker({
       connection: this.temporal.nativeConnection,
       namespace: 'default',
       taskQueue: this.taskQueue,
       workflowBundle: await workflowBundle(),
-      deps: { ...deps, config: { ...deps.config, ...config } },
+      deps: { ...deps, slotWaits, config: { ...deps.config, ...config } },
     });
+    const shutdown = worker.shutdown.bind(worker);
+    worker.shutdown = () => {
+      void slotWaits.stop();
+      shutdown();
+    };
     this.workers.push({ worker, running: worker.run() });
     return worker;
   }

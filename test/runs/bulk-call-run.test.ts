@@ -1,9 +1,10 @@
 import { WorkflowFailedError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { statusCallbackEvents } from '../../src/calls/status-callback-url';
 import type { ManagedProcess } from '../../src/dev/processes';
-import { progressQuery } from '../../src/workflows/messages';
-import { leadPhones, OutdialTestStack, pollUntil } from '../helpers/outdial';
+import { progressQuery, type DialPassSummary } from '../../src/workflows/messages';
+import { leadPhones, OutdialTestStack, pollFor, pollUntil } from '../helpers/outdial';
 
 /**
  * BulkCallRun end to end: the real Temporal server, real Postgres, the sandbox carrier.
@@ -295,10 +296,14 @@ describe('BulkCallRun', () => {
       }
       const phones = leadPhones(2, '+1415567');
       const run = await stack.createRun(business.id, phones);
-      // The run's own progress (what the Temporal UI's query shows) says why it waits.
+      // Its dial session waits for a slot, and says why on its heartbeats (the Web UI's pending activity).
       const handle = stack.temporal.client.workflow.getHandle(run.workflowId);
-      await pollUntil(async () => (await handle.query(progressQuery)).lastPass?.heldBy === 'business-limit');
-      expect((await handle.query(progressQuery)).lastPass).toMatchObject({ dialed: 0, active: 3, limit: 3, queued: 2 });
+      const sessionSays = async () => {
+        const details = (await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
+        return details ? (defaultPayloadConverter.fromPayload(details) as DialPassSummary | null) : null;
+      };
+      const waiting = await pollFor(sessionSays, (pass) => pass?.heldBy === 'business-limit');
+      expect(waiting).toMatchObject({ dialed: 0, active: 3, limit: 3, queued: 2 });
       expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(3);
       stack.carrier.releaseAll();
       const done = await stack.runResult(run);

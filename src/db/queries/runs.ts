@@ -25,6 +25,7 @@ export interface RunRow {
   waiting_until: Date | null;
   jobs_claimed: number;
   woken_at: Date | null;
+  session_until: Date | null;
   last_error: string | null;
   created_at: Date;
   started_at: Date | null;
@@ -83,6 +84,8 @@ export interface RunDemandRow {
   waiting_reason: string | null;
   /** Seconds since its last wake-up for a slot that its claim has not used yet; null: none. */
   woken_seconds_ago: number | null;
+  /** A dial session of the run is waiting for freed slots: it hears them from Postgres itself. */
+  in_session: boolean;
 }
 
 /**
@@ -92,6 +95,7 @@ export interface RunDemandRow {
 export async function runDemands(db: Executor, businessId: string, defaultWindow: CallingWindow): Promise<RunDemandRow[]> {
   const r = await db.query<RunDemandRow & { active: string }>(
     `SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, r.waiting_reason, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
+            coalesce(r.session_until > now(), false) AS in_session,
             (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
             EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued,
             (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND EXISTS (
@@ -178,6 +182,16 @@ export async function settleRunClaim(db: Executor, runId: string, waiting: { rea
 /** Marks a run woken for a freed slot: until its claim runs, its free slots are spoken for (src/calls/wake-runs.ts). */
 export async function markRunWoken(db: Executor, runId: string): Promise<void> {
   await db.query('UPDATE bulk_call_runs SET woken_at = now() WHERE id = $1', [runId]);
+}
+
+/** The run's dial session waits for freed slots for the next `seconds` (src/activities/dial.ts). */
+export async function markRunInSession(db: Executor, runId: string, seconds: number): Promise<void> {
+  await db.query('UPDATE bulk_call_runs SET session_until = now() + make_interval(secs => $2) WHERE id = $1', [runId, seconds]);
+}
+
+/** The run's dial session ended: freed slots wake it by signal again. */
+export async function endRunSession(db: Executor, runId: string): Promise<void> {
+  await db.query('UPDATE bulk_call_runs SET session_until = NULL WHERE id = $1 AND session_until IS NOT NULL', [runId]);
 }
 
 export async function countClaimed(db: Executor, runId: string, claimed: number): Promise<void> {
