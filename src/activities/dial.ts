@@ -92,8 +92,15 @@ export function createDialActivities(deps: DialDeps) {
         const pass = await dialPass(run, publicBaseUrl, first);
         total = total ? addPasses(total, pass) : pass;
         session.latest = total;
-        if (!waitsOnlyForSlots(pass)) return total;
         const left = deadline - Date.now();
+        if (!waitsOnlyForSlots(pass)) {
+          if (!marked) return total;
+          // Unmarked first, then one more pass: a slot freed until now passed this run over (and
+          // a call that ended since, e.g. its last, is in the standing the workflow acts on).
+          await endRunSession(database.pool, runId);
+          marked = false;
+          continue;
+        }
         if (left <= 0) break;
         if (!marked) {
           await markRunInSession(database.pool, runId, Math.ceil(left / 1000) + SESSION_MARK_MARGIN_SECONDS);

@@ -3,7 +3,7 @@ import { freeSlotsByRun, spareRunSlots } from '../claim/bulk';
 import { lockBusinessSlots, type BusinessSlots } from '../claim/slots';
 import type { PoolClient } from 'pg';
 import { inTransaction, type Database } from '../db/client';
-import { findRun, markRunWoken, runDemands, type RunDemandRow } from '../db/queries/runs';
+import { findRun, hasRunOutOfSession, markRunWoken, runDemands, type RunDemandRow } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW } from '../db/settings';
 import type { Logger } from '../logger';
 import { slotFreedSignal } from '../workflows/messages';
@@ -186,7 +186,10 @@ export function createWakeRuns(deps: { database: Database; temporal: Client; log
       for (let wake = next.get(businessId); wake; wake = next.get(businessId)) {
         next.delete(businessId);
         try {
-          const workflowIds = await inTransaction(deps.database, (client) => runsToSignal(client, businessId, wake!.request, pendingSeconds));
+          // Every run that could want it is in a dial session and hears the slot from Postgres: no
+          // transaction on the business's lock, the one its sessions' claims queue on.
+          const anyToWake = wake.request.checkDue || (await hasRunOutOfSession(deps.database.pool, businessId));
+          const workflowIds = anyToWake ? await inTransaction(deps.database, (client) => runsToSignal(client, businessId, wake!.request, pendingSeconds)) : [];
           const signalled = await signalRuns(deps, businessId, workflowIds);
           for (const w of wake.waiters) w.resolve(signalled);
         } catch (err) {

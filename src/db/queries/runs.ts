@@ -184,6 +184,20 @@ export async function markRunWoken(db: Executor, runId: string): Promise<void> {
   await db.query('UPDATE bulk_call_runs SET woken_at = now() WHERE id = $1', [runId]);
 }
 
+/**
+ * Whether a freed slot of the business may need a wake-up at all: some run that is running (it may
+ * use the slot) or canceling (its last call's end finishes it) has no dial session to hear it.
+ * Read without the business's lock: a session ends its mark before its last look (src/activities/dial.ts).
+ */
+export async function hasRunOutOfSession(db: Executor, businessId: string): Promise<boolean> {
+  const r = await db.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM bulk_call_runs
+                     WHERE business_id = $1 AND status = ANY($2) AND NOT coalesce(session_until > now(), false)) AS any`,
+    [businessId, ['running', 'canceling'] satisfies RunStatus[]],
+  );
+  return r.rows[0]?.any ?? false;
+}
+
 /** The run's dial session waits for freed slots for the next `seconds` (src/activities/dial.ts). */
 export async function markRunInSession(db: Executor, runId: string, seconds: number): Promise<void> {
   await db.query('UPDATE bulk_call_runs SET session_until = now() + make_interval(secs => $2) WHERE id = $1', [runId, seconds]);
