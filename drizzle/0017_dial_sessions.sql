@@ -8,7 +8,15 @@ ALTER TABLE "bulk_call_runs" ADD COLUMN "session_until" timestamp with time zone
 CREATE OR REPLACE FUNCTION outdial_notify_slots() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pg_notify('outdial_slots', (CASE WHEN TG_TABLE_NAME = 'businesses' THEN OLD.id ELSE OLD.business_id END)::text);
+  PERFORM pg_notify('outdial_slots', OLD.business_id::text);
+  RETURN NULL;
+END
+$$;
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION outdial_notify_business_slots() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('outdial_slots', OLD.id::text);
   RETURN NULL;
 END
 $$;
@@ -27,4 +35,4 @@ CREATE TRIGGER bulk_call_runs_status_changed AFTER UPDATE OF status ON bulk_call
 --> statement-breakpoint
 CREATE TRIGGER businesses_limits_changed AFTER UPDATE OF max_concurrent_calls, reserved_direct_slots ON businesses FOR EACH ROW
   WHEN (OLD.max_concurrent_calls IS DISTINCT FROM NEW.max_concurrent_calls OR OLD.reserved_direct_slots IS DISTINCT FROM NEW.reserved_direct_slots)
-  EXECUTE FUNCTION outdial_notify_slots();
+  EXECUTE FUNCTION outdial_notify_business_slots();

@@ -174,7 +174,13 @@ const throughput2x2: Scenario = {
   run: (stack, detail) => throughputRows('throughput-2x2', stack, detail, 'outdial'),
 };
 
-const FREED = { limit: 3, leads: 150, callMs: 300, runs: [1, 3, 10] };
+/**
+ * What one more freed slot costs in Temporal actions with 1, 3 and 10 runs of one business: each
+ * business is dialed twice, at two sizes, and the difference in actions is divided by the
+ * difference in freed slots, so what each run costs once (its start, startRun, finishRun, its first
+ * pass) is not counted as a cost of its slots.
+ */
+const FREED = { limit: 3, leads: [150, 300], callMs: 300, runs: [1, 3, 10], tolerance: 0.1 };
 
 const freedSlot: Scenario = {
   name: 'freed-slot',
@@ -185,17 +191,29 @@ const freedSlot: Scenario = {
     const rows: Row[] = [];
     let oneRun = NaN;
     for (const runs of FREED.runs) {
-      const callerId = nextCallerId();
-      const { calls, businessIds } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(FREED.leads, 310), runs }], 300_000);
-      const freed = calls.get(callerId)!.length;
-      const actions = await businessActions(stack.temporal.address, businessIds.get(callerId)!);
-      const perSlot = perUnit(actions, freed);
-      detail[`freedSlot${runs}`] = { perSlot, byActivity: actions.byActivity, executions: actions.executions };
-      if (runs === 1) oneRun = perSlot.total!;
-      const passes = round((actions.byActivity.dialAvailableSlots ?? 0) / freed, 2);
+      const sizes: { freed: number; total: number; passes: number }[] = [];
+      for (const leads of FREED.leads) {
+        const callerId = nextCallerId();
+        const { calls, businessIds } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(leads, 310), runs }], 300_000);
+        const actions = await businessActions(stack.temporal.address, businessIds.get(callerId)!);
+        sizes.push({ freed: calls.get(callerId)!.length, total: actions.total, passes: actions.byActivity.dialAvailableSlots ?? 0 });
+        detail[`freedSlot${runs}x${leads}`] = { perSlot: perUnit(actions, calls.get(callerId)!.length), byActivity: actions.byActivity, executions: actions.executions };
+      }
+      const [small, large] = sizes as [(typeof sizes)[0], (typeof sizes)[0]];
+      const marginal = round((large.total - small.total) / (large.freed - small.freed), 2);
+      const passes = round((large.passes - small.passes) / (large.freed - small.freed), 2);
+      if (runs === 1) oneRun = marginal;
+      const label = `${runs} run${runs > 1 ? 's' : ''}`;
       rows.push(
-        { scenario: 'freed-slot', metric: `Temporal actions per freed slot, ${runs} run${runs > 1 ? 's' : ''}`, values: { Outdial: perSlot.total! }, target: runs === 1 ? '≤ 4' : '≤ 4, ≤ 1.1 × 1 run', met: perSlot.total! <= 4 && perSlot.total! <= 1.1 * oneRun },
-        { scenario: 'freed-slot', metric: `dial passes per freed slot, ${runs} run${runs > 1 ? 's' : ''}`, values: { Outdial: passes }, target: '', met: null },
+        {
+          scenario: 'freed-slot',
+          metric: `Temporal actions per freed slot, ${label}`,
+          values: { Outdial: marginal },
+          target: runs === 1 ? '≤ 4' : `≤ 4, within ${FREED.tolerance} of 1 run`,
+          met: marginal <= 4 && Math.abs(marginal - oneRun) <= FREED.tolerance,
+        },
+        { scenario: 'freed-slot', metric: `all actions per freed slot (each run's own included), ${label}, ${FREED.leads[1]} leads`, values: { Outdial: round(large.total / large.freed, 2) }, target: '', met: null },
+        { scenario: 'freed-slot', metric: `dial passes per freed slot, ${label}`, values: { Outdial: passes }, target: '', met: null },
       );
     }
     return rows;

@@ -3,6 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from '@temporalio/worker';
+import { defaultPayloadConverter } from '@temporalio/common';
 import pino from 'pino';
 import { createApp, type ApiDeps } from '../../src/api/app';
 import { startSlotWaits } from '../../src/calls/slot-waits';
@@ -16,7 +17,7 @@ import { startRunEventsHub, type RunEventsHub } from '../../src/live/run-events-
 import { createTelephonyClient } from '../../src/telephony/client';
 import { createOutdialWorker } from '../../src/temporal/create-worker';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherDeps } from '../../src/webhooks/dispatcher';
-import type { BulkCallRunResult } from '../../src/workflows/messages';
+import { progressQuery, type BulkCallRunResult, type DialPassSummary } from '../../src/workflows/messages';
 import { testDatabaseUrl } from './db';
 import { connectTestTemporal, testTemporalAddress, workflowBundle } from './temporal';
 
@@ -197,6 +198,17 @@ export class OutdialTestStack {
     };
     this.workers.push({ worker, running: worker.run() });
     return worker;
+  }
+
+  /**
+   * What the run's dial pass last reported: a session in progress says it on its heartbeats (the
+   * Web UI's pending activity), a finished pass in the run's progress query.
+   */
+  async latestPass(workflowId: string): Promise<DialPassSummary | null> {
+    const handle = this.temporal.client.workflow.getHandle(workflowId);
+    const details = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'dialAvailableSlots')?.heartbeatDetails?.payloads?.[0];
+    if (details) return defaultPayloadConverter.fromPayload(details) as DialPassSummary | null;
+    return (await handle.query(progressQuery)).lastPass;
   }
 
   /** Starts an in-process webhook dispatcher (what each worker process runs), stopped by `stop()`. */

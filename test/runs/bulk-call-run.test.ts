@@ -1,9 +1,8 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { statusCallbackEvents } from '../../src/calls/status-callback-url';
 import type { ManagedProcess } from '../../src/dev/processes';
-import { progressQuery, type DialPassSummary } from '../../src/workflows/messages';
+import { progressQuery } from '../../src/workflows/messages';
 import { leadPhones, OutdialTestStack, pollFor, pollUntil } from '../helpers/outdial';
 
 /**
@@ -297,12 +296,7 @@ describe('BulkCallRun', () => {
       const phones = leadPhones(2, '+1415567');
       const run = await stack.createRun(business.id, phones);
       // Its dial session waits for a slot, and says why on its heartbeats (the Web UI's pending activity).
-      const handle = stack.temporal.client.workflow.getHandle(run.workflowId);
-      const sessionSays = async () => {
-        const details = (await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0];
-        return details ? (defaultPayloadConverter.fromPayload(details) as DialPassSummary | null) : null;
-      };
-      const waiting = await pollFor(sessionSays, (pass) => pass?.heldBy === 'business-limit');
+      const waiting = await pollFor(() => stack.latestPass(run.workflowId), (pass) => pass?.heldBy === 'business-limit');
       expect(waiting).toMatchObject({ dialed: 0, active: 3, limit: 3, queued: 2 });
       expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(3);
       stack.carrier.releaseAll();

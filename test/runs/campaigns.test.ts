@@ -1,4 +1,3 @@
-import { progressQuery } from '../../src/workflows/messages';
 import { leadPhones, OutdialTestStack, pollUntil } from '../helpers/outdial';
 import { VoiceApp } from '../helpers/voice-app';
 
@@ -302,10 +301,7 @@ describe('campaigns', () => {
       run(biz.id, { callerId: a, leads: leadPhones(n, '+1415593').map((phone) => ({ phone })) }),
       run(biz.id, { callerId: b, leads: leadPhones(n, '+1415594').map((phone) => ({ phone })) }),
     ]);
-    for (const r of [ra, rb]) {
-      const handle = stack.temporal.client.workflow.getHandle(r.workflowId);
-      await pollUntil(async () => (await handle.query(progressQuery)).lastPass?.heldBy === 'business-limit');
-    }
+    for (const r of [ra, rb]) await pollUntil(async () => (await stack.latestPass(r.workflowId))?.heldBy === 'business-limit');
     stack.carrier.releaseAll();
     const [da, db] = await Promise.all([stack.runResult(ra), stack.runResult(rb)]);
     expect([da.status, db.status]).toEqual(['completed', 'completed']);

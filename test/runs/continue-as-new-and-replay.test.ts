@@ -11,8 +11,10 @@ const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 describe('BulkCallRun continue-as-new and replay', () => {
   let stack: OutdialTestStack;
   beforeAll(async () => {
-    // Continue-as-new every 4 dial passes, so a 30-lead run takes several executions.
+    // Continue-as-new every 4 dial passes, so a 30-lead run takes several executions (one pass per
+    // wake-up: a dial session would dial them all in one).
     stack = await OutdialTestStack.start({
+      dialPass: { sessionSeconds: 0 },
       wakeFallbackSeconds: 3600,
       runContinueAsNew: { maxSignalsPerExecution: 2_000, maxIterationsPerExecution: 4 },
       carrier: { defaultScript: { dialMs: 2, ringMs: 5, talkMs: 30 } },

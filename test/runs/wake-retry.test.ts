@@ -35,6 +35,35 @@ describe('wake-ups retried across a Temporal restart', () => {
   });
 
   test('a call that ends while Temporal is down wakes its run once Temporal is back: the next lead is dialed, the run completes', async () => {
+    // A run that waits for its wake-up signal: no dial session hears the freed slot for it.
+    stack.config.dialPass.sessionSeconds = 0;
+    try {
+      await wokenAfterTheOutage();
+    } finally {
+      stack.config.dialPass.sessionSeconds = 30;
+    }
+  });
+
+  test('a run in a dial session needs no Temporal to refill a freed slot: the next lead is dialed during the outage', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    const [first, second] = leadPhones(2, '+1415584');
+    stack.carrier.setScripts([{ to: first!, outcome: 'hold' }]);
+    const run = await stack.createRun(business.id, [first!, second!]);
+    const [call] = await stack.carrier.waitForCalls(1, { from: business.callerId });
+    await pollFor(async () => (await stack.latestPass(run.workflowId))?.heldBy, (heldBy) => heldBy === 'business-limit');
+
+    await temporal.stop();
+    stack.carrier.releaseCall(call!.sid, 'completed');
+    await stack.carrier.waitForCalls(2, { from: business.callerId }, { timeoutMs: 30_000 });
+    expect(stack.wakeRetries.pendingCount).toBe(0);
+
+    temporal = await start();
+    const done = await stack.runResult(run);
+    expect(done.status).toBe('completed');
+    expect(stack.carrier.calls({ from: business.callerId }).map((c) => c.to)).toEqual([first, second]);
+  });
+
+  async function wokenAfterTheOutage() {
     const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
     const [first, second] = leadPhones(2, '+1415583');
     stack.carrier.setScripts([{ to: first!, outcome: 'hold' }]);
@@ -66,5 +95,5 @@ describe('wake-ups retried across a Temporal restart', () => {
     // Temporal answered "no such workflow" for the made-up IDs: dropped, not retried for ever.
     await pollFor(async () => bounded.pendingCount, (n) => n === 0);
     await bounded.stop();
-  });
+  }
 });

@@ -110,9 +110,8 @@ describe('Temporal Web UI: a run timeline operators can read', () => {
     await openRunTimeline(run.workflowId);
     for (const summary of [
       'startRun • start the run: mark it running, find its public host',
-      // A pass is a local activity: the timeline names it (the Web UI shows no summary for one),
-      // and the timer after the first pass says what the pass did and what the run waited for.
-      'dialAvailableSlots',
+      'dialAvailableSlots • claim and dial',
+      // The timer after the first pass says what the pass did and what the run waited for.
       'dialed 2 leads, 2/3 active; waiting for 2 calls to end',
       'finishRun • finish the run: completed, 2 dialed',
     ]) {
