@@ -80,7 +80,7 @@ export function createDialActivities(deps: DialDeps) {
     const waits = deps.slotWaits;
     const sessionMs = sessionLengthMs(deps.config);
     const activity = currentActivity();
-    if (!waits || sessionMs <= 0 || activity?.info.isLocal) return dialPass(run, publicBaseUrl, true);
+    if (!waits || sessionMs <= 0 || activity?.info.isLocal) return dialPass(run, publicBaseUrl, { handOn: true, checkCalls: true });
     const deadline = Date.now() + sessionMs;
     const unfollow = waits.follow(run.business_id);
     let marked = false;
@@ -89,7 +89,10 @@ export function createDialActivities(deps: DialDeps) {
     try {
       for (let first = true; ; first = false) {
         const since = waits.seen(run.business_id);
-        const pass = await dialPass(run, publicBaseUrl, first);
+        // A later pass checks the business's calls with the carrier only once one is due (the last
+        // pass read when): most passes of a session come seconds apart, for a freed slot.
+        const checkCalls = first || (total?.nextCheckAt != null && Date.parse(total.nextCheckAt) <= Date.now());
+        const pass = await dialPass(run, publicBaseUrl, { handOn: first, checkCalls });
         total = total ? addPasses(total, pass) : pass;
         session.latest = total;
         const left = deadline - Date.now();
@@ -120,11 +123,15 @@ export function createDialActivities(deps: DialDeps) {
     }
   }
 
-  /** One pass: `handOn` when it was started by a wake-up (a session's later passes heard Postgres, as every session of the business did). */
-  async function dialPass(run: RunRow, publicBaseUrl: string, handOn: boolean): Promise<DialPassSummary> {
+  /**
+   * One pass. `handOn`: it was started by a wake-up, so slots it cannot use go on to other runs (a
+   * session's later passes heard Postgres, as every session of the business did). `checkCalls`:
+   * the business's calls due for a check are checked with the carrier first.
+   */
+  async function dialPass(run: RunRow, publicBaseUrl: string, { handOn, checkCalls }: { handOn: boolean; checkCalls: boolean }): Promise<DialPassSummary> {
       const runId = run.id;
       const businessId = run.business_id;
-      await reconcileBusiness(businessId);
+      if (checkCalls) await reconcileBusiness(businessId);
       const claim = await reserveAndClaimJobs(database, run, randomUUID(), publicBaseUrl, pacingOf(deps.config));
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.

@@ -4,7 +4,7 @@ import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url'
 import { inTransaction, type Database } from '../db/client';
 import { insertReservedCalls } from '../db/queries/calls';
 import { claimQueuedJobs, expireQueuedJobs } from '../db/queries/jobs';
-import { countClaimed, nextDialableAt, runDemands, runStatusAndTiming, settleRunClaim, type RunDemandRow, type RunRow } from '../db/queries/runs';
+import { nextDialableAt, runDemands, runStatusAndTiming, settleRunClaim, type RunDemandRow, type RunRow } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
@@ -123,7 +123,9 @@ export async function reserveAndClaimJobs(database: Database, run: RunRow, lockT
       await settleRunClaim(client, runId, waiting);
       return { ...nothing, waiting, slots: null, runStatus: status, stopAt };
     }
-    await settleRunClaim(client, runId, null);
+    // It may dial: what its last claim recorded (a wait, a wake-up) is over. Mostly nothing is, and
+    // the claim skips the write.
+    if (!own || own.waiting_reason !== null || own.waiting_until !== null || own.woken_seconds_ago !== null) await settleRunClaim(client, runId, null);
 
     const slots: RunSlots = runSlotsOf(locked.slots, demands).get(runId) ?? {
       ...locked.slots,
@@ -168,7 +170,6 @@ export async function reserveAndClaimJobs(database: Database, run: RunRow, lockT
       { businessId: run.business_id, from, runId },
       calls.map((c) => ({ id: c.callId, to: c.to, statusCallbackUrl: c.statusCallbackUrl, jobId: c.jobId, onMachine: onMachineOf(c.instructions), amdCallbackUrl: c.amdCallbackUrl })),
     );
-    await countClaimed(client, runId, calls.length);
     refills = await slotRefillWaits(client, business, calls.length);
     if (isPaced(pacing)) await recordSends(client, pacing.account, calls.map((c) => c.callId));
     const n = calls.length;

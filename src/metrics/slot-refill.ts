@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
-import { stampClaim, type BusinessRow } from '../db/queries/businesses';
-import { secondsSinceSlotsFreed } from '../db/queries/calls';
+import type { BusinessRow } from '../db/queries/businesses';
+import { secondsSinceSlotsFreedStampingClaim } from '../db/queries/calls';
 import type { CallDirection } from '../db/statuses';
 import { slotRefillSeconds } from './registry';
 
@@ -17,9 +17,7 @@ export const SLOT_REFILL_HORIZON_SECONDS = 300;
  * as the previous one. Observe the waits once the claim commits (`observeSlotRefills`).
  */
 export async function slotRefillWaits(client: PoolClient, business: Pick<BusinessRow, 'id' | 'last_claim_at'>, claimed: number): Promise<number[]> {
-  const waits = await secondsSinceSlotsFreed(client, business.id, business.last_claim_at, SLOT_REFILL_HORIZON_SECONDS, claimed);
-  await stampClaim(client, business.id);
-  return waits;
+  return secondsSinceSlotsFreedStampingClaim(client, business.id, business.last_claim_at, SLOT_REFILL_HORIZON_SECONDS, claimed);
 }
 
 export function observeSlotRefills(direction: CallDirection, waits: readonly number[]): void {

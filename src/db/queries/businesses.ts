@@ -85,11 +85,6 @@ export async function lockBusiness(client: PoolClient, id: string): Promise<Busi
   return (await client.query<BusinessRow>('SELECT * FROM businesses WHERE id = $1 FOR NO KEY UPDATE', [id])).rows[0] ?? null;
 }
 
-/** Stamps a claim of the business's slots (under its slot lock, see src/claim/slots.ts). */
-export async function stampClaim(client: PoolClient, id: string): Promise<void> {
-  await client.query('UPDATE businesses SET last_claim_at = clock_timestamp() WHERE id = $1', [id]);
-}
-
 /** A page of businesses, newest first, after the keyset `before` (created_at in µs since the epoch, id). */
 export async function listBusinessRows(db: Executor, page: { before: TimeKey | null; limit: number }): Promise<(BusinessRow & { created_us: string })[]> {
   const r = await db.query<BusinessRow & { created_us: string }>(

@@ -82,8 +82,10 @@ export async function insertReservedCalls(
   slot: { businessId: string; from: string; runId: string | null },
   calls: NewReservedCall[],
 ): Promise<void> {
+  // A run's claim counts its jobs on the run in the same statement (the fair share's tie-break).
   await client.query(
-    `INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url, on_machine, amd_callback_url)
+    `WITH counted AS (UPDATE bulk_call_runs SET jobs_claimed = jobs_claimed + cardinality($4::uuid[]) WHERE id = $3)
+     INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url, on_machine, amd_callback_url)
      SELECT c.id, $1, CASE WHEN $3::uuid IS NULL THEN 'direct' ELSE 'bulk' END, 'reserved', c.phone, $2, $3, c.job_id, c.url, c.on_machine, c.amd_url
        FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) AS c(id, job_id, phone, url, on_machine, amd_url)`,
     [
@@ -366,11 +368,13 @@ export async function answeredByTally(db: Executor, runId: string): Promise<Map<
 
 /**
  * Seconds since each of the business's slots freed (terminal status) after `since` and within the
- * last `horizonSeconds`, oldest first, at most `limit`.
+ * last `horizonSeconds`, oldest first, at most `limit`; and the claim that refills them stamped as
+ * the business's last (one statement: it runs in every claim transaction).
  */
-export async function secondsSinceSlotsFreed(db: Executor, businessId: string, since: Date | null, horizonSeconds: number, limit: number): Promise<number[]> {
+export async function secondsSinceSlotsFreedStampingClaim(db: Executor, businessId: string, since: Date | null, horizonSeconds: number, limit: number): Promise<number[]> {
   const r = await db.query<{ seconds: number }>(
-    `SELECT extract(epoch FROM clock_timestamp() - ended_at)::float8 AS seconds FROM calls
+    `WITH stamp AS (UPDATE businesses SET last_claim_at = clock_timestamp() WHERE id = $1)
+     SELECT extract(epoch FROM clock_timestamp() - ended_at)::float8 AS seconds FROM calls
       WHERE business_id = $1 AND ended_at IS NOT NULL AND ended_at > greatest($2::timestamptz, clock_timestamp() - make_interval(secs => $3))
       ORDER BY ended_at LIMIT $4`,
     [businessId, since, horizonSeconds, limit],

@@ -80,8 +80,9 @@ export interface RunDemandRow {
   /** Has a queued job it may dial now: started, not past its stop, the lead inside its window. */
   has_dialable: boolean;
   jobs_claimed: number;
-  /** Why its last claim found nothing dialable (null: it could dial). */
+  /** Why its last claim found nothing dialable (null: it could dial), and until when. */
   waiting_reason: string | null;
+  waiting_until: Date | null;
   /** Seconds since its last wake-up for a slot that its claim has not used yet; null: none. */
   woken_seconds_ago: number | null;
   /** A dial session of the run is waiting for freed slots: it hears them from Postgres itself. */
@@ -94,7 +95,7 @@ export interface RunDemandRow {
  */
 export async function runDemands(db: Executor, businessId: string, defaultWindow: CallingWindow): Promise<RunDemandRow[]> {
   const r = await db.query<RunDemandRow & { active: string }>(
-    `SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, r.waiting_reason, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
+    `SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, r.waiting_reason, r.waiting_until, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
             coalesce(r.session_until > now(), false) AS in_session,
             (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
             EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued,
@@ -206,10 +207,6 @@ export async function markRunInSession(db: Executor, runId: string, seconds: num
 /** The run's dial session ended: freed slots wake it by signal again. */
 export async function endRunSession(db: Executor, runId: string): Promise<void> {
   await db.query('UPDATE bulk_call_runs SET session_until = NULL WHERE id = $1 AND session_until IS NOT NULL', [runId]);
-}
-
-export async function countClaimed(db: Executor, runId: string, claimed: number): Promise<void> {
-  await db.query('UPDATE bulk_call_runs SET jobs_claimed = jobs_claimed + $2 WHERE id = $1', [runId, claimed]);
 }
 
 export async function findRun(db: Executor, id: string): Promise<RunRow | null> {
