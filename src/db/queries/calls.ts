@@ -231,29 +231,79 @@ export async function lockCall(client: PoolClient, by: { callId?: string; callSi
 }
 
 export async function learnCallSid(client: PoolClient, id: string, sid: string): Promise<void> {
-  await client.query(`UPDATE calls SET twilio_call_sid = $2, ${NEWS}, updated_at = now() WHERE id = $1`, [id, sid]);
+  await client.query(`UPDATE calls SET ${LEARN_SID('$2')} WHERE id = $1`, [id, sid]);
 }
 
-export async function setCallStatus(
-  client: PoolClient,
-  id: string,
-  update: { status: CallStatus; callSid: string | null; sequenceNumber: number | null; durationSeconds: number | null; errorCode: number | null; errorMessage: string | null; terminal: boolean },
-): Promise<void> {
-  await client.query(
-    `UPDATE calls SET
-        status = $2,
-        twilio_call_sid = COALESCE(twilio_call_sid, $3),
-        last_sequence_number = GREATEST(last_sequence_number, $4),
-        duration_seconds = COALESCE($5, duration_seconds),
-        error_code = COALESCE($6, error_code),
-        last_error = COALESCE($7, last_error),
-        answered_at = CASE WHEN $2 = 'in-progress' THEN COALESCE(answered_at, now()) ELSE answered_at END,
-        ended_at = CASE WHEN $8 THEN now() ELSE ended_at END,
+const LEARN_SID = (sid: string) => `twilio_call_sid = ${sid}, ${NEWS}, updated_at = now()`;
+
+/** A carrier status written on a call (the parameters' names given): one definition for both ways of applying it. */
+const STATUS_CHANGE = (p: { status: string; sid: string; sequenceNumber: string; durationSeconds: string; errorCode: string; errorMessage: string; terminal: string }) => `
+        status = ${p.status},
+        twilio_call_sid = COALESCE(twilio_call_sid, ${p.sid}),
+        last_sequence_number = GREATEST(last_sequence_number, ${p.sequenceNumber}),
+        duration_seconds = COALESCE(${p.durationSeconds}, duration_seconds),
+        error_code = COALESCE(${p.errorCode}, error_code),
+        last_error = COALESCE(${p.errorMessage}, last_error),
+        answered_at = CASE WHEN ${p.status} = 'in-progress' THEN COALESCE(answered_at, now()) ELSE answered_at END,
+        ended_at = CASE WHEN ${p.terminal} THEN now() ELSE ended_at END,
         ${NEWS},
-        updated_at = now()
+        updated_at = now()`;
+
+export interface CallStatusChange {
+  status: CallStatus;
+  callSid: string | null;
+  sequenceNumber: number | null;
+  durationSeconds: number | null;
+  errorCode: number | null;
+  errorMessage: string | null;
+}
+
+export async function setCallStatus(client: PoolClient, id: string, update: CallStatusChange & { terminal: boolean }): Promise<void> {
+  await client.query(
+    `UPDATE calls SET ${STATUS_CHANGE({ status: '$2', sid: '$3', sequenceNumber: '$4', durationSeconds: '$5', errorCode: '$6', errorMessage: '$7', terminal: '$8' })}
       WHERE id = $1`,
     [id, update.status, update.callSid, update.sequenceNumber, update.durationSeconds, update.errorCode, update.errorMessage, update.terminal],
   );
+}
+
+/** What `changeCallStatus` decided, with the call as it was before (null: no such call). */
+export type ChangedCall = CallRow & { result: 'sid-mismatch' | 'unchanged' | 'applied' };
+
+/**
+ * A non-terminal carrier status in one statement (no transaction: one round trip): locks the call,
+ * decides as `applyCallStatus` does (a known SID that differs is a mismatch; the status applies only
+ * if the call's status is one of `behind`, the statuses it moves forward from; otherwise an unknown
+ * SID is still learned), and writes what it decided.
+ */
+export async function changeCallStatus(
+  db: Executor,
+  by: { callId?: string; callSid?: string },
+  change: CallStatusChange & { behind: readonly CallStatus[] },
+): Promise<ChangedCall | null> {
+  const column = by.callId ? 'id' : 'twilio_call_sid';
+  const r = await db.query<ChangedCall>(
+    `WITH c AS (SELECT * FROM calls WHERE ${column} = $1 FOR UPDATE),
+     decided AS (
+       SELECT c.*, CASE
+           WHEN $2::text IS NOT NULL AND c.twilio_call_sid IS NOT NULL AND c.twilio_call_sid <> $2 THEN 'sid-mismatch'
+           WHEN c.status = ANY($4::text[]) THEN 'applied'
+           ELSE 'unchanged'
+         END AS result
+         FROM c
+     ),
+     applied AS (
+       UPDATE calls SET ${STATUS_CHANGE({ status: '$3', sid: '$2', sequenceNumber: '$5', durationSeconds: '$6', errorCode: '$7', errorMessage: '$8', terminal: 'false' })}
+        WHERE id = (SELECT id FROM decided WHERE result = 'applied')
+     ),
+     -- A late or repeated status still teaches the SID if a callback beat the create response (status untouched: no event).
+     learned AS (
+       UPDATE calls SET ${LEARN_SID('$2')}
+        WHERE id = (SELECT id FROM decided WHERE result = 'unchanged' AND twilio_call_sid IS NULL) AND $2::text IS NOT NULL
+     )
+     SELECT * FROM decided`,
+    [by.callId ? by.callId : (by.callSid ?? null), change.callSid, change.status, change.behind, change.sequenceNumber, change.durationSeconds, change.errorCode, change.errorMessage],
+  );
+  return r.rows[0] ?? null;
 }
 
 /**
