@@ -49,8 +49,8 @@ describe('applyCallStatus', () => {
     return r.rows[0].id;
   }
 
-  /** A run's call in progress, its job dialing; the run retries a busy line. */
-  async function bulkCall(callSid: string): Promise<{ callId: string; jobId: string }> {
+  /** A run's call, its job dialing; the run retries a busy line. */
+  async function bulkCall(callSid: string, status: CallStatus): Promise<{ callId: string; jobId: string }> {
     const run = await database.pool.query(
       `INSERT INTO bulk_call_runs (business_id, status, workflow_id, retry_policy) VALUES ($1, 'running', $2, '{"busy": {"maxAttempts": 2, "delaySeconds": 60, "backoff": 1}}') RETURNING id`,
       [businessId, `run-${randomUUID()}`],
@@ -64,8 +64,8 @@ describe('applyCallStatus', () => {
     );
     const jobId: string = job.rows[0].id;
     const call = await database.pool.query(
-      "INSERT INTO calls (business_id, direction, status, to_number, from_number, run_id, job_id, twilio_call_sid) VALUES ($1, 'bulk', 'in-progress', '+14155550101', '+15005550006', $2, $3, $4) RETURNING id",
-      [businessId, runId, jobId, callSid],
+      "INSERT INTO calls (business_id, direction, status, to_number, from_number, run_id, job_id, twilio_call_sid) VALUES ($1, 'bulk', $2, '+14155550101', '+15005550006', $3, $4, $5) RETURNING id",
+      [businessId, status, runId, jobId, callSid],
     );
     return { callId: call.rows[0].id, jobId };
   }
@@ -89,23 +89,35 @@ describe('applyCallStatus', () => {
   const eventsOf = async (callId: string): Promise<string[]> =>
     (await database.pool.query<{ type: string }>('SELECT type FROM events WHERE call_id = $1 ORDER BY id', [callId])).rows.map((r) => r.type);
 
-  test('an answered callback is one statement; a busy one that queues a retry is one transaction', async () => {
-    const { callId, jobId } = await bulkCall(sid(1));
-    // Brought back to ringing, so that `in-progress` moves it forward.
-    await database.pool.query("UPDATE calls SET status = 'ringing' WHERE id = $1", [callId]);
+  test('an answered callback is one statement; a busy one that queues a retry is four, in one transaction', async () => {
+    const { callId, jobId } = await bulkCall(sid(1), 'ringing');
     const answered = await counted(() => applyCallStatus(database, { callId, callSid: sid(1), status: 'in-progress', sequenceNumber: 2 }));
     expect(answered.applied).toMatchObject({ result: 'applied', previous: 'ringing', status: 'in-progress', freedSlot: false, retryQueued: false });
     expect(answered.statements).toEqual(['WITH']);
 
     const busy = await counted(() => applyCallStatus(database, { callId, callSid: sid(1), status: 'busy', sequenceNumber: 3 }));
     expect(busy.applied).toMatchObject({ result: 'applied', previous: 'in-progress', status: 'busy', jobId, freedSlot: true, retryQueued: true });
-    expect(busy.statements).toEqual(['BEGIN', 'SELECT', 'UPDATE', 'UPDATE', 'SELECT', 'INSERT', 'COMMIT']);
+    expect(busy.statements).toEqual(['BEGIN', 'WITH', 'INSERT', 'COMMIT']);
     const jobs = await database.pool.query('SELECT attempt, status, outcome FROM outbound_call_jobs WHERE lead_id = (SELECT lead_id FROM outbound_call_jobs WHERE id = $1) ORDER BY attempt', [jobId]);
     expect(jobs.rows).toEqual([
       { attempt: 1, status: 'completed', outcome: 'busy' },
       { attempt: 2, status: 'queued', outcome: null },
     ]);
     expect(await state(callId)).toMatchObject({ status: 'busy', answered: true, ended: true });
+    expect(await eventsOf(callId)).toEqual(['call.dialed', 'call.answered', 'call.completed']);
+  });
+
+  test('a completed callback without a retry is three statements; its job ends with it', async () => {
+    const { callId, jobId } = await bulkCall(sid(2), 'in-progress');
+    const completed = await counted(() => applyCallStatus(database, { callId, callSid: sid(2), status: 'completed', durationSeconds: 7 }));
+    expect(completed.applied).toMatchObject({ result: 'applied', previous: 'in-progress', status: 'completed', jobId, freedSlot: true, retryQueued: false });
+    expect(completed.statements).toEqual(['BEGIN', 'WITH', 'COMMIT']);
+    const job = await database.pool.query('SELECT status, outcome, twilio_call_sid, finished_at IS NOT NULL AS finished FROM outbound_call_jobs WHERE id = $1', [jobId]);
+    expect(job.rows).toEqual([{ status: 'completed', outcome: 'completed', twilio_call_sid: sid(2), finished: true }]);
+    const repeated = await counted(() => applyCallStatus(database, { callId, callSid: sid(2), status: 'failed' }));
+    expect(repeated.applied).toEqual({ result: 'unchanged', callId, status: 'completed' });
+    expect((await database.pool.query('SELECT status, outcome FROM outbound_call_jobs WHERE id = $1', [jobId])).rows).toEqual([{ status: 'completed', outcome: 'completed' }]);
+    expect(await state(callId)).toMatchObject({ status: 'completed', ended: true });
   });
 
   /** A non-terminal case: the call as it starts, the status sent, and what must come of it. */

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { RetryPolicy } from '../settings';
-import { ACTIVE_CALL_STATUSES, type AnsweredBy, type CallDirection, type CallStatus, type OnMachinePolicy } from '../statuses';
+import { ACTIVE_CALL_STATUSES, type AnsweredBy, type CallDirection, type CallStatus, type JobStatus, type OnMachinePolicy } from '../statuses';
 import type { Executor } from './executor';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import { CREATED_US, FROM_US, type TimeKey } from './keyset';
@@ -219,70 +219,39 @@ export async function recordUnknownOutcome(db: Executor, id: string, message: st
   ]);
 }
 
-/** A call locked for a status change, with its run's retry policy (read in the same statement: a terminal status may queue a retry). */
-export type LockedCall = CallRow & { run_retry_policy: RetryPolicy | null };
-
-/** Locks a call for a status change, found by Outdial's ID (preferred: it exists before the SID) or the carrier's SID. */
-export async function lockCall(client: PoolClient, by: { callId?: string; callSid?: string }): Promise<LockedCall | null> {
-  const sql = (column: string) =>
-    `SELECT c.*, (SELECT r.retry_policy FROM bulk_call_runs r WHERE r.id = c.run_id) AS run_retry_policy FROM calls c WHERE c.${column} = $1 FOR UPDATE OF c`;
-  const r = by.callId ? await client.query<LockedCall>(sql('id'), [by.callId]) : await client.query<LockedCall>(sql('twilio_call_sid'), [by.callSid]);
-  return r.rows[0] ?? null;
-}
-
-export async function learnCallSid(client: PoolClient, id: string, sid: string): Promise<void> {
-  await client.query(`UPDATE calls SET ${LEARN_SID('$2')} WHERE id = $1`, [id, sid]);
-}
-
-const LEARN_SID = (sid: string) => `twilio_call_sid = ${sid}, ${NEWS}, updated_at = now()`;
-
-/** A carrier status written on a call (the parameters' names given): one definition for both ways of applying it. */
-const STATUS_CHANGE = (p: { status: string; sid: string; sequenceNumber: string; durationSeconds: string; errorCode: string; errorMessage: string; terminal: string }) => `
-        status = ${p.status},
-        twilio_call_sid = COALESCE(twilio_call_sid, ${p.sid}),
-        last_sequence_number = GREATEST(last_sequence_number, ${p.sequenceNumber}),
-        duration_seconds = COALESCE(${p.durationSeconds}, duration_seconds),
-        error_code = COALESCE(${p.errorCode}, error_code),
-        last_error = COALESCE(${p.errorMessage}, last_error),
-        answered_at = CASE WHEN ${p.status} = 'in-progress' THEN COALESCE(answered_at, now()) ELSE answered_at END,
-        ended_at = CASE WHEN ${p.terminal} THEN now() ELSE ended_at END,
-        ${NEWS},
-        updated_at = now()`;
-
 export interface CallStatusChange {
   status: CallStatus;
+  /** The statuses `status` moves a call forward from (`statusesBehind`): only from one of them does it apply. */
+  behind: readonly CallStatus[];
   callSid: string | null;
   sequenceNumber: number | null;
   durationSeconds: number | null;
   errorCode: number | null;
   errorMessage: string | null;
+  /** A terminal status: the call's job (if any, and still dialing) ends with this status. Null: not terminal. */
+  finishJobAs: JobStatus | null;
 }
-
-export async function setCallStatus(client: PoolClient, id: string, update: CallStatusChange & { terminal: boolean }): Promise<void> {
-  await client.query(
-    `UPDATE calls SET ${STATUS_CHANGE({ status: '$2', sid: '$3', sequenceNumber: '$4', durationSeconds: '$5', errorCode: '$6', errorMessage: '$7', terminal: '$8' })}
-      WHERE id = $1`,
-    [id, update.status, update.callSid, update.sequenceNumber, update.durationSeconds, update.errorCode, update.errorMessage, update.terminal],
-  );
-}
-
-/** What `changeCallStatus` decided, with the call as it was before (null: no such call). */
-export type ChangedCall = CallRow & { result: 'sid-mismatch' | 'unchanged' | 'applied' };
 
 /**
- * A non-terminal carrier status in one statement (no transaction: one round trip): locks the call,
- * decides as `applyCallStatus` does (a known SID that differs is a mismatch; the status applies only
- * if the call's status is one of `behind`, the statuses it moves forward from; otherwise an unknown
- * SID is still learned), and writes what it decided.
+ * What `changeCallStatus` decided, with the call as it was before, its run's retry policy and its
+ * job's attempt (a terminal status may queue the next one).
  */
-export async function changeCallStatus(
-  db: Executor,
-  by: { callId?: string; callSid?: string },
-  change: CallStatusChange & { behind: readonly CallStatus[] },
-): Promise<ChangedCall | null> {
+export type ChangedCall = CallRow & { result: 'sid-mismatch' | 'unchanged' | 'applied'; run_retry_policy: RetryPolicy | null; job_attempt: number | null };
+
+/**
+ * A carrier status in one statement, one round trip: locks the call (found by Outdial's ID,
+ * preferred because it exists before the SID, or the carrier's SID), decides (a known SID that
+ * differs is a mismatch; the status applies only from one of `behind`; otherwise an unknown SID is
+ * still learned), and writes what it decided, a terminal status's job included. Null: no such call.
+ */
+export async function changeCallStatus(db: Executor, by: { callId?: string; callSid?: string }, change: CallStatusChange): Promise<ChangedCall | null> {
   const column = by.callId ? 'id' : 'twilio_call_sid';
   const r = await db.query<ChangedCall>(
-    `WITH c AS (SELECT * FROM calls WHERE ${column} = $1 FOR UPDATE),
+    `WITH c AS (
+       SELECT c.*, (SELECT r.retry_policy FROM bulk_call_runs r WHERE r.id = c.run_id) AS run_retry_policy,
+              (SELECT j.attempt FROM outbound_call_jobs j WHERE j.id = c.job_id) AS job_attempt
+         FROM calls c WHERE c.${column} = $1 FOR UPDATE OF c
+     ),
      decided AS (
        SELECT c.*, CASE
            WHEN $2::text IS NOT NULL AND c.twilio_call_sid IS NOT NULL AND c.twilio_call_sid <> $2 THEN 'sid-mismatch'
@@ -292,16 +261,41 @@ export async function changeCallStatus(
          FROM c
      ),
      applied AS (
-       UPDATE calls SET ${STATUS_CHANGE({ status: '$3', sid: '$2', sequenceNumber: '$5', durationSeconds: '$6', errorCode: '$7', errorMessage: '$8', terminal: 'false' })}
+       UPDATE calls SET
+           status = $3,
+           twilio_call_sid = COALESCE(twilio_call_sid, $2),
+           last_sequence_number = GREATEST(last_sequence_number, $5),
+           duration_seconds = COALESCE($6, duration_seconds),
+           error_code = COALESCE($7, error_code),
+           last_error = COALESCE($8, last_error),
+           answered_at = CASE WHEN $3 = 'in-progress' THEN COALESCE(answered_at, now()) ELSE answered_at END,
+           ended_at = CASE WHEN $9::text IS NOT NULL THEN now() ELSE ended_at END,
+           ${NEWS},
+           updated_at = now()
         WHERE id = (SELECT id FROM decided WHERE result = 'applied')
+     ),
+     finished AS (
+       UPDATE outbound_call_jobs SET status = $9, outcome = $3, twilio_call_sid = COALESCE(twilio_call_sid, $2, (SELECT twilio_call_sid FROM decided)),
+              error_code = COALESCE($7, error_code), last_error = COALESCE($8, last_error), finished_at = now(), updated_at = now()
+        WHERE id = (SELECT job_id FROM decided WHERE result = 'applied') AND $9::text IS NOT NULL AND status = 'dialing'
      ),
      -- A late or repeated status still teaches the SID if a callback beat the create response (status untouched: no event).
      learned AS (
-       UPDATE calls SET ${LEARN_SID('$2')}
+       UPDATE calls SET twilio_call_sid = $2, ${NEWS}, updated_at = now()
         WHERE id = (SELECT id FROM decided WHERE result = 'unchanged' AND twilio_call_sid IS NULL) AND $2::text IS NOT NULL
      )
      SELECT * FROM decided`,
-    [by.callId ? by.callId : (by.callSid ?? null), change.callSid, change.status, change.behind, change.sequenceNumber, change.durationSeconds, change.errorCode, change.errorMessage],
+    [
+      by.callId ? by.callId : (by.callSid ?? null),
+      change.callSid,
+      change.status,
+      change.behind,
+      change.sequenceNumber,
+      change.durationSeconds,
+      change.errorCode,
+      change.errorMessage,
+      change.finishJobAs,
+    ],
   );
   return r.rows[0] ?? null;
 }
