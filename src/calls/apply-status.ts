@@ -45,10 +45,11 @@ function jobStatusFor(outcome: CallStatus): JobStatus {
 /**
  * Applies a carrier status to a call and its job. Callbacks arrive duplicated and out of order, so a
  * status is applied only if it moves the call forward; terminal states are final. One statement
- * decides and writes (src/db/queries/calls.ts changeCallStatus); a terminal status runs it in a
- * transaction with the retry it may queue, and so does a status with an audit record to write.
+ * decides and writes (src/db/queries/calls.ts changeCallStatus), on its own: one round trip. Only
+ * what must share a transaction with it takes one: the retry an ended attempt may queue (its run
+ * has a retry policy), and an audit record.
  */
-export function applyCallStatus(
+export async function applyCallStatus(
   database: Database,
   update: CallStatusUpdate,
   /** Written in the same transaction when the status applies (an audit record). */
@@ -64,9 +65,13 @@ export function applyCallStatus(
     errorCode: update.errorCode ?? null,
     errorMessage: update.errorMessage ?? null,
     finishJobAs: terminal ? jobStatusFor(update.status) : null,
+    unlessRetryable: false,
   };
-  // A non-terminal status touches the call alone: no transaction, one round trip.
-  if (!terminal && !alsoWhenApplied) return changeCallStatus(database.pool, update, change).then((call) => appliedStatusOf(update, call, false));
+  if (!alsoWhenApplied) {
+    // The permanent end of an attempt queues no retry, whatever its run's policy.
+    const call = await changeCallStatus(database.pool, update, { ...change, unlessRetryable: terminal && !update.permanent });
+    if (call?.result !== 'retryable') return appliedStatusOf(update, call, false);
+  }
   return inTransaction(database, async (client): Promise<AppliedStatus> => {
     const call = await changeCallStatus(client, update, change);
     if (call?.result !== 'applied') return appliedStatusOf(update, call, false);
@@ -87,6 +92,7 @@ function appliedStatusOf(update: CallStatusUpdate, call: ChangedCall | null, ret
   if (!call) return { result: 'not-found' };
   if (call.result === 'sid-mismatch') return { result: 'sid-mismatch', callId: call.id };
   if (call.result === 'unchanged') return { result: 'unchanged', callId: call.id, status: call.status };
+  if (call.result === 'retryable') throw new Error('a retryable status was left undone outside the transaction that applies it');
   return {
     result: 'applied',
     callId: call.id,

@@ -49,11 +49,11 @@ describe('applyCallStatus', () => {
     return r.rows[0].id;
   }
 
-  /** A run's call, its job dialing; the run retries a busy line. */
-  async function bulkCall(callSid: string, status: CallStatus): Promise<{ callId: string; jobId: string }> {
+  /** A run's call, its job dialing; `retries`: the run retries a busy line. */
+  async function bulkCall(callSid: string, status: CallStatus, retries: boolean): Promise<{ callId: string; jobId: string }> {
     const run = await database.pool.query(
-      `INSERT INTO bulk_call_runs (business_id, status, workflow_id, retry_policy) VALUES ($1, 'running', $2, '{"busy": {"maxAttempts": 2, "delaySeconds": 60, "backoff": 1}}') RETURNING id`,
-      [businessId, `run-${randomUUID()}`],
+      `INSERT INTO bulk_call_runs (business_id, status, workflow_id, retry_policy) VALUES ($1, 'running', $2, $3) RETURNING id`,
+      [businessId, `run-${randomUUID()}`, retries ? { busy: { maxAttempts: 2, delaySeconds: 60, backoff: 1 } } : null],
     );
     const runId: string = run.rows[0].id;
     const lead = await database.pool.query("INSERT INTO leads (business_id, phone) VALUES ($1, '+14155550101') RETURNING id", [businessId]);
@@ -89,15 +89,15 @@ describe('applyCallStatus', () => {
   const eventsOf = async (callId: string): Promise<string[]> =>
     (await database.pool.query<{ type: string }>('SELECT type FROM events WHERE call_id = $1 ORDER BY id', [callId])).rows.map((r) => r.type);
 
-  test('an answered callback is one statement; a busy one that queues a retry is four, in one transaction', async () => {
-    const { callId, jobId } = await bulkCall(sid(1), 'ringing');
+  test('an answered callback is one statement; a busy one of a run with retries is tried alone, then done in a transaction with its retry', async () => {
+    const { callId, jobId } = await bulkCall(sid(1), 'ringing', true);
     const answered = await counted(() => applyCallStatus(database, { callId, callSid: sid(1), status: 'in-progress', sequenceNumber: 2 }));
     expect(answered.applied).toMatchObject({ result: 'applied', previous: 'ringing', status: 'in-progress', freedSlot: false, retryQueued: false });
     expect(answered.statements).toEqual(['WITH']);
 
     const busy = await counted(() => applyCallStatus(database, { callId, callSid: sid(1), status: 'busy', sequenceNumber: 3 }));
     expect(busy.applied).toMatchObject({ result: 'applied', previous: 'in-progress', status: 'busy', jobId, freedSlot: true, retryQueued: true });
-    expect(busy.statements).toEqual(['BEGIN', 'WITH', 'INSERT', 'COMMIT']);
+    expect(busy.statements).toEqual(['WITH', 'BEGIN', 'WITH', 'INSERT', 'COMMIT']);
     const jobs = await database.pool.query('SELECT attempt, status, outcome FROM outbound_call_jobs WHERE lead_id = (SELECT lead_id FROM outbound_call_jobs WHERE id = $1) ORDER BY attempt', [jobId]);
     expect(jobs.rows).toEqual([
       { attempt: 1, status: 'completed', outcome: 'busy' },
@@ -107,17 +107,32 @@ describe('applyCallStatus', () => {
     expect(await eventsOf(callId)).toEqual(['call.dialed', 'call.answered', 'call.completed']);
   });
 
-  test('a completed callback without a retry is three statements; its job ends with it', async () => {
-    const { callId, jobId } = await bulkCall(sid(2), 'in-progress');
+  test('a completed callback of a run without retries is one statement; its job ends with it', async () => {
+    const { callId, jobId } = await bulkCall(sid(2), 'in-progress', false);
     const completed = await counted(() => applyCallStatus(database, { callId, callSid: sid(2), status: 'completed', durationSeconds: 7 }));
     expect(completed.applied).toMatchObject({ result: 'applied', previous: 'in-progress', status: 'completed', jobId, freedSlot: true, retryQueued: false });
-    expect(completed.statements).toEqual(['BEGIN', 'WITH', 'COMMIT']);
+    expect(completed.statements).toEqual(['WITH']);
     const job = await database.pool.query('SELECT status, outcome, twilio_call_sid, finished_at IS NOT NULL AS finished FROM outbound_call_jobs WHERE id = $1', [jobId]);
     expect(job.rows).toEqual([{ status: 'completed', outcome: 'completed', twilio_call_sid: sid(2), finished: true }]);
     const repeated = await counted(() => applyCallStatus(database, { callId, callSid: sid(2), status: 'failed' }));
     expect(repeated.applied).toEqual({ result: 'unchanged', callId, status: 'completed' });
     expect((await database.pool.query('SELECT status, outcome FROM outbound_call_jobs WHERE id = $1', [jobId])).rows).toEqual([{ status: 'completed', outcome: 'completed' }]);
     expect(await state(callId)).toMatchObject({ status: 'completed', ended: true });
+    expect(await eventsOf(callId)).toEqual(['call.dialed', 'call.answered', 'call.completed']);
+  });
+
+  test('a completed callback of a run with retries that queues none ends its job in a transaction; a permanent end needs none', async () => {
+    const { callId, jobId } = await bulkCall(sid(3), 'in-progress', true);
+    const completed = await counted(() => applyCallStatus(database, { callId, callSid: sid(3), status: 'completed' }));
+    expect(completed.applied).toMatchObject({ result: 'applied', status: 'completed', jobId, freedSlot: true, retryQueued: false });
+    expect(completed.statements).toEqual(['WITH', 'BEGIN', 'WITH', 'COMMIT']);
+    expect((await database.pool.query('SELECT status, outcome FROM outbound_call_jobs WHERE id = $1', [jobId])).rows).toEqual([{ status: 'completed', outcome: 'completed' }]);
+
+    const rejected = await bulkCall(sid(4), 'reserved', true);
+    const failed = await counted(() => applyCallStatus(database, { callId: rejected.callId, status: 'busy', permanent: true }));
+    expect(failed.applied).toMatchObject({ result: 'applied', previous: 'reserved', status: 'busy', freedSlot: true, retryQueued: false });
+    expect(failed.statements).toEqual(['WITH']);
+    expect((await database.pool.query('SELECT count(*)::int AS n FROM outbound_call_jobs WHERE run_id = (SELECT run_id FROM outbound_call_jobs WHERE id = $1)', [rejected.jobId])).rows).toEqual([{ n: 1 }]);
   });
 
   /** A non-terminal case: the call as it starts, the status sent, and what must come of it. */

@@ -230,19 +230,25 @@ export interface CallStatusChange {
   errorMessage: string | null;
   /** A terminal status: the call's job (if any, and still dialing) ends with this status. Null: not terminal. */
   finishJobAs: JobStatus | null;
+  /**
+   * Outside a transaction: a status that would end a job of a run with a retry policy is left
+   * undone (result `retryable`), for a transaction that queues the retry with it.
+   */
+  unlessRetryable: boolean;
 }
 
 /**
  * What `changeCallStatus` decided, with the call as it was before, its run's retry policy and its
  * job's attempt (a terminal status may queue the next one).
  */
-export type ChangedCall = CallRow & { result: 'sid-mismatch' | 'unchanged' | 'applied'; run_retry_policy: RetryPolicy | null; job_attempt: number | null };
+export type ChangedCall = CallRow & { result: 'sid-mismatch' | 'unchanged' | 'applied' | 'retryable'; run_retry_policy: RetryPolicy | null; job_attempt: number | null };
 
 /**
  * A carrier status in one statement, one round trip: locks the call (found by Outdial's ID,
  * preferred because it exists before the SID, or the carrier's SID), decides (a known SID that
  * differs is a mismatch; the status applies only from one of `behind`; otherwise an unknown SID is
  * still learned), and writes what it decided, a terminal status's job included. Null: no such call.
+ * (A `retryable` one writes nothing, not even a SID: the transaction that redoes it will.)
  */
 export async function changeCallStatus(db: Executor, by: { callId?: string; callSid?: string }, change: CallStatusChange): Promise<ChangedCall | null> {
   const column = by.callId ? 'id' : 'twilio_call_sid';
@@ -255,8 +261,9 @@ export async function changeCallStatus(db: Executor, by: { callId?: string; call
      decided AS (
        SELECT c.*, CASE
            WHEN $2::text IS NOT NULL AND c.twilio_call_sid IS NOT NULL AND c.twilio_call_sid <> $2 THEN 'sid-mismatch'
-           WHEN c.status = ANY($4::text[]) THEN 'applied'
-           ELSE 'unchanged'
+           WHEN NOT c.status = ANY($4::text[]) THEN 'unchanged'
+           WHEN $10::boolean AND c.job_id IS NOT NULL AND c.run_retry_policy IS NOT NULL THEN 'retryable'
+           ELSE 'applied'
          END AS result
          FROM c
      ),
@@ -295,6 +302,7 @@ export async function changeCallStatus(db: Executor, by: { callId?: string; call
       change.errorCode,
       change.errorMessage,
       change.finishJobAs,
+      change.unlessRetryable,
     ],
   );
   return r.rows[0] ?? null;
