@@ -16,6 +16,18 @@ export interface CallStatusUpdate {
   errorMessage?: string | null;
   /** The carrier refused the number itself at create (invalid, blocked): retrying cannot help. */
   permanent?: boolean;
+  /**
+   * A callback verified against this URL: applied only if it is the status callback URL the call was
+   * given (or it has none); otherwise nothing is written and `SignedForAnotherUrl` is thrown.
+   */
+  signedFor?: string;
+}
+
+/** The callback's signature was checked against another URL than the call's: it must be checked against that one. */
+export class SignedForAnotherUrl extends Error {
+  constructor(readonly callId: string) {
+    super(`call ${callId} was given another status callback URL`);
+  }
 }
 
 export type AppliedStatus =
@@ -66,6 +78,7 @@ export async function applyCallStatus(
     errorMessage: update.errorMessage ?? null,
     finishJobAs: terminal ? jobStatusFor(update.status) : null,
     unlessRetryable: false,
+    signedFor: update.signedFor ?? null,
   };
   if (!alsoWhenApplied) {
     // The permanent end of an attempt queues no retry, whatever its run's policy.
@@ -90,6 +103,7 @@ export async function applyCallStatus(
 
 function appliedStatusOf(update: CallStatusUpdate, call: ChangedCall | null, retryQueued: boolean): AppliedStatus {
   if (!call) return { result: 'not-found' };
+  if (call.result === 'other-url') throw new SignedForAnotherUrl(call.id);
   if (call.result === 'sid-mismatch') return { result: 'sid-mismatch', callId: call.id };
   if (call.result === 'unchanged') return { result: 'unchanged', callId: call.id, status: call.status };
   if (call.result === 'retryable') throw new Error('a retryable status was left undone outside the transaction that applies it');

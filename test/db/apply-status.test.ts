@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { applyCallStatus, type AppliedStatus, type CallStatusUpdate } from '../../src/calls/apply-status';
+import { applyCallStatus, SignedForAnotherUrl, type AppliedStatus, type CallStatusUpdate } from '../../src/calls/apply-status';
 import { createDatabase, type Database } from '../../src/db/client';
 import type { CallStatus } from '../../src/db/statuses';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
@@ -133,6 +133,21 @@ describe('applyCallStatus', () => {
     expect(failed.applied).toMatchObject({ result: 'applied', previous: 'reserved', status: 'busy', freedSlot: true, retryQueued: false });
     expect(failed.statements).toEqual(['WITH']);
     expect((await database.pool.query('SELECT count(*)::int AS n FROM outbound_call_jobs WHERE run_id = (SELECT run_id FROM outbound_call_jobs WHERE id = $1)', [rejected.jobId])).rows).toEqual([{ n: 1 }]);
+  });
+
+  test('a status signed for a URL applies only if it is the one the call was given (or it has none); otherwise nothing is written', async () => {
+    const given = 'https://api.example.com/v1/twilio/status?callId=x';
+    const callId = await directCall('reserved');
+    await database.pool.query('UPDATE calls SET status_callback_url = $2 WHERE id = $1', [callId, given]);
+    for (const status of ['ringing', 'completed'] as const) {
+      await expect(applyCallStatus(database, { callId, callSid: sid(20), status, signedFor: 'https://moved.example.com/v1/twilio/status?callId=x' })).rejects.toBeInstanceOf(
+        SignedForAnotherUrl,
+      );
+    }
+    expect(await state(callId)).toMatchObject({ status: 'reserved', twilio_call_sid: null, ended: false });
+    expect(await applyCallStatus(database, { callId, callSid: sid(20), status: 'ringing', signedFor: given })).toMatchObject({ result: 'applied', status: 'ringing' });
+    const withoutUrl = await directCall('ringing', sid(21));
+    expect(await applyCallStatus(database, { callId: withoutUrl, callSid: sid(21), status: 'completed', signedFor: given })).toMatchObject({ result: 'applied', freedSlot: true });
   });
 
   /** A non-terminal case: the call as it starts, the status sent, and what must come of it. */

@@ -235,20 +235,22 @@ export interface CallStatusChange {
    * undone (result `retryable`), for a transaction that queues the retry with it.
    */
   unlessRetryable: boolean;
+  /** The URL a callback's signature was checked against: applied only if it is the one the call was given (result `other-url` otherwise). */
+  signedFor: string | null;
 }
 
 /**
  * What `changeCallStatus` decided, with the call as it was before, its run's retry policy and its
  * job's attempt (a terminal status may queue the next one).
  */
-export type ChangedCall = CallRow & { result: 'sid-mismatch' | 'unchanged' | 'applied' | 'retryable'; run_retry_policy: RetryPolicy | null; job_attempt: number | null };
+export type ChangedCall = CallRow & { result: 'other-url' | 'sid-mismatch' | 'unchanged' | 'applied' | 'retryable'; run_retry_policy: RetryPolicy | null; job_attempt: number | null };
 
 /**
  * A carrier status in one statement, one round trip: locks the call (found by Outdial's ID,
  * preferred because it exists before the SID, or the carrier's SID), decides (a known SID that
  * differs is a mismatch; the status applies only from one of `behind`; otherwise an unknown SID is
  * still learned), and writes what it decided, a terminal status's job included. Null: no such call.
- * (A `retryable` one writes nothing, not even a SID: the transaction that redoes it will.)
+ * (`other-url` and `retryable` write nothing, not even a SID.)
  */
 export async function changeCallStatus(db: Executor, by: { callId?: string; callSid?: string }, change: CallStatusChange): Promise<ChangedCall | null> {
   const column = by.callId ? 'id' : 'twilio_call_sid';
@@ -260,6 +262,8 @@ export async function changeCallStatus(db: Executor, by: { callId?: string; call
      ),
      decided AS (
        SELECT c.*, CASE
+           -- A call without a stored URL had its callbacks signed for the API's public URL.
+           WHEN $11::text IS NOT NULL AND c.status_callback_url IS NOT NULL AND c.status_callback_url <> $11 THEN 'other-url'
            WHEN $2::text IS NOT NULL AND c.twilio_call_sid IS NOT NULL AND c.twilio_call_sid <> $2 THEN 'sid-mismatch'
            WHEN NOT c.status = ANY($4::text[]) THEN 'unchanged'
            WHEN $10::boolean AND c.job_id IS NOT NULL AND c.run_retry_policy IS NOT NULL THEN 'retryable'
@@ -303,6 +307,7 @@ export async function changeCallStatus(db: Executor, by: { callId?: string; call
       change.errorMessage,
       change.finishJobAs,
       change.unlessRetryable,
+      change.signedFor,
     ],
   );
   return r.rows[0] ?? null;
