@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import type { DomainDeps } from '../domain/deps';
 import { rateLimitPerKey, requireKey } from './auth';
 import { errorHandler, HttpError, unknownRoute } from './errors';
+import { requestLogLevel } from './request-log';
 import { businessRoutes } from './routes/businesses';
 import { callRoutes } from './routes/calls';
 import { doNotCallRoutes } from './routes/do-not-call';
@@ -71,7 +72,7 @@ export function createApp(deps: ApiDeps): express.Express {
         const principal = (res as unknown as { locals?: { principal?: { id: string } } }).locals?.principal;
         return principal ? { principal: principal.id } : {};
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      customLogLevel: requestLogLevel,
     }),
   );
   app.use(healthRoutes(deps));

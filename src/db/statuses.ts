@@ -67,6 +67,11 @@ export function callStatusRank(status: CallStatus): number {
   }
 }
 
+/** The statuses a call moves forward from to `status` (by `callStatusRank`): what SQL compares with, so the order has one definition. */
+export function statusesBehind(status: CallStatus): CallStatus[] {
+  return CALL_STATUSES.filter((s) => callStatusRank(s) < callStatusRank(status));
+}
+
 /** Twilio's AnsweredBy values (answering-machine detection). */
 export const ANSWERED_BY_VALUES = ['human', 'machine_start', 'machine_end_beep', 'machine_end_silence', 'machine_end_other', 'fax', 'unknown'] as const;
 export type AnsweredBy = (typeof ANSWERED_BY_VALUES)[number];

@@ -1,6 +1,6 @@
 import twilio from 'twilio';
 import { statusCallbackEvents } from '../../src/calls/status-callback-url';
-import { OutdialTestStack } from '../helpers/outdial';
+import { OutdialTestStack, pollFor } from '../helpers/outdial';
 
 const sid = (n: number) => `CA${n.toString(16).padStart(32, '0')}`;
 
@@ -74,6 +74,18 @@ describe('POST /v1/twilio/status', () => {
     const callId = await reservedCall();
     expect(await callback(callId, { CallSid: sid(5), CallStatus: 'answered' })).toBe(400);
     expect((await row(callId)).status).toBe('reserved');
+  });
+
+  test('a callback answered 2xx writes no request log line at info; a refused one still does', async () => {
+    const requestLines = (callId: string) => stack.logs.filter((l) => typeof (l.req as { url?: string } | undefined)?.url === 'string' && (l.req as { url: string }).url.includes(callId));
+    const answered = await reservedCall();
+    expect(await callback(answered, { CallSid: sid(6), CallStatus: 'initiated' })).toBe(204);
+    const unknown = '00000000-0000-4000-8000-000000000006';
+    expect(await callback(unknown, { CallSid: sid(7), CallStatus: 'completed' })).toBe(404);
+    // The 404's line comes after the 204's would have (each response had finished before the next request).
+    const refused = await pollFor(async () => requestLines(unknown), (lines) => lines.length > 0);
+    expect(refused.map((l) => (l.res as { statusCode: number }).statusCode)).toEqual([404]);
+    expect(requestLines(answered)).toEqual([]);
   });
 
   test('callbacks are verified against the URL the carrier was given, even after PUBLIC_HOST changes', async () => {

@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import twilio from 'twilio';
 import { z } from 'zod';
 import { applyAnsweredBy } from '../../calls/answered-by';
-import { applyCallStatus } from '../../calls/apply-status';
+import { applyCallStatus, SignedForAnotherUrl } from '../../calls/apply-status';
 import { endedCallWake } from '../../calls/wake-runs';
 import { AMD_CALLBACK_PATH, STATUS_CALLBACK_PATH } from '../../calls/status-callback-url';
 import { callbackUrlsOf } from '../../db/queries/calls';
@@ -43,6 +43,9 @@ interface CallbackRequest {
   body: Record<string, string>;
 }
 
+/** Outdial's call ID from the callback URL (anything else is no call ID). */
+const callIdOf = (req: CallbackRequest): string | undefined => (typeof req.callIdParam === 'string' && UUID.test(req.callIdParam) ? req.callIdParam : undefined);
+
 const callbackRequest = (req: express.Request): CallbackRequest => ({
   signature: req.header('X-Twilio-Signature'),
   callIdParam: req.query.callId,
@@ -52,8 +55,9 @@ const callbackRequest = (req: express.Request): CallbackRequest => ({
 
 /**
  * Twilio's status and async-AMD callbacks. Signature first (verified against the URL the carrier
- * was given, never the Host header a proxy may rewrite), then the status goes to Postgres in one
- * transaction, then the runs that can use a freed slot are woken (src/calls/wake-runs.ts).
+ * was given, never the Host header a proxy may rewrite; for a status, in the statement that applies
+ * it when it is the public URL), then the status goes to Postgres, then the runs that can use a
+ * freed slot are woken (src/calls/wake-runs.ts).
  */
 export function twilioStatusRoutes(deps: ApiDeps) {
   const { database, config, logger, wakeRuns } = deps;
@@ -74,20 +78,23 @@ export function twilioStatusRoutes(deps: ApiDeps) {
     return host.baseUrl + originalUrl;
   }
 
-  /** The request's call ID and parameters, once its X-Twilio-Signature is verified (400/403 otherwise). */
-  async function verified<T extends z.ZodType>(req: CallbackRequest, kind: 'status' | 'amd', schema: T): Promise<{ callId: string | undefined; params: z.output<T> }> {
-    const { signature, callIdParam } = req;
-    if (!signature) throw new HttpError(400, 'missing_signature', 'X-Twilio-Signature header is required');
-    const callId = typeof callIdParam === 'string' && UUID.test(callIdParam) ? callIdParam : undefined;
-    const signedUrl = await urlTheCarrierWasGiven(callId, kind, req.originalUrl);
-    const params = req.body;
-    let valid = false;
+  function signatureMatches(signature: string, url: string, params: Record<string, string>): boolean {
     try {
-      valid = twilio.validateRequest(config.twilio.authToken, signature, signedUrl, params);
+      return twilio.validateRequest(config.twilio.authToken, signature, url, params);
     } catch {
       // Parameters the validator cannot even read (odd shapes) are not a valid signature either.
+      return false;
     }
-    if (!valid) {
+  }
+
+  /** The request's call ID and parameters, once its X-Twilio-Signature is verified (400/403 otherwise). */
+  async function verified<T extends z.ZodType>(req: CallbackRequest, kind: 'status' | 'amd', schema: T): Promise<{ callId: string | undefined; params: z.output<T> }> {
+    const { signature } = req;
+    if (!signature) throw new HttpError(400, 'missing_signature', 'X-Twilio-Signature header is required');
+    const callId = callIdOf(req);
+    const signedUrl = await urlTheCarrierWasGiven(callId, kind, req.originalUrl);
+    const params = req.body;
+    if (!signatureMatches(signature, signedUrl, params)) {
       throw new HttpError(403, 'invalid_signature', 'X-Twilio-Signature does not match this request');
     }
     const parsed = schema.safeParse(params);
@@ -97,12 +104,42 @@ export function twilioStatusRoutes(deps: ApiDeps) {
     return { callId, params: parsed.data };
   }
 
+  /**
+   * A status callback for a call, signed for this API's public URL, read without its stored URL (a
+   * round trip per callback): the status statement applies it only if that is the URL the call was
+   * given (`signedFor`). Null when it is not that case (no call ID, no public URL, a signature or
+   * body that does not pass, AMD's verdict to keep first): the full check decides, as it always did.
+   */
+  function signedForPublicUrl(req: CallbackRequest, callId: string | undefined): { url: string; params: z.output<typeof callbackParams> } | null {
+    const host = resolvePublicHost(config);
+    if (!req.signature || !callId || !host.ok) return null;
+    const url = host.baseUrl + req.originalUrl;
+    if (!signatureMatches(req.signature, url, req.body)) return null;
+    const parsed = callbackParams.safeParse(req.body);
+    return parsed.success && !parsed.data.AnsweredBy ? { url, params: parsed.data } : null;
+  }
+
   async function handleStatus(req: CallbackRequest): Promise<void> {
-    const { callId, params: p } = await verified(req, 'status', callbackParams);
+    const callId = callIdOf(req);
+    const quick = signedForPublicUrl(req, callId);
+    if (quick) {
+      try {
+        return await settleStatus(callId, quick.params, quick.url);
+      } catch (err) {
+        // The call was given another URL (PUBLIC_HOST changed since): nothing was written; check against it.
+        if (!(err instanceof SignedForAnotherUrl)) throw err;
+      }
+    }
+    const { params } = await verified(req, 'status', callbackParams);
+    await settleStatus(callId, params);
+  }
+
+  async function settleStatus(callId: string | undefined, p: z.output<typeof callbackParams>, signedFor?: string): Promise<void> {
     // Sync AMD's verdict rides on the status callbacks: keep it (and act on it) before the status.
     if (p.AnsweredBy) await applyAnsweredBy(deps, { ...(callId ? { callId } : {}), callSid: p.CallSid }, p.AnsweredBy);
     const applied = await applyCallStatus(database, {
       ...(callId ? { callId } : {}),
+      ...(signedFor ? { signedFor } : {}),
       callSid: p.CallSid,
       status: p.CallStatus as (typeof CALL_STATUSES)[number],
       sequenceNumber: p.SequenceNumber ?? null,

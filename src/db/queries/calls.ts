@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { RetryPolicy } from '../settings';
-import { ACTIVE_CALL_STATUSES, type AnsweredBy, type CallDirection, type CallStatus, type OnMachinePolicy } from '../statuses';
+import { ACTIVE_CALL_STATUSES, type AnsweredBy, type CallDirection, type CallStatus, type JobStatus, type OnMachinePolicy } from '../statuses';
 import type { Executor } from './executor';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import { CREATED_US, FROM_US, type TimeKey } from './keyset';
@@ -221,41 +221,98 @@ export async function recordUnknownOutcome(db: Executor, id: string, message: st
   ]);
 }
 
-/** A call locked for a status change, with its run's retry policy (read in the same statement: a terminal status may queue a retry). */
-export type LockedCall = CallRow & { run_retry_policy: RetryPolicy | null };
-
-/** Locks a call for a status change, found by Outdial's ID (preferred: it exists before the SID) or the carrier's SID. */
-export async function lockCall(client: PoolClient, by: { callId?: string; callSid?: string }): Promise<LockedCall | null> {
-  const sql = (column: string) =>
-    `SELECT c.*, (SELECT r.retry_policy FROM bulk_call_runs r WHERE r.id = c.run_id) AS run_retry_policy FROM calls c WHERE c.${column} = $1 FOR UPDATE OF c`;
-  const r = by.callId ? await client.query<LockedCall>(sql('id'), [by.callId]) : await client.query<LockedCall>(sql('twilio_call_sid'), [by.callSid]);
-  return r.rows[0] ?? null;
+export interface CallStatusChange {
+  status: CallStatus;
+  /** The statuses `status` moves a call forward from (`statusesBehind`): only from one of them does it apply. */
+  behind: readonly CallStatus[];
+  callSid: string | null;
+  sequenceNumber: number | null;
+  durationSeconds: number | null;
+  errorCode: number | null;
+  errorMessage: string | null;
+  /** A terminal status: the call's job (if any, and still dialing) ends with this status. Null: not terminal. */
+  finishJobAs: JobStatus | null;
+  /**
+   * Outside a transaction: a status that would end a job of a run with a retry policy is left
+   * undone (result `retryable`), for a transaction that queues the retry with it.
+   */
+  unlessRetryable: boolean;
+  /** The URL a callback's signature was checked against: applied only if it is the one the call was given (result `other-url` otherwise). */
+  signedFor: string | null;
 }
 
-export async function learnCallSid(client: PoolClient, id: string, sid: string): Promise<void> {
-  await client.query(`UPDATE calls SET twilio_call_sid = $2, ${NEWS}, updated_at = now() WHERE id = $1`, [id, sid]);
-}
+/**
+ * What `changeCallStatus` decided, with the call as it was before, its run's retry policy and its
+ * job's attempt (a terminal status may queue the next one).
+ */
+export type ChangedCall = CallRow & { result: 'other-url' | 'sid-mismatch' | 'unchanged' | 'applied' | 'retryable'; run_retry_policy: RetryPolicy | null; job_attempt: number | null };
 
-export async function setCallStatus(
-  client: PoolClient,
-  id: string,
-  update: { status: CallStatus; callSid: string | null; sequenceNumber: number | null; durationSeconds: number | null; errorCode: number | null; errorMessage: string | null; terminal: boolean },
-): Promise<void> {
-  await client.query(
-    `UPDATE calls SET
-        status = $2,
-        twilio_call_sid = COALESCE(twilio_call_sid, $3),
-        last_sequence_number = GREATEST(last_sequence_number, $4),
-        duration_seconds = COALESCE($5, duration_seconds),
-        error_code = COALESCE($6, error_code),
-        last_error = COALESCE($7, last_error),
-        answered_at = CASE WHEN $2 = 'in-progress' THEN COALESCE(answered_at, now()) ELSE answered_at END,
-        ended_at = CASE WHEN $8 THEN now() ELSE ended_at END,
-        ${NEWS},
-        updated_at = now()
-      WHERE id = $1`,
-    [id, update.status, update.callSid, update.sequenceNumber, update.durationSeconds, update.errorCode, update.errorMessage, update.terminal],
+/**
+ * A carrier status in one statement, one round trip: locks the call (found by Outdial's ID,
+ * preferred because it exists before the SID, or the carrier's SID), decides (a known SID that
+ * differs is a mismatch; the status applies only from one of `behind`; otherwise an unknown SID is
+ * still learned), and writes what it decided, a terminal status's job included. Null: no such call.
+ * (`other-url` and `retryable` write nothing, not even a SID.)
+ */
+export async function changeCallStatus(db: Executor, by: { callId?: string; callSid?: string }, change: CallStatusChange): Promise<ChangedCall | null> {
+  const column = by.callId ? 'id' : 'twilio_call_sid';
+  const r = await db.query<ChangedCall>(
+    `WITH c AS (
+       SELECT c.*, (SELECT r.retry_policy FROM bulk_call_runs r WHERE r.id = c.run_id) AS run_retry_policy,
+              (SELECT j.attempt FROM outbound_call_jobs j WHERE j.id = c.job_id) AS job_attempt
+         FROM calls c WHERE c.${column} = $1 FOR UPDATE OF c
+     ),
+     decided AS (
+       SELECT c.*, CASE
+           -- A call without a stored URL had its callbacks signed for the API's public URL.
+           WHEN $11::text IS NOT NULL AND c.status_callback_url IS NOT NULL AND c.status_callback_url <> $11 THEN 'other-url'
+           WHEN $2::text IS NOT NULL AND c.twilio_call_sid IS NOT NULL AND c.twilio_call_sid <> $2 THEN 'sid-mismatch'
+           WHEN NOT c.status = ANY($4::text[]) THEN 'unchanged'
+           WHEN $10::boolean AND c.job_id IS NOT NULL AND c.run_retry_policy IS NOT NULL THEN 'retryable'
+           ELSE 'applied'
+         END AS result
+         FROM c
+     ),
+     applied AS (
+       UPDATE calls SET
+           status = $3,
+           twilio_call_sid = COALESCE(twilio_call_sid, $2),
+           last_sequence_number = GREATEST(last_sequence_number, $5),
+           duration_seconds = COALESCE($6, duration_seconds),
+           error_code = COALESCE($7, error_code),
+           last_error = COALESCE($8, last_error),
+           answered_at = CASE WHEN $3 = 'in-progress' THEN COALESCE(answered_at, now()) ELSE answered_at END,
+           ended_at = CASE WHEN $9::text IS NOT NULL THEN now() ELSE ended_at END,
+           ${NEWS},
+           updated_at = now()
+        WHERE id = (SELECT id FROM decided WHERE result = 'applied')
+     ),
+     finished AS (
+       UPDATE outbound_call_jobs SET status = $9, outcome = $3, twilio_call_sid = COALESCE(twilio_call_sid, $2, (SELECT twilio_call_sid FROM decided)),
+              error_code = COALESCE($7, error_code), last_error = COALESCE($8, last_error), finished_at = now(), updated_at = now()
+        WHERE id = (SELECT job_id FROM decided WHERE result = 'applied') AND $9::text IS NOT NULL AND status = 'dialing'
+     ),
+     -- A late or repeated status still teaches the SID if a callback beat the create response (status untouched: no event).
+     learned AS (
+       UPDATE calls SET twilio_call_sid = $2, ${NEWS}, updated_at = now()
+        WHERE id = (SELECT id FROM decided WHERE result = 'unchanged' AND twilio_call_sid IS NULL) AND $2::text IS NOT NULL
+     )
+     SELECT * FROM decided`,
+    [
+      by.callId ? by.callId : (by.callSid ?? null),
+      change.callSid,
+      change.status,
+      change.behind,
+      change.sequenceNumber,
+      change.durationSeconds,
+      change.errorCode,
+      change.errorMessage,
+      change.finishJobAs,
+      change.unlessRetryable,
+      change.signedFor,
+    ],
   );
+  return r.rows[0] ?? null;
 }
 
 /**

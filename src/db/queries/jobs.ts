@@ -176,10 +176,6 @@ export async function claimQueuedJobs(
   return { claimed: claimed.sort((a, b) => a.position - b.position), skipped };
 }
 
-export async function jobAttempt(db: Executor, jobId: string): Promise<number | null> {
-  return (await db.query<{ attempt: number }>('SELECT attempt FROM outbound_call_jobs WHERE id = $1', [jobId])).rows[0]?.attempt ?? null;
-}
-
 /**
  * The next attempt of a lead whose attempt just ended, due `delaySeconds` from now, if its run still
  * dials (running or paused) and its stopAt (if any) comes after that. Returns whether it was queued.
@@ -215,20 +211,6 @@ export async function cancelQueuedJobs(db: Executor, runId: string): Promise<num
     [runId],
   );
   return r.rowCount ?? 0;
-}
-
-/** A job whose call ended: its status follows the call's terminal status. */
-export async function finishJob(
-  client: PoolClient,
-  jobId: string,
-  ended: { status: JobStatus; outcome: CallStatus; callSid: string | null; errorCode: number | null; errorMessage: string | null },
-): Promise<void> {
-  await client.query(
-    `UPDATE outbound_call_jobs SET status = $2, outcome = $3, twilio_call_sid = COALESCE(twilio_call_sid, $4),
-            error_code = COALESCE($5, error_code), last_error = COALESCE($6, last_error), finished_at = now(), updated_at = now()
-      WHERE id = $1 AND status = 'dialing'`,
-    [jobId, ended.status, ended.outcome, ended.callSid, ended.errorCode, ended.errorMessage],
-  );
 }
 
 export interface JobTallies {
