@@ -80,19 +80,18 @@ export function createDialActivities(deps: DialDeps) {
     const waits = deps.slotWaits;
     const sessionMs = sessionLengthMs(deps.config);
     const activity = currentActivity();
-    if (!waits || sessionMs <= 0 || activity?.info.isLocal) return dialPass(run, publicBaseUrl, { handOn: true, checkCalls: true });
+    if (!waits || sessionMs <= 0 || activity?.info.isLocal) return dialPass(run, publicBaseUrl, { handOn: true });
     const deadline = Date.now() + sessionMs;
     const unfollow = waits.follow(run.business_id);
+    // A session leaves no mark behind, but one killed mid-wait did: cleared first, so that a mark is
+    // always this session's own and unmarking before the last look closes the race with wake-ups.
+    await endRunSession(database.pool, runId);
     let marked = false;
-    let handBackNow = false;
     let total: DialPassSummary | null = null;
     try {
       for (let first = true; ; first = false) {
         const since = waits.seen(run.business_id);
-        // A later pass checks the business's calls with the carrier only once one is due (the last
-        // pass read when): most passes of a session come seconds apart, for a freed slot.
-        const checkCalls = first || (total?.nextCheckAt != null && Date.parse(total.nextCheckAt) <= Date.now());
-        const pass = await dialPass(run, publicBaseUrl, { handOn: first, checkCalls });
+        const pass = await dialPass(run, publicBaseUrl, { handOn: first });
         total = total ? addPasses(total, pass) : pass;
         session.latest = total;
         const left = deadline - Date.now();
@@ -114,24 +113,23 @@ export function createDialActivities(deps: DialDeps) {
         // The worker is shutting down (or the pass was cancelled): the run's next pass goes to another worker at once.
         if (heard === 'stopped') break;
       }
-      handBackNow = true;
-      return { ...total, again: true };
+      // Handing back with leads to dial: the next session starts at once (a wake-up meanwhile only
+      // repeats that).
+      return { ...total!, again: true };
     } finally {
       unfollow();
-      // Handing back with leads to dial, the next session starts at once and marks the run again.
-      if (marked && !handBackNow) await endRunSession(database.pool, runId).catch(() => undefined);
+      if (marked) await endRunSession(database.pool, runId).catch(() => undefined);
     }
   }
 
   /**
    * One pass. `handOn`: it was started by a wake-up, so slots it cannot use go on to other runs (a
-   * session's later passes heard Postgres, as every session of the business did). `checkCalls`:
-   * the business's calls due for a check are checked with the carrier first.
+   * session's later passes heard Postgres, as every session of the business did).
    */
-  async function dialPass(run: RunRow, publicBaseUrl: string, { handOn, checkCalls }: { handOn: boolean; checkCalls: boolean }): Promise<DialPassSummary> {
+  async function dialPass(run: RunRow, publicBaseUrl: string, { handOn }: { handOn: boolean }): Promise<DialPassSummary> {
       const runId = run.id;
       const businessId = run.business_id;
-      if (checkCalls) await reconcileBusiness(businessId);
+      await reconcileBusiness(businessId);
       const claim = await reserveAndClaimJobs(database, run, randomUUID(), publicBaseUrl, pacingOf(deps.config));
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.

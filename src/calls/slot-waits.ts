@@ -1,8 +1,6 @@
 import { listen } from '../db/listen';
+import { SLOTS_CHANNEL } from '../db/queries/businesses';
 import type { Logger } from '../logger';
-
-/** The channel Postgres announces a business's freed slots on (drizzle/0017_dial_sessions.sql); the payload is the business ID. */
-export const SLOTS_CHANNEL = 'outdial_slots';
 
 export type SlotWaitResult = 'changed' | 'timeout' | 'stopped';
 

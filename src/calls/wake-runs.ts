@@ -1,5 +1,6 @@
 import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { freeSlotsByRun, spareRunSlots } from '../claim/bulk';
+import { notifySlots } from '../db/queries/businesses';
 import { lockBusinessSlots, type BusinessSlots } from '../claim/slots';
 import type { PoolClient } from 'pg';
 import { inTransaction, type Database } from '../db/client';
@@ -188,6 +189,8 @@ export function createWakeRuns(deps: { database: Database; temporal: Client; log
         try {
           // Every run that could want it is in a dial session and hears the slot from Postgres: no
           // transaction on the business's lock, the one its sessions' claims queue on.
+          // Calls due for a check: the sessions pass at once too (each pass checks them first).
+          if (wake.request.checkDue) await notifySlots(deps.database.pool, businessId);
           const anyToWake = wake.request.checkDue || (await hasRunOutOfSession(deps.database.pool, businessId));
           const workflowIds = anyToWake ? await inTransaction(deps.database, (client) => runsToSignal(client, businessId, wake!.request, pendingSeconds)) : [];
           const signalled = await signalRuns(deps, businessId, workflowIds);

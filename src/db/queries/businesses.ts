@@ -81,6 +81,14 @@ export async function updateBusiness(db: Executor, id: string, fields: BusinessF
  * Takes the business's slot lock for the rest of the transaction (`FOR NO KEY UPDATE`: it does not
  * conflict with the `FOR KEY SHARE` locks foreign-key checks take) and reads the row under it.
  */
+/** The channel Postgres announces a business's freed slots on (drizzle/0017_dial_sessions.sql); the payload is the business ID. */
+export const SLOTS_CHANNEL = 'outdial_slots';
+
+/** Tells the business's dial sessions to pass again now (its calls are due for a check: one may free a slot). */
+export async function notifySlots(db: Executor, businessId: string): Promise<void> {
+  await db.query('SELECT pg_notify($1, $2)', [SLOTS_CHANNEL, businessId]);
+}
+
 export async function lockBusiness(client: PoolClient, id: string): Promise<BusinessRow | null> {
   return (await client.query<BusinessRow>('SELECT * FROM businesses WHERE id = $1 FOR NO KEY UPDATE', [id])).rows[0] ?? null;
 }
