@@ -139,7 +139,7 @@ export function createDialActivities(deps: DialDeps) {
       const active = claim.slots?.active ?? 0;
       if (claim.heldBy) {
         const why = claim.heldBy === 'business-limit' ? `business at its limit (${active}/${limit})` : `no slot for this run (${claim.heldBy})`;
-        logger.info({ runId, active, limit, heldBy: claim.heldBy, run: claim.slots?.run }, `${why}, waiting`);
+        logger.debug({ runId, active, limit, heldBy: claim.heldBy, run: claim.slots?.run }, `${why}, waiting`);
       }
       if (claim.waiting) logger.info({ runId, waiting: claim.waiting }, `nothing to dial before ${claim.waiting.until?.toISOString() ?? 'a window opens'} (${claim.waiting.reason}), waiting`);
       if (claim.expired > 0) logger.info({ runId, expired: claim.expired }, 'the run reached its stopAt: leads not yet dialed expired');
@@ -148,7 +148,7 @@ export function createDialActivities(deps: DialDeps) {
         claim.claimed.map(async (call) => {
           const outcome = await placeReservedCall(deps, call, 'bulk');
           const context = { runId, lead: call.position + 1, leadId: call.leadId, callId: call.callId, to: call.to };
-          if (outcome.kind === 'placed') logger.info({ ...context, callSid: outcome.callSid }, `call started for lead ${call.position + 1}`);
+          if (outcome.kind === 'placed') logger.debug({ ...context, callSid: outcome.callSid }, `call started for lead ${call.position + 1}`);
           else logger.warn({ ...context, outcome: outcome.kind, reason: outcome.message }, `call not placed for lead ${call.position + 1}: ${outcome.kind}`);
           return outcome;
         }),

@@ -153,7 +153,7 @@ export function twilioStatusRoutes(deps: ApiDeps) {
       throw new HttpError(404, 'unknown_call', `no call matches callId ${callId ?? '(none)'} and CallSid ${p.CallSid}`);
     }
     if (applied.result === 'applied' && applied.freedSlot) {
-      logger.info(
+      logger.debug(
         { callId: applied.callId, callSid: p.CallSid, status: applied.status, runId: applied.runId, durationSeconds: p.CallDuration },
         `call completed: ${applied.status}`,
       );
