@@ -413,7 +413,6 @@ describe('BulkCallRun when the carrier accepts a call but its answer times out',
       [run.id, phones[1]],
     );
     expect(slow.rows).toEqual([{ status: 'completed', twilio_call_sid: expect.stringMatching(/^CA/), last_error: expect.stringContaining('dial outcome unknown') }]);
-    expect(stack.logs.some((l) => l.runId === run.id && l.msg === 'call not placed for lead 2: unknown')).toBe(true);
   });
 });
 
@@ -473,7 +472,6 @@ describe('BulkCallRun without a public host', () => {
     expect(stack.carrier.calls()).toHaveLength(0);
     const describe = await handle.describe();
     expect(describe.status.name).toBe('FAILED');
-    expect(stack.logs.some((l) => l.level === 50 && l.runId === run.id && l.msg === 'run failed: No public host configured')).toBe(true);
   });
 });
 
