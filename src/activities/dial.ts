@@ -10,7 +10,7 @@ import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
 import type { Database } from '../db/client';
 import { cancelQueuedJobs } from '../db/queries/jobs';
-import { changeRunStatus, endRunSession, findRun, markRunInSession, runStanding, type RunRow } from '../db/queries/runs';
+import { changeRunStatus, countDialed, endRunSession, findRun, markRunInSession, runStanding, type RunRow } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { reserveAndClaimJobs, spareRunSlots } from '../claim/bulk';
 import { pacingOf } from '../claim/slots';
@@ -60,7 +60,11 @@ export function createDialActivities(deps: DialDeps) {
       // says what the session did so far and what it waits for.
       const session: { latest: DialPassSummary | null } = { latest: null };
       return withHeartbeat(
-        () => dialSession(runId, publicBaseUrl, session),
+        async () => {
+          // Counted once, for the workflow: a session's passes need only what holds them back.
+          const pass = await dialSession(runId, publicBaseUrl, session);
+          return { ...pass, dialedTotal: await countDialed(database.pool, runId) };
+        },
         () => session.latest,
       );
     },
@@ -196,7 +200,6 @@ export function createDialActivities(deps: DialDeps) {
         nextCheckAt: nextCheckAt?.toISOString() ?? null,
         queued: jobs.queued,
         dialing: jobs.dialing,
-        dialedTotal: jobs.dialed,
         active: active - count('rejected') - count('not-sent') - count('account-refused') - count('do-not-call'),
         limit,
       };

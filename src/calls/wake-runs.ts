@@ -187,10 +187,10 @@ export function createWakeRuns(deps: { database: Database; temporal: Client; log
       for (let wake = next.get(businessId); wake; wake = next.get(businessId)) {
         next.delete(businessId);
         try {
-          // Every run that could want it is in a dial session and hears the slot from Postgres: no
-          // transaction on the business's lock, the one its sessions' claims queue on.
           // Calls due for a check: the sessions pass at once too (each pass checks them first).
           if (wake.request.checkDue) await notifySlots(deps.database.pool, businessId);
+          // When every run that could want the slot is in a dial session, it hears it from Postgres:
+          // no transaction on the business's lock, the one its sessions' claims queue on.
           const anyToWake = wake.request.checkDue || (await hasRunOutOfSession(deps.database.pool, businessId));
           const workflowIds = anyToWake ? await inTransaction(deps.database, (client) => runsToSignal(client, businessId, wake!.request, pendingSeconds)) : [];
           const signalled = await signalRuns(deps, businessId, workflowIds);

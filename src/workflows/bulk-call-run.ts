@@ -36,24 +36,26 @@ import { dialPassActivitySummary, runDetails, waitTimerSummary } from './timelin
 
 type Activities = ReturnType<typeof createActivities>;
 
+// Retried without a cap (backing off to 30 s): a Postgres or carrier outage pauses a run, never loses it.
+// A retry is safe: claims are atomic and count the earlier attempt's reservations.
+const RETRY_UNCAPPED = { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES };
+
 const { startRun } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   summary: 'start the run: mark it running, find its public host',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
+  retry: RETRY_UNCAPPED,
 });
 
-// Retried without a cap (backing off to 30 s): a Postgres or carrier outage pauses a run, never loses it.
-// A retry is safe: claims are atomic and count the earlier attempt's reservations.
 const { transitionRun, finishRun } = proxyActivities<Activities>({
   startToCloseTimeout: '45 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
+  retry: RETRY_UNCAPPED,
 });
 // A pass heartbeats every second: a worker that dies mid-pass holds the run up for the heartbeat
 // timeout, not the 45 s a slow carrier may take.
 const { dialAvailableSlots } = proxyActivities<Activities>({
   startToCloseTimeout: '45 seconds',
   heartbeatTimeout: '5 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
+  retry: RETRY_UNCAPPED,
 });
 
 // The same pass as a local activity: run by the worker inside the workflow task that woke the run,
@@ -62,7 +64,7 @@ const { dialAvailableSlots } = proxyActivities<Activities>({
 // for the workflow task timeout, which the run sets to the same seconds as the heartbeat timeout.
 const { dialAvailableSlots: dialAvailableSlotsLocally } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '45 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
+  retry: RETRY_UNCAPPED,
 });
 
 /** When the carrier shed load or could not be reached, the next dial pass comes after this, not the full fallback. */

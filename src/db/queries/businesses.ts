@@ -77,10 +77,6 @@ export async function updateBusiness(db: Executor, id: string, fields: BusinessF
   return r.rows[0] ?? null;
 }
 
-/**
- * Takes the business's slot lock for the rest of the transaction (`FOR NO KEY UPDATE`: it does not
- * conflict with the `FOR KEY SHARE` locks foreign-key checks take) and reads the row under it.
- */
 /** The channel Postgres announces a business's freed slots on (drizzle/0017_dial_sessions.sql); the payload is the business ID. */
 export const SLOTS_CHANNEL = 'outdial_slots';
 
@@ -89,6 +85,10 @@ export async function notifySlots(db: Executor, businessId: string): Promise<voi
   await db.query('SELECT pg_notify($1, $2)', [SLOTS_CHANNEL, businessId]);
 }
 
+/**
+ * Takes the business's slot lock for the rest of the transaction (`FOR NO KEY UPDATE`: it does not
+ * conflict with the `FOR KEY SHARE` locks foreign-key checks take) and reads the row under it.
+ */
 export async function lockBusiness(client: PoolClient, id: string): Promise<BusinessRow | null> {
   return (await client.query<BusinessRow>('SELECT * FROM businesses WHERE id = $1 FOR NO KEY UPDATE', [id])).rows[0] ?? null;
 }

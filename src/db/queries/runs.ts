@@ -112,29 +112,33 @@ export async function runDemands(db: Executor, businessId: string, defaultWindow
 }
 
 /**
- * Where a run stands after a dial pass, in one read: its status, its queued and dialing jobs, how
- * many of its calls reached the carrier (a job with a call SID), and when its business's next
- * active call is due for a check with the carrier (null: none active).
+ * Where a run stands after a dial pass, in one read: its status, its queued and dialing jobs, and
+ * when its business's next active call is due for a check with the carrier (null: none active).
  */
 export async function runStanding(
   db: Executor,
   runId: string,
   quietSeconds: number,
-): Promise<{ status: RunStatus | null; queued: number; dialing: number; dialed: number; nextCheckAt: Date | null }> {
-  const r = await db.query<{ status: RunStatus; queued: string; dialing: string; dialed: string; next_check_at: Date | null }>(
-    `SELECT r.status, j.queued, j.dialing, j.dialed,
+): Promise<{ status: RunStatus | null; queued: number; dialing: number; nextCheckAt: Date | null }> {
+  const r = await db.query<{ status: RunStatus; queued: string; dialing: string; next_check_at: Date | null }>(
+    `SELECT r.status, j.queued, j.dialing,
             (SELECT min(${dueAt('$3')}) FROM calls WHERE business_id = r.business_id AND status = ANY($2)) AS next_check_at
        FROM bulk_call_runs r
-      CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'queued') AS queued, count(*) FILTER (WHERE status = 'dialing') AS dialing,
-                                          count(*) FILTER (WHERE twilio_call_sid IS NOT NULL) AS dialed
+      CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'queued') AS queued, count(*) FILTER (WHERE status = 'dialing') AS dialing
                             FROM outbound_call_jobs WHERE run_id = r.id) j
       WHERE r.id = $1`,
     [runId, ACTIVE_CALL_STATUSES, quietSeconds],
   );
   const row = r.rows[0];
   return row
-    ? { status: row.status, queued: Number(row.queued), dialing: Number(row.dialing), dialed: Number(row.dialed), nextCheckAt: row.next_check_at }
-    : { status: null, queued: 0, dialing: 0, dialed: 0, nextCheckAt: null };
+    ? { status: row.status, queued: Number(row.queued), dialing: Number(row.dialing), nextCheckAt: row.next_check_at }
+    : { status: null, queued: 0, dialing: 0, nextCheckAt: null };
+}
+
+/** How many of the run's calls reached the carrier so far (a job with a call SID). */
+export async function countDialed(db: Executor, runId: string): Promise<number> {
+  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM outbound_call_jobs WHERE run_id = $1 AND twilio_call_sid IS NOT NULL', [runId]);
+  return Number(r.rows[0]?.n ?? 0);
 }
 
 /** A run's status and where it stands in time by the database's clock (before its start, past its stop), in one read. */
