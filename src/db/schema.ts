@@ -341,7 +341,7 @@ const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 
 /**
  * What happened, in order: a call dialed, answered or completed, a run changing status. Written by
  * triggers (drizzle/0009_events.sql) in the transaction that made the change, so no code path can change a
- * call or a run without its event, and each commit notifies channel `outdial_events`. Read by the live
+ * call or a run without its event; a commit with events of a watched run (`event_watches`) notifies channel `outdial_events`. Read by the live
  * stream and the webhook outbox; never updated.
  */
 export const events = pgTable(
@@ -362,6 +362,17 @@ export const events = pgTable(
     index('events_business_idx').on(t.businessId, t.tx, t.id),
   ],
 );
+
+/**
+ * The runs some API process streams live, until when (renewed while followed). An event notifies
+ * `outdial_events` only for a run watched here: a NOTIFY serializes every notifying commit in the
+ * cluster behind one lock held through its WAL flush, so unwatched runs' events commit without one.
+ * Unlogged: after a crash the hubs write their watches again within one renewal.
+ */
+export const eventWatches = pgTable('event_watches', {
+  runId: uuid('run_id').primaryKey(),
+  until: timestamp('until', { withTimezone: true }).notNull(),
+});
 
 export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];

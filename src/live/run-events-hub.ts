@@ -1,6 +1,6 @@
 import type { Database } from '../db/client';
 import { listen, type Listener } from '../db/listen';
-import { compareEventCursors, eventsAfter, EVENTS_CHANNEL, type EventRow } from '../db/queries/events';
+import { compareEventCursors, eventsAfter, EVENTS_CHANNEL, watchRuns, type EventRow } from '../db/queries/events';
 import { isFinalRunStatus } from '../db/statuses';
 import { getRun, type RunView } from '../domain/runs/run-view';
 import type { Logger } from '../logger';
@@ -10,6 +10,8 @@ import type { Logger } from '../logger';
  * followers, one read of the event log per notification, from the hub's own cursor, fanned out to
  * every follower of the run; one run view per batch (throttled), shared by them. A follower that
  * resumes from an older position first catches up with reads of its own, then joins the shared flow.
+ * Postgres announces only the events of watched runs (`event_watches`): the hub watches each run it
+ * follows, renews the watches, and reads every followed run at each renewal as a backstop.
  */
 
 export type RunStreamMessage = { kind: 'events'; events: EventRow[] } | { kind: 'progress'; run: RunView } | { kind: 'ping' };
@@ -59,6 +61,11 @@ const HELD_BACK_RETRY_MS = 100;
 const FAILED_READ_RETRY_MS = 1_000;
 /** A client this far behind (bytes not yet written to it) is cut off; it resumes with its last event id. */
 const MAX_PENDING_BYTES = 4 * 1024 * 1024;
+/** A followed run's watch lasts this long; renewed (and every followed run read) every WATCH_RENEW_MS. */
+const WATCH_SECONDS = 30;
+const WATCH_RENEW_MS = 10_000;
+/** A run just followed is read once more this soon: an event written before its watch was visible may commit after the first read. */
+const FIRST_BACKSTOP_MS = 1_000;
 
 const isFinalEvent = (e: EventRow) => e.type.startsWith('run.') && isFinalRunStatus(e.type.slice('run.'.length));
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -98,8 +105,10 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
         }
         if (typeof runId === 'string') feeds.get(runId)?.pump();
       },
-      // Notifications sent while the connection was down are lost: read every followed run again.
+      // Notifications sent while the connection was down are lost (and Postgres may have restarted,
+      // emptying the unlogged watches): watch and read every followed run again.
       onReconnect() {
+        if (feeds.size > 0) void watch([...feeds.keys()]);
         for (const feed of feeds.values()) feed.pump();
       },
     },
@@ -228,7 +237,7 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
       } while (this.again && !this.closed);
     }
 
-    private retryIn(ms: number) {
+    retryIn(ms: number) {
       if (this.retry) return;
       this.retry = setTimeout(() => {
         this.retry = null;
@@ -286,6 +295,17 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
     }
   }
 
+  const watch = (runIds: string[]) =>
+    track(watchRuns(database.pool, runIds, WATCH_SECONDS)).catch((err: unknown) => {
+      if (!stopped) logger.warn({ err: (err as Error).message }, 'run events: watching runs failed; their events are read at the next renewal');
+    });
+  const renew = setInterval(() => {
+    if (feeds.size === 0) return;
+    void watch([...feeds.keys()]);
+    for (const feed of feeds.values()) feed.pump();
+  }, WATCH_RENEW_MS);
+  renew.unref();
+
   const heartbeat = setInterval(() => {
     for (const feed of feeds.values()) for (const f of feed.followers) if (!f.sink.gone()) f.sink.send({ kind: 'ping' });
   }, opts.heartbeatSeconds * 1000);
@@ -303,8 +323,13 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
       }
       const owner = feed;
       const f = owner.join(sink, cursor);
-      // A new feed reads at once (after the LISTEN is in place, so nothing falls between).
-      if (created) void listener.ready.then(() => owner.pump());
+      // A new feed reads once its run is watched and the LISTEN is in place, so nothing falls between.
+      if (created) {
+        void Promise.all([listener.ready, watch([runId])]).then(() => {
+          owner.pump();
+          owner.retryIn(FIRST_BACKSTOP_MS);
+        });
+      }
       return () => leave(owner, f);
     },
     async replay(runId, cursor, sink) {
@@ -318,6 +343,7 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
     async stop() {
       stopped = true;
       clearInterval(heartbeat);
+      clearInterval(renew);
       for (const feed of [...feeds.values()]) {
         for (const f of feed.followers) f.sink.close();
         feed.close();

@@ -5,8 +5,22 @@ export const CALL_EVENT_TYPES = ['call.dialed', 'call.answered', 'call.completed
 export const RUN_EVENT_TYPES = ['run.running', 'run.paused', 'run.canceling', 'run.completed', 'run.canceled', 'run.failed', 'run.pending'] as const;
 export type EventType = (typeof CALL_EVENT_TYPES)[number] | (typeof RUN_EVENT_TYPES)[number];
 
-/** The channel every event's transaction notifies, with `{ businessId, runId }` (runId null for a direct call). */
+/** The channel an event's transaction notifies, with `{ businessId, runId }`, when its run is watched (`watchRuns`). */
 export const EVENTS_CHANNEL = 'outdial_events';
+
+/**
+ * Announce these runs' events on EVENTS_CHANNEL for the next `seconds` (a watch only ever grows: another
+ * process may follow the same run for longer). Expired watches are dropped by the same statement.
+ */
+export async function watchRuns(db: Executor, runIds: readonly string[], seconds: number): Promise<void> {
+  if (runIds.length === 0) return;
+  await db.query(
+    `WITH expired AS (DELETE FROM event_watches WHERE until < now() - interval '1 minute' AND run_id <> ALL($1::uuid[]))
+     INSERT INTO event_watches (run_id, until) SELECT id, now() + make_interval(secs => $2) FROM unnest($1::uuid[]) AS id
+     ON CONFLICT (run_id) DO UPDATE SET until = greatest(event_watches.until, EXCLUDED.until)`,
+    [runIds, seconds],
+  );
+}
 
 export interface EventRow {
   /** Stable and unique: the id a webhook or a stream names the event by. */
