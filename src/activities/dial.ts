@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import { Context } from '@temporalio/activity';
 import type { SlotWaits } from '../calls/slot-waits';
 import type { WakeRuns } from '../calls/wake-runs';
-import { quietCallCheckSeconds, type CheckSchedule } from '../calls/check-schedule';
+import { checkDelaySeconds, quietCallCheckSeconds, type CheckSchedule } from '../calls/check-schedule';
 import { placeReservedCall, type DialOutcome } from '../calls/place-call';
 import { reconcileStaleCalls } from '../calls/reconcile';
 import type { Config } from '../config';
@@ -84,7 +84,10 @@ export function createDialActivities(deps: DialDeps) {
     const waits = deps.slotWaits;
     const sessionMs = sessionLengthMs(deps.config);
     const activity = currentActivity();
-    if (!waits || sessionMs <= 0 || activity?.info.isLocal) return dialPass(run, publicBaseUrl, { handOn: true });
+    if (!waits || sessionMs <= 0 || activity?.info.isLocal) {
+      const pass = await dialPass(run, publicBaseUrl, { handOn: true });
+      return { ...pass.summary, ...(await fullStanding(runId)) };
+    }
     const deadline = Date.now() + sessionMs;
     const unfollow = waits.follow(run.business_id);
     // A session leaves no mark behind, but one killed mid-wait did: cleared first, so that a mark is
@@ -92,15 +95,32 @@ export function createDialActivities(deps: DialDeps) {
     await endRunSession(database.pool, runId);
     let marked = false;
     let total: DialPassSummary | null = null;
+    // The run's queued jobs, counted in full on the first pass and again whenever this floor reaches
+    // 0; between, counted down by each claim (a retry or a withdrawn reservation only adds to the
+    // queue, so it never overstates). A pass then reads nothing beyond its claim, however large the run.
+    let queuedFloor = 0;
+    let exact = false;
+    const handBack = async (summary: DialPassSummary) => (exact ? summary : { ...summary, ...(await fullStanding(runId)) });
     try {
       for (let first = true; ; first = false) {
         const since = waits.seen(run.business_id);
         const pass = await dialPass(run, publicBaseUrl, { handOn: first });
-        total = total ? addPasses(total, pass) : pass;
+        queuedFloor -= pass.taken;
+        let standing: Standing;
+        if (first || queuedFloor <= 0) {
+          standing = await fullStanding(runId);
+          queuedFloor = standing.queued;
+          exact = true;
+        } else {
+          standing = { ...pass.seen, queued: queuedFloor };
+          exact = false;
+        }
+        const summary: DialPassSummary = { ...pass.summary, ...standing };
+        total = total ? addPasses(total, summary) : summary;
         session.latest = total;
         const left = deadline - Date.now();
-        if (!waitsOnlyForSlots(pass)) {
-          if (!marked) return total;
+        if (!waitsOnlyForSlots(summary)) {
+          if (!marked) return await handBack(total);
           // Unmarked first, then one more pass: a slot freed until now passed this run over (and
           // a call that ended since, e.g. its last, is in the standing the workflow acts on).
           await endRunSession(database.pool, runId);
@@ -112,14 +132,14 @@ export function createDialActivities(deps: DialDeps) {
           await markRunInSession(database.pool, runId, Math.ceil(left / 1000) + SESSION_MARK_MARGIN_SECONDS);
           marked = true;
         }
-        const untilCheck = pass.nextCheckAt ? Math.max(MIN_CHECK_WAIT_MS, Date.parse(pass.nextCheckAt) - Date.now()) : Number.POSITIVE_INFINITY;
+        const untilCheck = summary.nextCheckAt ? Math.max(MIN_CHECK_WAIT_MS, Date.parse(summary.nextCheckAt) - Date.now()) : Number.POSITIVE_INFINITY;
         const heard = await waits.wait(run.business_id, since, Math.min(left, untilCheck), activity?.cancellationSignal);
         // The worker is shutting down (or the pass was cancelled): the run's next pass goes to another worker at once.
         if (heard === 'stopped') break;
       }
       // Handing back with leads to dial: the next session starts at once (a wake-up meanwhile only
       // repeats that).
-      return { ...total!, again: true };
+      return { ...(await handBack(total!)), again: true };
     } finally {
       unfollow();
       if (marked) await endRunSession(database.pool, runId).catch(() => undefined);
@@ -127,14 +147,27 @@ export function createDialActivities(deps: DialDeps) {
   }
 
   /**
-   * One pass. `handOn`: it was started by a wake-up, so slots it cannot use go on to other runs (a
-   * session's later passes heard Postgres, as every session of the business did).
+   * Where the run stands, read in full: its status, queued and dialing jobs, its business's next
+   * check. A canceling run first ends the jobs a withdrawn reservation put back in the queue.
    */
-  async function dialPass(run: RunRow, publicBaseUrl: string, { handOn }: { handOn: boolean }): Promise<DialPassSummary> {
+  async function fullStanding(runId: string): Promise<Standing> {
+    let standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
+    if (standing.status === 'canceling' && standing.queued > 0) {
+      await cancelQueuedJobs(database.pool, runId);
+      standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
+    }
+    return { runStatus: standing.status, queued: standing.queued, dialing: standing.dialing, nextCheckAt: standing.nextCheckAt?.toISOString() ?? null };
+  }
+
+  /**
+   * One pass. `handOn`: it was started by a wake-up, so slots it cannot use go on to other runs (a
+   * session's later passes heard Postgres, as every session of the business did). Returns what it
+   * did, the jobs it took out of the queue, and the standing as its claim saw it (queued excepted).
+   */
+  async function dialPass(run: RunRow, publicBaseUrl: string, { handOn }: { handOn: boolean }): Promise<PassResult> {
       const runId = run.id;
       const businessId = run.business_id;
-      await reconcileBusiness(businessId);
-      const claim = await reserveAndClaimJobs(database, run, randomUUID(), publicBaseUrl, pacingOf(deps.config));
+      const claim = await reserveAndClaimJobs(database, run, randomUUID(), publicBaseUrl, { pacing: pacingOf(deps.config), quietSeconds: quietCallCheckSeconds(deps.config) });
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.
         throw nonRetryable(FailureType.RunNotLive, `run ${runId} is ${claim.runStatus ?? 'gone'} in Postgres; it dials no more`);
@@ -170,40 +203,52 @@ export function createDialActivities(deps: DialDeps) {
       }
       const accountRefusal = outcomes.find((o) => o.kind === 'account-refused');
       if (accountRefusal) await pauseForAccountRefusal(runId, accountRefusal.message);
+      // The claim saw a call of the business due for a check with the carrier: checked now, after
+      // this pass's dials (a slot it frees is announced like any other, and claimed by the next pass).
+      if (claim.check.due) await reconcileBusiness(businessId);
 
-      // Where the run stands now, in one read. The run wakes for the business's next check (a dial whose
-      // outcome is unknown is asked about within seconds).
-      let standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
-      const { status, nextCheckAt } = standing;
-      // A canceling run ends the jobs a withdrawn reservation put back in the queue, then counts again.
-      if (status === 'canceling' && standing.queued > 0) {
-        await cancelQueuedJobs(database.pool, runId);
-        standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
-      }
-      const jobs = standing;
+      const notPlaced = count('rejected') + count('not-sent') + count('account-refused') + count('do-not-call');
+      // The next check the business has: the one the claim saw, or a call this pass dialed (its first check).
+      const checks = [claim.check.nextAt?.getTime(), ...outcomes.map((o) => (o.kind === 'placed' || o.kind === 'unknown' ? Date.now() + checkDelaySeconds(deps.config, o.kind === 'unknown', 0) * 1000 : undefined))];
+      const nextCheck = Math.min(...checks.filter((t): t is number => t !== undefined));
       return {
-        runStatus: status,
-        dialed: count('placed'),
-        rejected: count('rejected'),
-        notSent: count('not-sent') + count('account-refused'),
-        skippedDoNotCall: claim.skippedDoNotCall + count('do-not-call'),
-        heldBy: claim.heldBy,
-        waiting: claim.waiting
-          ? {
-              reason: claim.waiting.reason,
-              until: claim.waiting.until?.toISOString() ?? null,
-              untilLocal: claim.waiting.until && claim.waiting.timeZone ? localTimeLabel(claim.waiting.until, claim.waiting.timeZone) : null,
-            }
-          : null,
-        stopAt: claim.stopAt?.toISOString() ?? null,
-        unknown: count('unknown'),
-        nextCheckAt: nextCheckAt?.toISOString() ?? null,
-        queued: jobs.queued,
-        dialing: jobs.dialing,
-        active: active - count('rejected') - count('not-sent') - count('account-refused') - count('do-not-call'),
-        limit,
+        taken: claim.claimed.length + claim.skippedDoNotCall + claim.expired - count('not-sent') - count('account-refused'),
+        seen: {
+          runStatus: accountRefusal ? 'paused' : claim.runStatus,
+          dialing: (claim.slots?.run.active ?? 0) - notPlaced,
+          nextCheckAt: Number.isFinite(nextCheck) ? new Date(nextCheck).toISOString() : null,
+        },
+        summary: {
+          dialed: count('placed'),
+          rejected: count('rejected'),
+          notSent: count('not-sent') + count('account-refused'),
+          skippedDoNotCall: claim.skippedDoNotCall + count('do-not-call'),
+          heldBy: claim.heldBy,
+          waiting: claim.waiting
+            ? {
+                reason: claim.waiting.reason,
+                until: claim.waiting.until?.toISOString() ?? null,
+                untilLocal: claim.waiting.until && claim.waiting.timeZone ? localTimeLabel(claim.waiting.until, claim.waiting.timeZone) : null,
+              }
+            : null,
+          stopAt: claim.stopAt?.toISOString() ?? null,
+          unknown: count('unknown'),
+          active: active - notPlaced,
+          limit,
+        },
       };
   }
+}
+
+/** Where a run stands after a pass: what the workflow decides from. */
+type Standing = Pick<DialPassSummary, 'runStatus' | 'queued' | 'dialing' | 'nextCheckAt'>;
+
+interface PassResult {
+  /** Jobs this pass took out of the queue for good (claimed and dialed or refused, skipped, expired). */
+  taken: number;
+  /** The standing as the pass's claim saw it, without the queued count. */
+  seen: Omit<Standing, 'queued'>;
+  summary: Omit<DialPassSummary, keyof Standing>;
 }
 
 /** The session's length: DIAL_SESSION_SECONDS, ended early enough that its last pass's creates finish inside the pass's timeout. */

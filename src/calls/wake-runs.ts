@@ -1,11 +1,10 @@
 import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { freeSlotsByRun, spareRunSlots } from '../claim/bulk';
 import { notifySlots } from '../db/queries/businesses';
-import { lockBusinessSlots, type BusinessSlots } from '../claim/slots';
+import { lockBusinessRunSlots, type BusinessSlots } from '../claim/slots';
 import type { PoolClient } from 'pg';
 import { inTransaction, type Database } from '../db/client';
-import { findRun, hasRunOutOfSession, markRunWoken, runDemands, type RunDemandRow } from '../db/queries/runs';
-import { DEFAULT_CALLING_WINDOW } from '../db/settings';
+import { findRun, hasRunOutOfSession, markRunWoken, type RunDemandRow } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { slotFreedSignal } from '../workflows/messages';
 
@@ -251,10 +250,10 @@ async function runsToSignal(client: PoolClient, businessId: string, request: Mer
   // business's lock, the one every claim of the business queues on. A hint lost in a crash costs a
   // run its fallback wait, never a dial.
   await client.query('SET LOCAL synchronous_commit = off');
-  const locked = await lockBusinessSlots(client, businessId);
+  const locked = await lockBusinessRunSlots(client, businessId, { runId: null });
   if (!locked) return [];
   const business = locked.slots;
-  const demands = await runDemands(client, businessId, DEFAULT_CALLING_WINDOW);
+  const demands = locked.standing.demands;
   // A run woken earlier whose claim has not run yet keeps the slots it was woken for; of the rest,
   // each candidate in turn takes as many of the freed slots as it has free, so no more runs than
   // slots are woken.

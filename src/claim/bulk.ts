@@ -4,13 +4,13 @@ import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url'
 import { inTransaction, type Database } from '../db/client';
 import { insertReservedCalls } from '../db/queries/calls';
 import { claimQueuedJobs, expireQueuedJobs } from '../db/queries/jobs';
-import { nextDialableAt, runDemands, runStatusAndTiming, settleRunClaim, type RunDemandRow, type RunRow } from '../db/queries/runs';
+import { nextDialableAt, settleRunClaim, type RunDemandRow, type RunRow } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
 import { recordSends, sendPlacesLeft } from '../db/queries/carrier-sends';
-import { isPaced, lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
-import { observeSlotRefills, slotRefillWaits } from '../metrics/slot-refill';
+import { isPaced, lockBusinessRunSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
+import { observeSlotRefills, refillsSince } from '../metrics/slot-refill';
 
 export interface ReservedBulkCall extends ReservedCall {
   jobId: string;
@@ -48,6 +48,8 @@ export interface ClaimResult {
   slots: RunSlots | null;
   heldBy: HeldBy | null;
   runStatus: RunStatus | null;
+  /** The business's next check with the carrier as the claim found it: whether a call is due now, and when the next one is (null: none active). */
+  check: { due: boolean; nextAt: Date | null };
 }
 
 /** The free slots of one run and the rule that limits them: the business's limit, the runs' part of it, the run's cap, its fair share. */
@@ -96,30 +98,40 @@ export function effectiveWindow(run: { calling_window: CallingWindow | null }, b
   return run.calling_window ?? business.calling_window ?? DEFAULT_CALLING_WINDOW;
 }
 
-/** `run` is the run's row as read by the caller just before (its settings; its status is read again under the lock). */
-export async function reserveAndClaimJobs(database: Database, run: RunRow, lockToken: string, publicBaseUrl: string, pacing: Pacing | null = null): Promise<ClaimResult> {
+/**
+ * `run` is the run's row as read by the caller just before (its settings; its status is read again
+ * under the lock). `quietSeconds`: the check schedule's quiet call delay, for the business's next check.
+ */
+export async function reserveAndClaimJobs(
+  database: Database,
+  run: RunRow,
+  lockToken: string,
+  publicBaseUrl: string,
+  { pacing = null, quietSeconds }: { pacing?: Pacing | null; quietSeconds: number },
+): Promise<ClaimResult> {
   const runId = run.id;
   let refills: number[] = [];
   const result = await inTransaction(database, async (client): Promise<ClaimResult> => {
-    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null };
     const stopAt = run.stop_at;
-    const locked = await lockBusinessSlots(client, run.business_id);
+    const locked = await lockBusinessRunSlots(client, run.business_id, { runId, quietSeconds });
     if (!locked) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
-    const { business } = locked;
-    // Read the run's status under the lock: a pause committed before this point stops new dials.
-    const timing = await runStatusAndTiming(client, runId);
-    const status = timing.status;
-    if (status !== 'running') return { ...nothing, slots: null, runStatus: status, stopAt };
+    const { business, standing } = locked;
+    const check = { due: standing.checkDue, nextAt: standing.nextCheckAt };
+    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null, check };
+    // The run's status as read under the lock: a pause committed before this point stops new dials.
+    const timing = standing.run;
+    const status = timing?.status ?? null;
+    if (!timing || status !== 'running') return { ...nothing, slots: null, runStatus: status, stopAt };
 
     // Time first, by the database's clock: past its stop, what was not dialed expires; before its
     // start, or with every queued lead outside its window, the run sleeps until the first opening.
     const window = effectiveWindow(run, business);
-    if (timing.past_stop) return { ...nothing, expired: await expireQueuedJobs(client, runId), slots: null, runStatus: status, stopAt };
-    const demands = await runDemands(client, run.business_id, DEFAULT_CALLING_WINDOW);
+    if (timing.pastStop) return { ...nothing, expired: await expireQueuedJobs(client, runId), slots: null, runStatus: status, stopAt };
+    const demands = standing.demands;
     const own = demands.find((d) => d.id === runId);
     if (own?.has_queued && !own.has_dialable) {
       const next = await nextDialableAt(client, runId, window);
-      const waiting: RunWaiting = { reason: timing.before_start ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at, timeZone: business.time_zone };
+      const waiting: RunWaiting = { reason: timing.beforeStart ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at, timeZone: business.time_zone };
       await settleRunClaim(client, runId, waiting);
       return { ...nothing, waiting, slots: null, runStatus: status, stopAt };
     }
@@ -165,12 +177,12 @@ export async function reserveAndClaimJobs(database: Database, run: RunRow, lockT
         paced: isPaced(pacing),
       };
     });
-    await insertReservedCalls(
+    refills = await insertReservedCalls(
       client,
       { businessId: run.business_id, from, runId },
       calls.map((c) => ({ id: c.callId, to: c.to, statusCallbackUrl: c.statusCallbackUrl, jobId: c.jobId, onMachine: onMachineOf(c.instructions), amdCallbackUrl: c.amdCallbackUrl })),
+      refillsSince(business),
     );
-    refills = await slotRefillWaits(client, business, calls.length);
     if (isPaced(pacing)) await recordSends(client, pacing.account, calls.map((c) => c.callId));
     const n = calls.length;
     return {
@@ -182,6 +194,7 @@ export async function reserveAndClaimJobs(database: Database, run: RunRow, lockT
       heldBy: null,
       slots: { ...slots, active: slots.active + n, activeInRuns: slots.activeInRuns + n, run: { ...slots.run, active: slots.run.active + n } },
       runStatus: status,
+      check,
     };
   });
   observeSlotRefills('bulk', refills);

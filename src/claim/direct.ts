@@ -9,7 +9,7 @@ import { doNotCallEntries } from '../db/queries/do-not-call';
 import type { LeadVariables, MachineDetection, VoiceApp } from '../db/settings';
 import { recordSends, sendPlacesLeft } from '../db/queries/carrier-sends';
 import { isPaced, lockBusinessSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
-import { observeSlotRefills, slotRefillWaits } from '../metrics/slot-refill';
+import { observeSlotRefills, refillsSince } from '../metrics/slot-refill';
 
 export interface DirectCallRequest {
   to: string;
@@ -81,10 +81,12 @@ export async function reserveDirectCall(
         machineDetection: amd,
       },
     };
-    await insertReservedCalls(client, { businessId, from, runId: null }, [
-      { id: callId, to: request.to, statusCallbackUrl: call.statusCallbackUrl, onMachine: onMachineOf(call.instructions), amdCallbackUrl: call.amdCallbackUrl },
-    ]);
-    refills = await slotRefillWaits(client, business, 1);
+    refills = await insertReservedCalls(
+      client,
+      { businessId, from, runId: null },
+      [{ id: callId, to: request.to, statusCallbackUrl: call.statusCallbackUrl, onMachine: onMachineOf(call.instructions), amdCallbackUrl: call.amdCallbackUrl }],
+      refillsSince(business),
+    );
     await hooks.after?.(client, call);
     return { ok: true, call, slots: { ...slots, active: slots.active + 1 } };
   });

@@ -4,6 +4,8 @@ import type { CallInstructions } from '../calls/instructions';
 import { lockBusiness, type BusinessRow } from '../db/queries/businesses';
 import { countActiveCallsByDirection } from '../db/queries/calls';
 import type { OnMachinePolicy } from '../db/statuses';
+import { slotStanding, type SlotStanding } from '../db/queries/runs';
+import { DEFAULT_CALLING_WINDOW } from '../db/settings';
 
 /**
  * Slots: the one place that decides how many calls a business may start.
@@ -54,15 +56,31 @@ export interface BusinessSlots {
   activeInRuns: number;
 }
 
-/** Takes the business's slot lock for the rest of the transaction and reads its slots under it. */
+/** Takes the business's slot lock for the rest of the transaction and reads its slots under it (a direct call's claim). */
 export async function lockBusinessSlots(client: PoolClient, businessId: string): Promise<{ business: BusinessRow; slots: BusinessSlots } | null> {
   const business = await lockBusiness(client, businessId);
   if (!business) return null;
-  const active = await countActiveCallsByDirection(client, businessId);
-  return {
-    business,
-    slots: { limit: business.max_concurrent_calls, reservedDirectSlots: business.reserved_direct_slots, active: active.total, activeInRuns: active.bulk },
-  };
+  return { business, slots: slotsOf(business, await countActiveCallsByDirection(client, businessId)) };
+}
+
+/**
+ * The slot lock for the business's runs (a run's claim, a wake-up): the lock, then in one statement
+ * its slots, every running run's demand, `runId`'s status and timing, and its next check with the
+ * carrier (`quietSeconds`: CheckSchedule's quiet call delay).
+ */
+export async function lockBusinessRunSlots(
+  client: PoolClient,
+  businessId: string,
+  look: { runId: string | null; quietSeconds?: number },
+): Promise<{ business: BusinessRow; slots: BusinessSlots; standing: SlotStanding } | null> {
+  const business = await lockBusiness(client, businessId);
+  if (!business) return null;
+  const standing = await slotStanding(client, businessId, { ...look, defaultWindow: DEFAULT_CALLING_WINDOW });
+  return { business, slots: slotsOf(business, standing.active), standing };
+}
+
+function slotsOf(business: BusinessRow, active: { total: number; bulk: number }): BusinessSlots {
+  return { limit: business.max_concurrent_calls, reservedDirectSlots: business.reserved_direct_slots, active: active.total, activeInRuns: active.bulk };
 }
 
 /** The carrier account's pace: at most `callsPerSecond` creates a second, over every process; 0 = unpaced. */

@@ -30,9 +30,9 @@ describe('database schema', () => {
       ).rows.map((r) => r.table_name);
     expect(await tables()).toEqual([]);
     await migrateDatabase(db);
-    expect(await tables()).toEqual(['api_keys', 'bulk_call_runs', 'businesses', 'call_releases', 'calls', 'carrier_sends', 'do_not_call_numbers', 'events', 'idempotency_keys', 'leads', 'outbound_call_jobs', 'webhook_deliveries', 'webhook_endpoints']);
+    expect(await tables()).toEqual(['api_keys', 'bulk_call_runs', 'businesses', 'call_releases', 'calls', 'carrier_sends', 'do_not_call_numbers', 'event_watches', 'events', 'idempotency_keys', 'leads', 'outbound_call_jobs', 'webhook_deliveries', 'webhook_endpoints']);
     await Promise.all([migrateDatabase(db), migrateDatabase(db)]);
-    expect(await tables()).toEqual(['api_keys', 'bulk_call_runs', 'businesses', 'call_releases', 'calls', 'carrier_sends', 'do_not_call_numbers', 'events', 'idempotency_keys', 'leads', 'outbound_call_jobs', 'webhook_deliveries', 'webhook_endpoints']);
+    expect(await tables()).toEqual(['api_keys', 'bulk_call_runs', 'businesses', 'call_releases', 'calls', 'carrier_sends', 'do_not_call_numbers', 'event_watches', 'events', 'idempotency_keys', 'leads', 'outbound_call_jobs', 'webhook_deliveries', 'webhook_endpoints']);
     const business = await db.pool.query(
       "INSERT INTO businesses (name, caller_id) VALUES ('Acme', '+15005550006') RETURNING max_concurrent_calls",
     );

@@ -77,17 +77,30 @@ export interface NewReservedCall {
   amdCallbackUrl?: string | null;
 }
 
+/**
+ * Inserts the reserved calls of one claim and stamps the claim as the business's last; returns the
+ * refill waits (src/metrics/slot-refill.ts): seconds since each of up to `calls.length` of the
+ * business's slots freed (terminal status) after its previous claim and within the last
+ * `refills.horizonSeconds`, oldest first. One statement: it runs in every claim transaction.
+ */
 export async function insertReservedCalls(
   client: PoolClient,
   slot: { businessId: string; from: string; runId: string | null },
   calls: NewReservedCall[],
-): Promise<void> {
+  refills: { since: Date | null; horizonSeconds: number },
+): Promise<number[]> {
   // A run's claim counts its jobs on the run in the same statement (the fair share's tie-break).
-  await client.query(
-    `WITH counted AS (UPDATE bulk_call_runs SET jobs_claimed = jobs_claimed + cardinality($4::uuid[]) WHERE id = $3)
-     INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url, on_machine, amd_callback_url)
-     SELECT c.id, $1, CASE WHEN $3::uuid IS NULL THEN 'direct' ELSE 'bulk' END, 'reserved', c.phone, $2, $3, c.job_id, c.url, c.on_machine, c.amd_url
-       FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) AS c(id, job_id, phone, url, on_machine, amd_url)`,
+  const r = await client.query<{ seconds: number }>(
+    `WITH counted AS (UPDATE bulk_call_runs SET jobs_claimed = jobs_claimed + cardinality($4::uuid[]) WHERE id = $3),
+          stamp AS (UPDATE businesses SET last_claim_at = clock_timestamp() WHERE id = $1),
+          reserved AS (
+            INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url, on_machine, amd_callback_url)
+            SELECT c.id, $1, CASE WHEN $3::uuid IS NULL THEN 'direct' ELSE 'bulk' END, 'reserved', c.phone, $2, $3, c.job_id, c.url, c.on_machine, c.amd_url
+              FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) AS c(id, job_id, phone, url, on_machine, amd_url)
+          )
+     SELECT extract(epoch FROM clock_timestamp() - ended_at)::float8 AS seconds FROM calls
+      WHERE business_id = $1 AND ended_at IS NOT NULL AND ended_at > greatest($10::timestamptz, clock_timestamp() - make_interval(secs => $11))
+      ORDER BY ended_at LIMIT cardinality($4::uuid[])`,
     [
       slot.businessId,
       slot.from,
@@ -98,8 +111,11 @@ export async function insertReservedCalls(
       calls.map((c) => c.statusCallbackUrl),
       calls.map((c) => c.onMachine ?? null),
       calls.map((c) => c.amdCallbackUrl ?? null),
+      refills.since,
+      refills.horizonSeconds,
     ],
   );
+  return r.rows.map((row) => row.seconds);
 }
 
 export async function findCall(db: Executor, id: string): Promise<CallRow | null> {
@@ -421,22 +437,6 @@ export async function answeredByTally(db: Executor, runId: string): Promise<Map<
     [runId],
   );
   return new Map(r.rows.map((row) => [row.answered_by, Number(row.n)]));
-}
-
-/**
- * Seconds since each of the business's slots freed (terminal status) after `since` and within the
- * last `horizonSeconds`, oldest first, at most `limit`; and the claim that refills them stamped as
- * the business's last (one statement: it runs in every claim transaction).
- */
-export async function secondsSinceSlotsFreedStampingClaim(db: Executor, businessId: string, since: Date | null, horizonSeconds: number, limit: number): Promise<number[]> {
-  const r = await db.query<{ seconds: number }>(
-    `WITH stamp AS (UPDATE businesses SET last_claim_at = clock_timestamp() WHERE id = $1)
-     SELECT extract(epoch FROM clock_timestamp() - ended_at)::float8 AS seconds FROM calls
-      WHERE business_id = $1 AND ended_at IS NOT NULL AND ended_at > greatest($2::timestamptz, clock_timestamp() - make_interval(secs => $3))
-      ORDER BY ended_at LIMIT $4`,
-    [businessId, since, horizonSeconds, limit],
-  );
-  return r.rows.map((row) => row.seconds);
 }
 
 /** Active calls of every business, per direction (the metrics gauge). */

@@ -89,26 +89,88 @@ export interface RunDemandRow {
   in_session: boolean;
 }
 
+/** A business's slots and runs as its slot lock's holder reads them, in one statement (see `slotStanding`). */
+export interface SlotStanding {
+  /** Its active calls, all and those of its runs. */
+  active: { total: number; bulk: number };
+  /** When its next active call is due for a check with the carrier (null: none active), and whether one is due now. */
+  nextCheckAt: Date | null;
+  checkDue: boolean;
+  /** The run asked about (null: none asked, or gone): its status and where it stands in time by the database's clock. */
+  run: { status: RunStatus; beforeStart: boolean; pastStop: boolean } | null;
+  /** Every running run's demand, for the fair share and the wake-ups. */
+  demands: RunDemandRow[];
+}
+
 /**
- * The business's running runs: each one's active calls, whether it has queued and dialable jobs, how
- * many it has claimed. `defaultWindow` is the window of a run and business that set none.
+ * Everything a claim or a wake-up decides from, read in one statement once the business's slot lock
+ * is held (a statement's snapshot is taken when it starts, so it must follow the lock's): the
+ * business's active calls and next check, the asking run's status and timing, and each running run's
+ * active calls, whether it has queued and dialable jobs, how many it has claimed. Without
+ * `quietSeconds` (a wake-up) the next check is not read.
  */
-export async function runDemands(db: Executor, businessId: string, defaultWindow: CallingWindow): Promise<RunDemandRow[]> {
-  const r = await db.query<RunDemandRow & { active: string }>(
-    `SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, r.waiting_reason, r.waiting_until, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
-            coalesce(r.session_until > now(), false) AS in_session,
-            (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
-            EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued,
-            (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND EXISTS (
-               SELECT 1 FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
-                WHERE j.run_id = r.id AND j.status = 'queued' AND (j.not_before IS NULL OR j.not_before <= now())
-                  AND outdial_in_window(now(), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb))
-                  AND outdial_in_window(now() + make_interval(secs => $4), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb)))) AS has_dialable
-       FROM bulk_call_runs r JOIN businesses b ON b.id = r.business_id
-      WHERE r.business_id = $1 AND r.status = 'running'`,
-    [businessId, ACTIVE_CALL_STATUSES, defaultWindow, MAX_DIAL_DELAY_SECONDS],
+export async function slotStanding(db: Executor, businessId: string, look: { runId: string | null; quietSeconds?: number; defaultWindow: CallingWindow }): Promise<SlotStanding> {
+  type Row = Omit<RunDemandRow, 'active' | 'id'> & {
+    id: string | null;
+    active: string;
+    total: string;
+    bulk: string;
+    next_check_at: Date | null;
+    check_due: boolean | null;
+    run_status: RunStatus | null;
+    before_start: boolean | null;
+    past_stop: boolean | null;
+  };
+  const r = await db.query<Row>(
+    `WITH business AS (
+       SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk, min(${dueAt('$6')}) AS next_check_at
+         FROM calls WHERE business_id = $1 AND status = ANY($2)
+     ),
+     asking AS (SELECT status, coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $5),
+     demands AS (
+       SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, r.waiting_reason, r.waiting_until, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
+              coalesce(r.session_until > now(), false) AS in_session,
+              (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
+              EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued,
+              (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND EXISTS (
+                 SELECT 1 FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
+                  WHERE j.run_id = r.id AND j.status = 'queued' AND (j.not_before IS NULL OR j.not_before <= now())
+                    AND outdial_in_window(now(), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb))
+                    AND outdial_in_window(now() + make_interval(secs => $4), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb)))) AS has_dialable
+         FROM bulk_call_runs r JOIN businesses b ON b.id = r.business_id
+        WHERE r.business_id = $1 AND r.status = 'running'
+     )
+     SELECT x.total, x.bulk, x.next_check_at, x.next_check_at <= now() AS check_due,
+            a.status AS run_status, a.before_start, a.past_stop, d.*
+       FROM business x LEFT JOIN asking a ON true LEFT JOIN demands d ON true`,
+    [businessId, ACTIVE_CALL_STATUSES, look.defaultWindow, MAX_DIAL_DELAY_SECONDS, look.runId, look.quietSeconds ?? null],
   );
-  return r.rows.map((row) => ({ ...row, active: Number(row.active) }));
+  const first = r.rows[0]!;
+  return {
+    active: { total: Number(first.total), bulk: Number(first.bulk) },
+    nextCheckAt: look.quietSeconds === undefined ? null : first.next_check_at,
+    checkDue: look.quietSeconds !== undefined && (first.check_due ?? false),
+    run: first.run_status ? { status: first.run_status, beforeStart: first.before_start ?? false, pastStop: first.past_stop ?? false } : null,
+    demands: r.rows.flatMap((row) =>
+      row.id === null
+        ? []
+        : [
+            {
+              id: row.id,
+              workflow_id: row.workflow_id,
+              max_concurrent_calls: row.max_concurrent_calls,
+              jobs_claimed: row.jobs_claimed,
+              waiting_reason: row.waiting_reason,
+              waiting_until: row.waiting_until,
+              woken_seconds_ago: row.woken_seconds_ago,
+              in_session: row.in_session,
+              active: Number(row.active),
+              has_queued: row.has_queued,
+              has_dialable: row.has_dialable,
+            },
+          ],
+    ),
+  };
 }
 
 /**
@@ -139,15 +201,6 @@ export async function runStanding(
 export async function countDialed(db: Executor, runId: string): Promise<number> {
   const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM outbound_call_jobs WHERE run_id = $1 AND twilio_call_sid IS NOT NULL', [runId]);
   return Number(r.rows[0]?.n ?? 0);
-}
-
-/** A run's status and where it stands in time by the database's clock (before its start, past its stop), in one read. */
-export async function runStatusAndTiming(db: Executor, runId: string): Promise<{ status: RunStatus | null; before_start: boolean; past_stop: boolean }> {
-  const r = await db.query<{ status: RunStatus; before_start: boolean; past_stop: boolean }>(
-    'SELECT status, coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $1',
-    [runId],
-  );
-  return r.rows[0] ?? { status: null, before_start: false, past_stop: false };
 }
 
 /**
