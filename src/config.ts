@@ -213,6 +213,10 @@ const variables = {
     schema: z.coerce.number().int().min(0).max(1_000).default(10),
     hint: 'set it to how many webhook deliveries one worker process sends at once, or 0 for none in this process (0-1000)',
   },
+  WORKFLOW_BUNDLE_PATH: {
+    schema: z.string().min(1).optional(),
+    hint: 'set it to a workflow bundle written by `npm run bundle:workflows -- <file>`, or unset it to bundle the workflows at start',
+  },
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: {
     schema: z.enum(['true', 'false']).optional(),
     hint: 'set it to true to let webhooks reach loopback and private addresses, false to refuse them (default: false in production)',
@@ -280,6 +284,8 @@ export interface Config {
   liveEvents: { heartbeatSeconds: number; progressIntervalMs: number };
   /** Webhook delivery by each worker process (src/webhooks/dispatcher.ts). */
   webhooks: WebhookSettings;
+  /** A prebuilt workflow bundle the worker loads; unset: it bundles at start (src/temporal/workflow-bundle.ts). */
+  workflowBundlePath?: string;
 }
 
 export interface WebhookSettings {
@@ -328,10 +334,18 @@ export function parseEnvVariable(name: string, variable: EnvVariable, env: NodeJ
   const result = variable.schema.safeParse(value);
   if (result.success) return result.data;
   if (value === undefined) throw new ConfigError(name, `is missing: ${variable.hint}`);
-  const reason = result.error.issues[0]?.message ?? 'is invalid';
+  throw invalidValue(name, variable, value, result.error.issues[0]?.message ?? 'is invalid');
+}
+
+function invalidValue(name: string, variable: EnvVariable, value: string, reason: string): ConfigError {
   const printable = variable.redact ? variable.redact(value) : value;
   const shown = printable === null ? '(value hidden)' : `(${JSON.stringify(printable)})`;
-  throw new ConfigError(name, `is invalid ${shown}: ${reason}; ${variable.hint}`);
+  return new ConfigError(name, `is invalid ${shown}: ${reason}; ${variable.hint}`);
+}
+
+/** A setting that parsed but fails where it is used (e.g. a file that is not there), reported like a malformed one. */
+export function unusableSetting(name: keyof Vars, value: string, reason: string): ConfigError {
+  return invalidValue(name, variables[name], value, reason);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -343,6 +357,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const configuredHost = v('PUBLIC_HOST');
   const metricsToken = v('METRICS_TOKEN');
   const temporalMetrics = v('TEMPORAL_METRICS_ADDRESS');
+  const workflowBundlePath = v('WORKFLOW_BUNDLE_PATH');
   return {
     env: v('OUTDIAL_ENV'),
     databaseUrl: v('DATABASE_URL'),
@@ -396,6 +411,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: v('WEBHOOK_CONCURRENCY'),
       allowPrivateNetworks: (v('WEBHOOK_ALLOW_PRIVATE_NETWORKS') ?? (v('OUTDIAL_ENV') === 'production' ? 'false' : 'true')) === 'true',
     },
+    ...(workflowBundlePath ? { workflowBundlePath } : {}),
   };
 }
 

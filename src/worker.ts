@@ -13,6 +13,7 @@ import { connectTemporalClient, connectWorkerConnection } from './temporal/conne
 import { ensureReconcileSchedule } from './temporal/reconcile-schedule';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { createOutdialWorker } from './temporal/create-worker';
+import { withWorkflowBundle } from './temporal/workflow-bundle';
 import { startWebhookDispatcher } from './webhooks/dispatcher';
 
 runMain('worker', async () => {
@@ -45,7 +46,7 @@ runMain('worker', async () => {
   const slotWaits = startSlotWaits(config.databaseUrl, logger);
   await slotWaits.ready;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void slotWaits.stop());
-  const worker = await createOutdialWorker({
+  const workerOptions = {
     connection: await connectWorkerConnection(config.temporal),
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
@@ -58,7 +59,9 @@ runMain('worker', async () => {
       slotWaits,
       config,
     },
-  });
+  };
+  // Bundled in a child process unless WORKFLOW_BUNDLE_PATH names a prebuilt file: webpack's memory is not kept here.
+  const worker = await withWorkflowBundle({ prebuiltPath: config.workflowBundlePath }, (workflowBundle) => createOutdialWorker({ ...workerOptions, workflowBundle }));
   // Webhook delivery on a pool of its own (never the dialing path's connections); 0 concurrency: none here.
   const webhooks = config.webhooks.concurrency > 0 ? startWebhookDispatcher({ databaseUrl: config.databaseUrl, settings: config.webhooks, logger, onAttempt: ({ result }) => webhookDeliveries.inc({ result }) }) : null;
   await webhooks?.ready;

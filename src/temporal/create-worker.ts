@@ -6,12 +6,10 @@ export interface CreateWorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
-  /** A pre-built bundle (tests bundle once per process); otherwise the workflows are bundled now. */
-  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The workflows' bundle (src/temporal/workflow-bundle.ts; tests bundle once per process). */
+  workflowBundle: NonNullable<WorkerOptions['workflowBundle']>;
   identity?: string;
 }
-
-export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 /** A BulkCallRun worker: the workflows plus activities wired to the given database and carrier. */
 export function createOutdialWorker(opts: CreateWorkerOptions): Promise<Worker> {
@@ -19,7 +17,7 @@ export function createOutdialWorker(opts: CreateWorkerOptions): Promise<Worker> 
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: opts.workflowBundle,
     activities: createActivities(opts.deps),
     ...(opts.identity ? { identity: opts.identity } : {}),
     // Let in-flight dials record their outcome on shutdown instead of being cut off mid-request.

@@ -15,7 +15,7 @@ import { spawnManaged, type ManagedProcess } from '../../src/dev/processes';
 import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
 import { startRunEventsHub, type RunEventsHub } from '../../src/live/run-events-hub';
 import { createTelephonyClient } from '../../src/telephony/client';
-import { createOutdialWorker } from '../../src/temporal/create-worker';
+import { createOutdialWorker, type CreateWorkerOptions } from '../../src/temporal/create-worker';
 import { startWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherDeps } from '../../src/webhooks/dispatcher';
 import { progressQuery, type BulkCallRunResult, type DialPassSummary } from '../../src/workflows/messages';
 import { testDatabaseUrl } from './db';
@@ -178,8 +178,11 @@ export class OutdialTestStack {
     };
   }
 
-  /** Starts an in-process worker; `config` overrides what its activities see (e.g. no public host). */
-  async startWorker(config: Partial<Pick<Config, 'publicHost' | 'env' | 'reconcileAfterSeconds'>> = {}): Promise<Worker> {
+  /**
+   * Starts an in-process worker; `config` overrides what its activities see (e.g. no public host);
+   * `workflowCode`: a bundle of the test's own (default: the process's shared one).
+   */
+  async startWorker(config: Partial<Pick<Config, 'publicHost' | 'env' | 'reconcileAfterSeconds'>> = {}, workflowCode?: CreateWorkerOptions['workflowBundle']): Promise<Worker> {
     const deps = this.deps();
     // Each worker its own freed-slot waits, as each worker process has; its shutdown ends them first.
     const slotWaits = startSlotWaits(this.databaseUrl, this.logger);
@@ -188,7 +191,7 @@ export class OutdialTestStack {
       connection: this.temporal.nativeConnection,
       namespace: 'default',
       taskQueue: this.taskQueue,
-      workflowBundle: await workflowBundle(),
+      workflowBundle: workflowCode ?? (await workflowBundle()),
       deps: { ...deps, slotWaits, config: { ...deps.config, ...config } },
     });
     const shutdown = worker.shutdown.bind(worker);

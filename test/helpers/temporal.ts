@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../../src/temporal/create-worker';
+import { DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleOutdialWorkflows } from '../../src/temporal/workflow-bundle';
 
 export function testTemporalAddress(): string {
   const address = process.env.OUTDIAL_TEST_TEMPORAL_ADDRESS;
@@ -22,7 +22,7 @@ function installRuntime() {
 /** Bundling the workflows takes seconds: once per test process, shared by every worker it creates. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   installRuntime();
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  bundle ??= bundleOutdialWorkflows();
   return bundle;
 }
 
