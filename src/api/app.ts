@@ -63,7 +63,6 @@ export function createApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(recordHttpMetrics);
-  app.use(helmet());
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -75,9 +74,11 @@ export function createApp(deps: ApiDeps): express.Express {
       customLogLevel: requestLogLevel,
     }),
   );
+  // The carrier's callbacks, a few per call, before the browser-facing headers: Twilio reads none of them.
+  app.use(twilioStatusRoutes(deps));
+  app.use(helmet());
   app.use(healthRoutes(deps));
   if (deps.config.metrics.apiEnabled) app.use(metricsRoutes(deps));
-  app.use(twilioStatusRoutes(deps));
   app.use(openApiRoutes());
   app.use(runPageRoutes(deps));
   app.use('/v1', jsonOnly, express.json({ limit: '20mb' }), storableBody, requireKey(deps), rateLimitPerKey(deps.config.apiRateLimitPerMinute));

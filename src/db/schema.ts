@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import {
-  ACTIVE_CALL_STATUSES,
+  activeCallSql,
   ANSWERED_BY_VALUES,
   ON_MACHINE_POLICIES,
   type AnsweredBy,
@@ -227,7 +227,7 @@ export const calls = pgTable(
     // The slot count: active calls of one business. Partial, so it stays as small as the live calls.
     index('calls_active_by_business_idx')
       .on(t.businessId)
-      .where(inList('status', ACTIVE_CALL_STATUSES)),
+      .where(sql.raw(activeCallSql())),
     index('calls_run_status_idx').on(t.runId, t.status),
     // The slot refill metric: a business's slots freed since its last claim.
     index('calls_ended_by_business_idx').on(t.businessId, t.endedAt).where(sql`ended_at IS NOT NULL`),

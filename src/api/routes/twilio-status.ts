@@ -48,7 +48,8 @@ const callIdOf = (req: CallbackRequest): string | undefined => (typeof req.callI
 
 const callbackRequest = (req: express.Request): CallbackRequest => ({
   signature: req.header('X-Twilio-Signature'),
-  callIdParam: req.query.callId,
+  // Read from the URL itself: `req.query` runs the extended (qs) parser on every callback.
+  callIdParam: new URLSearchParams(req.originalUrl.split('?')[1] ?? '').get('callId') ?? undefined,
   originalUrl: req.originalUrl,
   body: (req.body ?? {}) as Record<string, string>,
 });

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { RetryPolicy } from '../settings';
-import { ACTIVE_CALL_STATUSES, type AnsweredBy, type CallDirection, type CallStatus, type JobStatus, type OnMachinePolicy } from '../statuses';
+import { ACTIVE_CALL_STATUSES, activeCallSql, type AnsweredBy, type CallDirection, type CallStatus, type JobStatus, type OnMachinePolicy } from '../statuses';
 import type { Executor } from './executor';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import { CREATED_US, FROM_US, type TimeKey } from './keyset';
@@ -41,18 +41,15 @@ export interface CallRow {
 const NEWS = 'next_check_at = NULL, checks = 0, uncertain_checks = 0';
 
 export async function countActiveCalls(db: Executor, businessId: string): Promise<number> {
-  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM calls WHERE business_id = $1 AND status = ANY($2)', [
-    businessId,
-    ACTIVE_CALL_STATUSES,
-  ]);
+  const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM calls WHERE business_id = $1 AND ${activeCallSql()}`, [businessId]);
   return Number(r.rows[0]?.n ?? 0);
 }
 
 /** Active calls of each of these businesses (absent = none). */
 export async function countActiveCallsOf(db: Executor, businessIds: readonly string[]): Promise<Map<string, number>> {
   const r = await db.query<{ business_id: string; n: string }>(
-    'SELECT business_id, count(*) AS n FROM calls WHERE business_id = ANY($1) AND status = ANY($2) GROUP BY business_id',
-    [businessIds, ACTIVE_CALL_STATUSES],
+    `SELECT business_id, count(*) AS n FROM calls WHERE business_id = ANY($1) AND ${activeCallSql()} GROUP BY business_id`,
+    [businessIds],
   );
   return new Map(r.rows.map((row) => [row.business_id, Number(row.n)]));
 }
@@ -60,8 +57,8 @@ export async function countActiveCallsOf(db: Executor, businessIds: readonly str
 /** A business's active calls, all of them and those of its runs (the runs' share excludes reserved direct slots). */
 export async function countActiveCallsByDirection(db: Executor, businessId: string): Promise<{ total: number; bulk: number }> {
   const r = await db.query<{ total: string; bulk: string }>(
-    `SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk FROM calls WHERE business_id = $1 AND status = ANY($2)`,
-    [businessId, ACTIVE_CALL_STATUSES],
+    `SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk FROM calls WHERE business_id = $1 AND ${activeCallSql()}`,
+    [businessId],
   );
   return { total: Number(r.rows[0]?.total ?? 0), bulk: Number(r.rows[0]?.bulk ?? 0) };
 }
@@ -99,7 +96,7 @@ export async function insertReservedCalls(
               FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) AS c(id, job_id, phone, url, on_machine, amd_url)
           )
      SELECT extract(epoch FROM clock_timestamp() - ended_at)::float8 AS seconds FROM calls
-      WHERE business_id = $1 AND ended_at IS NOT NULL AND ended_at > greatest($10::timestamptz, clock_timestamp() - make_interval(secs => $11))
+      WHERE business_id = $1 AND ended_at IS NOT NULL AND ended_at > greatest($10::timestamptz, now() - make_interval(secs => $11))
       ORDER BY ended_at LIMIT cardinality($4::uuid[])`,
     [
       slot.businessId,
@@ -349,12 +346,12 @@ export type DueCall = CallRow & { dialed_seconds_ago: number | null };
 export async function takeCallsDueForCheck(db: Executor, businessId: string, quiet: { seconds: number; limit: number; leaseSeconds: number }): Promise<DueCall[]> {
   const r = await db.query<DueCall>(
     `WITH due AS (
-       SELECT id FROM calls WHERE business_id = $1 AND status = ANY($2) AND ${dueAt('$3')} <= now()
-        ORDER BY ${dueAt('$3')} LIMIT $4 FOR UPDATE SKIP LOCKED
+       SELECT id FROM calls WHERE business_id = $1 AND ${activeCallSql()} AND ${dueAt('$2')} <= now()
+        ORDER BY ${dueAt('$2')} LIMIT $3 FOR UPDATE SKIP LOCKED
      )
-     UPDATE calls c SET next_check_at = now() + make_interval(secs => $5) FROM due WHERE c.id = due.id
+     UPDATE calls c SET next_check_at = now() + make_interval(secs => $4) FROM due WHERE c.id = due.id
      RETURNING c.*, extract(epoch FROM now() - c.dialed_at)::float8 AS dialed_seconds_ago`,
-    [businessId, ACTIVE_CALL_STATUSES, quiet.seconds, quiet.limit, quiet.leaseSeconds],
+    [businessId, quiet.seconds, quiet.limit, quiet.leaseSeconds],
   );
   return r.rows;
 }

@@ -1,5 +1,5 @@
 import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../settings';
-import { ACTIVE_CALL_STATUSES, type RunStatus } from '../statuses';
+import { ACTIVE_CALL_STATUSES, activeCallSql, type RunStatus } from '../statuses';
 import { dueAt } from './calls';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import type { Executor } from './executor';
@@ -124,19 +124,22 @@ export async function slotStanding(db: Executor, businessId: string, look: { run
   const r = await db.query<Row>(
     `WITH business AS (
        SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk, min(${dueAt('$6')}) AS next_check_at
-         FROM calls WHERE business_id = $1 AND status = ANY($2)
+         FROM calls WHERE business_id = $1 AND ${activeCallSql()}
      ),
      asking AS (SELECT status, coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $5),
      demands AS (
        SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, r.waiting_reason, r.waiting_until, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
               coalesce(r.session_until > now(), false) AS in_session,
               (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
-              EXISTS (SELECT 1 FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued') AS has_queued,
-              (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND EXISTS (
-                 SELECT 1 FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
+              -- The first queued job in order, not EXISTS: a run's done jobs come first on disk, and a
+              -- sequential scan for "any queued" read them all (59 ms at 70,000 done) before the index.
+              (SELECT j.id FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued' ORDER BY j.position LIMIT 1) IS NOT NULL AS has_queued,
+              (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND (
+                 SELECT j.id FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
                   WHERE j.run_id = r.id AND j.status = 'queued' AND (j.not_before IS NULL OR j.not_before <= now())
                     AND outdial_in_window(now(), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb))
-                    AND outdial_in_window(now() + make_interval(secs => $4), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb)))) AS has_dialable
+                    AND outdial_in_window(now() + make_interval(secs => $4), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb))
+                  ORDER BY j.position LIMIT 1) IS NOT NULL) AS has_dialable
          FROM bulk_call_runs r JOIN businesses b ON b.id = r.business_id
         WHERE r.business_id = $1 AND r.status = 'running'
      )
@@ -183,13 +186,14 @@ export async function runStanding(
   quietSeconds: number,
 ): Promise<{ status: RunStatus | null; queued: number; dialing: number; nextCheckAt: Date | null }> {
   const r = await db.query<{ status: RunStatus; queued: string; dialing: string; next_check_at: Date | null }>(
-    `SELECT r.status, j.queued, j.dialing,
-            (SELECT min(${dueAt('$3')}) FROM calls WHERE business_id = r.business_id AND status = ANY($2)) AS next_check_at
+    // Each count through the (run, status) index: the run's done jobs, most of a long run, are not read.
+    `SELECT r.status,
+            (SELECT count(*) FROM outbound_call_jobs WHERE run_id = r.id AND status = 'queued') AS queued,
+            (SELECT count(*) FROM outbound_call_jobs WHERE run_id = r.id AND status = 'dialing') AS dialing,
+            (SELECT min(${dueAt('$2')}) FROM calls WHERE business_id = r.business_id AND ${activeCallSql()}) AS next_check_at
        FROM bulk_call_runs r
-      CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'queued') AS queued, count(*) FILTER (WHERE status = 'dialing') AS dialing
-                            FROM outbound_call_jobs WHERE run_id = r.id) j
       WHERE r.id = $1`,
-    [runId, ACTIVE_CALL_STATUSES, quietSeconds],
+    [runId, quietSeconds],
   );
   const row = r.rows[0];
   return row
