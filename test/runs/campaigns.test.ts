@@ -231,6 +231,18 @@ describe('campaigns', () => {
     expect(dialsPerNumber(stack, biz.callerId).get(listed)).toBeUndefined();
   });
 
+  test('a row of listed numbers longer than one claim round steps over (40 at the head of the queue) is skipped whole; the rest is dialed once each', async () => {
+    const biz = await business({ maxConcurrentCalls: 3 });
+    const phones = leadPhones(45, '+1415589');
+    const listed = phones.slice(0, 40);
+    expect((await stack.api('POST', `/v1/businesses/${biz.id}/do-not-call`, { numbers: listed })).body).toMatchObject({ added: 40 });
+    const done = await stack.runResult(await run(biz.id, { leads: phones.map((phone) => ({ phone })) }));
+    expect(done.jobs).toMatchObject({ total: 45, completed: 5, skipped_dnc: 40, queued: 0, dialing: 0 });
+    const dials = dialsPerNumber(stack, biz.callerId);
+    expect([...dials.keys()].sort()).toEqual(phones.slice(40).sort());
+    expect([...dials.values()]).toEqual([1, 1, 1, 1, 1]);
+  });
+
   test('the operator-wide list (admin key) blocks every business; a business key may not change it', async () => {
     const [a, b] = [await business(), await business()];
     const number = '+14155870001';

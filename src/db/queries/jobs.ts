@@ -120,8 +120,12 @@ export interface ClaimedJob {
  */
 export const MAX_DIAL_DELAY_SECONDS = 10;
 
-/** How many listed numbers one round of the claim can step over beyond the jobs it wants. */
-const LISTED_LOOKAHEAD = 200;
+/**
+ * How many listed numbers one round of the claim can step over beyond the jobs it wants; a longer
+ * row of listed numbers takes another round. Small: a round reads, checks and locks every candidate
+ * (at 200, a claim of one job locked 201 rows: the costliest statement per dial).
+ */
+const LISTED_LOOKAHEAD = 16;
 
 export async function claimQueuedJobs(
   client: PoolClient,
