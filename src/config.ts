@@ -51,6 +51,10 @@ const variables = {
     schema: z.enum(['true', 'false']).default('true'),
     hint: 'set it to true to prepare each statement once per Postgres connection, false behind a connection pooler that cannot keep prepared statements',
   },
+  DATABASE_ASYNC_STATUS_COMMITS: {
+    schema: z.enum(['true', 'false']).default('true'),
+    hint: "set it to true to commit a call's status changes without waiting for the WAL flush, false to wait",
+  },
   TEMPORAL_ADDRESS: { schema: hostPort.default('127.0.0.1:7233'), hint: 'set it to the Temporal frontend, host:port' },
   TEMPORAL_NAMESPACE: { schema: z.string().min(1).default('default'), hint: 'set it to a Temporal namespace' },
   TEMPORAL_TASK_QUEUE: { schema: z.string().min(1).default('outdial'), hint: 'set it to the task queue name' },
@@ -240,6 +244,8 @@ export interface Config {
   /** Postgres connections one API or worker process opens at most. */
   databasePoolSize: number;
   databasePreparedStatements: boolean;
+  /** A call's status changes commit without waiting for the WAL flush (src/db/queries/calls.ts changeCallStatus). */
+  databaseAsyncStatusCommits: boolean;
   temporal: { address: string; namespace: string; taskQueue: string; apiKey?: string; tls: boolean };
   port: number;
   publicHost: { configured?: string; platform: Partial<Record<(typeof PLATFORM_HOST_VARIABLES)[number], string>> };
@@ -363,6 +369,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: v('DATABASE_URL'),
     databasePoolSize: v('DATABASE_POOL_SIZE'),
     databasePreparedStatements: v('DATABASE_PREPARED_STATEMENTS') === 'true',
+    databaseAsyncStatusCommits: v('DATABASE_ASYNC_STATUS_COMMITS') === 'true',
     temporal: {
       address: v('TEMPORAL_ADDRESS'),
       namespace: v('TEMPORAL_NAMESPACE'),

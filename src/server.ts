@@ -15,7 +15,7 @@ runMain('api', async () => {
   const config = loadConfig();
   requireAdminKeys(config);
   const logger = createLogger('api', config.logLevel);
-  const database = createDatabase(config.databaseUrl, { max: config.databasePoolSize, preparedStatements: config.databasePreparedStatements });
+  const database = createDatabase(config.databaseUrl, { max: config.databasePoolSize, preparedStatements: config.databasePreparedStatements, asyncStatusCommits: config.databaseAsyncStatusCommits });
   await migrateDatabase(database);
   const temporal = await connectTemporalClient(config.temporal);
   const wakeRetries = new WakeRetryQueue({ temporal, logger }, config.wakeRetry);

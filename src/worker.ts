@@ -35,7 +35,7 @@ runMain('worker', async () => {
     return { ...deps, ok: deps.ok && state === 'RUNNING', worker: state };
   };
   const metricsServer = workerPort > 0 ? await startMetricsServer({ port: workerPort, token, registries: [registry], health }) : null;
-  const database = createDatabase(config.databaseUrl, { max: config.databasePoolSize, preparedStatements: config.databasePreparedStatements });
+  const database = createDatabase(config.databaseUrl, { max: config.databasePoolSize, preparedStatements: config.databasePreparedStatements, asyncStatusCommits: config.databaseAsyncStatusCommits });
   await migrateDatabase(database);
   const temporal = await connectTemporalClient(config.temporal);
   await ensureSearchAttributes(temporal, config.temporal.namespace, logger);

@@ -79,6 +79,7 @@ export async function applyCallStatus(
     finishJobAs: terminal ? jobStatusFor(update.status) : null,
     unlessRetryable: false,
     signedFor: update.signedFor ?? null,
+    flushLater: database.asyncStatusCommits,
   };
   if (!alsoWhenApplied) {
     // The permanent end of an attempt queues no retry, whatever its run's policy.

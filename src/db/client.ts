@@ -10,6 +10,8 @@ export type Db = NodePgDatabase<typeof schema> & { $client: Pool };
 export interface Database {
   db: Db;
   pool: Pool;
+  /** A call's status changes commit without waiting for the WAL flush (DATABASE_ASYNC_STATUS_COMMITS). */
+  asyncStatusCommits: boolean;
   close(): Promise<void>;
 }
 
@@ -17,6 +19,8 @@ export interface DatabaseOptions {
   max?: number;
   /** Name each parameterised statement so Postgres plans it once per connection (DATABASE_PREPARED_STATEMENTS). */
   preparedStatements?: boolean;
+  /** DATABASE_ASYNC_STATUS_COMMITS; default true. */
+  asyncStatusCommits?: boolean;
 }
 
 export function createDatabase(databaseUrl: string, opts: DatabaseOptions = {}): Database {
@@ -32,7 +36,7 @@ export function createDatabase(databaseUrl: string, opts: DatabaseOptions = {}):
   pool.on('error', () => undefined);
   if (opts.preparedStatements ?? true) pool.on('connect', prepareStatements);
   const db = drizzle(pool, { schema }) as Db;
-  return { db, pool, close: () => pool.end() };
+  return { db, pool, asyncStatusCommits: opts.asyncStatusCommits ?? true, close: () => pool.end() };
 }
 
 /** Statement text → its prepared name, shared by every connection of the process. */

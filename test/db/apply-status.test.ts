@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { applyCallStatus, SignedForAnotherUrl, type AppliedStatus, type CallStatusUpdate } from '../../src/calls/apply-status';
 import { createDatabase, type Database } from '../../src/db/client';
+import { changeCallStatus } from '../../src/db/queries/calls';
+import { statusesBehind } from '../../src/db/statuses';
 import type { CallStatus } from '../../src/db/statuses';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
 
@@ -226,6 +228,31 @@ describe('applyCallStatus', () => {
       after: (s) => ({ status: 'ringing', twilio_call_sid: s(9), last_sequence_number: null, events: [] }),
     },
   ];
+
+  test("a status change's transaction commits without waiting for the WAL flush when the database says so, and waits otherwise", async () => {
+    for (const flushLater of [true, false]) {
+      n += 10;
+      const callId = await directCall('initiated', sid(n));
+      const change = {
+        status: 'completed' as const,
+        behind: statusesBehind('completed'),
+        callSid: sid(n),
+        sequenceNumber: null,
+        durationSeconds: 3,
+        errorCode: null,
+        errorMessage: null,
+        finishJobAs: null,
+        unlessRetryable: false,
+        signedFor: null,
+        flushLater,
+      };
+      const changed = await changeCallStatus(database.pool, { callId }, change);
+      expect(changed).toMatchObject({ result: 'applied', commit_mode: flushLater ? 'off' : 'on' });
+      expect(await state(callId)).toMatchObject({ status: 'completed' });
+      // The setting was the transaction's own: the connection's next statement commits as configured.
+      expect((await database.pool.query("SELECT current_setting('synchronous_commit') AS mode")).rows).toEqual([{ mode: 'on' }]);
+    }
+  });
 
   for (const c of cases) {
     test(`${c.name}: the same outcome in one statement as in a transaction`, async () => {

@@ -252,13 +252,25 @@ export interface CallStatusChange {
   unlessRetryable: boolean;
   /** The URL a callback's signature was checked against: applied only if it is the one the call was given (result `other-url` otherwise). */
   signedFor: string | null;
+  /**
+   * Commit without waiting for the WAL flush (DATABASE_ASYNC_STATUS_COMMITS). Its commit holds no
+   * lock through a flush then: a status that frees a slot NOTIFYs, and notifying commits run one at
+   * a time cluster-wide. A crash may lose the last such changes; reconciliation learns them again.
+   */
+  flushLater: boolean;
 }
 
 /**
  * What `changeCallStatus` decided, with the call as it was before, its run's retry policy and its
  * job's attempt (a terminal status may queue the next one).
  */
-export type ChangedCall = CallRow & { result: 'other-url' | 'sid-mismatch' | 'unchanged' | 'applied' | 'retryable'; run_retry_policy: RetryPolicy | null; job_attempt: number | null };
+export type ChangedCall = CallRow & {
+  result: 'other-url' | 'sid-mismatch' | 'unchanged' | 'applied' | 'retryable';
+  run_retry_policy: RetryPolicy | null;
+  job_attempt: number | null;
+  /** The transaction's synchronous_commit as the statement left it. */
+  commit_mode: string;
+};
 
 /**
  * A carrier status in one statement, one round trip: locks the call (found by Outdial's ID,
@@ -309,8 +321,10 @@ export async function changeCallStatus(db: Executor, by: { callId?: string; call
      learned AS (
        UPDATE calls SET twilio_call_sid = $2, ${NEWS}, updated_at = now()
         WHERE id = (SELECT id FROM decided WHERE result = 'unchanged' AND twilio_call_sid IS NULL) AND $2::text IS NOT NULL
-     )
-     SELECT * FROM decided`,
+     ),
+     -- For the rest of this statement's transaction (read, so that it runs).
+     commit_mode AS (SELECT CASE WHEN $12::boolean THEN set_config('synchronous_commit', 'off', true) ELSE current_setting('synchronous_commit') END AS mode)
+     SELECT decided.*, commit_mode.mode AS commit_mode FROM decided CROSS JOIN commit_mode`,
     [
       by.callId ? by.callId : (by.callSid ?? null),
       change.callSid,
@@ -323,6 +337,7 @@ export async function changeCallStatus(db: Executor, by: { callId?: string; call
       change.finishJobAs,
       change.unlessRetryable,
       change.signedFor,
+      change.flushLater,
     ],
   );
   return r.rows[0] ?? null;
