@@ -5,7 +5,7 @@ import type { Config } from '../config';
 import type { DomainDeps } from '../domain/deps';
 import { rateLimitPerKey, requireKey } from './auth';
 import { errorHandler, HttpError, unknownRoute } from './errors';
-import { requestLogLevel } from './request-log';
+import { CALLBACK_PATHS, callbackRequestLog, requestLogLevel } from './request-log';
 import { businessRoutes } from './routes/businesses';
 import { callRoutes } from './routes/calls';
 import { doNotCallRoutes } from './routes/do-not-call';
@@ -63,6 +63,11 @@ export function createApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(recordHttpMetrics);
+  // The carrier's callbacks, a few per call, first: a lighter request log, and none of the
+  // browser-facing headers (Twilio reads none of them).
+  app.use([...CALLBACK_PATHS], callbackRequestLog(deps.logger));
+  app.use(twilioStatusRoutes(deps));
+  app.use(helmet());
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -74,9 +79,6 @@ export function createApp(deps: ApiDeps): express.Express {
       customLogLevel: requestLogLevel,
     }),
   );
-  // The carrier's callbacks, a few per call, before the browser-facing headers: Twilio reads none of them.
-  app.use(twilioStatusRoutes(deps));
-  app.use(helmet());
   app.use(healthRoutes(deps));
   if (deps.config.metrics.apiEnabled) app.use(metricsRoutes(deps));
   app.use(openApiRoutes());

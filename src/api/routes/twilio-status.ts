@@ -46,12 +46,17 @@ interface CallbackRequest {
 /** Outdial's call ID from the callback URL (anything else is no call ID). */
 const callIdOf = (req: CallbackRequest): string | undefined => (typeof req.callIdParam === 'string' && UUID.test(req.callIdParam) ? req.callIdParam : undefined);
 
+/** A form body's fields (Twilio never repeats one), parsed natively: body-parser's urlencoded runs qs on every callback. */
+function formFields(body: unknown): Record<string, string> {
+  return typeof body === 'string' ? Object.fromEntries(new URLSearchParams(body)) : {};
+}
+
 const callbackRequest = (req: express.Request): CallbackRequest => ({
   signature: req.header('X-Twilio-Signature'),
   // Read from the URL itself: `req.query` runs the extended (qs) parser on every callback.
   callIdParam: new URLSearchParams(req.originalUrl.split('?')[1] ?? '').get('callId') ?? undefined,
   originalUrl: req.originalUrl,
-  body: (req.body ?? {}) as Record<string, string>,
+  body: formFields(req.body),
 });
 
 /**
@@ -179,7 +184,7 @@ export function twilioStatusRoutes(deps: ApiDeps) {
     [STATUS_CALLBACK_PATH, handleStatus],
     [AMD_CALLBACK_PATH, handleAmd],
   ] as const) {
-    router.post(path, express.urlencoded({ extended: false }), async (req, res) => {
+    router.post(path, express.text({ type: 'application/x-www-form-urlencoded' }), async (req, res) => {
       const request = callbackRequest(req);
       try {
         await handle(request);
