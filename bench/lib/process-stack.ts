@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { forEachLine } from '../../src/dev/log-lines';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../src/dev/postgres';
-import { freePort, spawnManaged, type ManagedProcess } from '../../src/dev/processes';
+import { freePort, MALLOC_ARENA_MAX, spawnManaged, type ManagedProcess } from '../../src/dev/processes';
 import { ensureTemporalCli } from '../../src/dev/temporal-cli';
 import { startTemporalDevServer, type TemporalDevServer } from '../../src/dev/temporal-server';
 import { startSandboxCarrier, type SandboxCarrier, type SandboxCarrierOptions } from '../../src/sandbox-carrier';
@@ -115,6 +115,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       WORKER_METRICS_PORT: '0',
       TEMPORAL_METRICS_ADDRESS: 'off',
       WEBHOOK_CONCURRENCY: '0',
+      MALLOC_ARENA_MAX,
       ...opts.env,
     };
     const spawned = new Map<string, number>();

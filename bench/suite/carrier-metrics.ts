@@ -31,6 +31,21 @@ export function makespanOverIdeal(calls: CallView[], limit: number): number {
   return (last - first) / ideal;
 }
 
+/**
+ * The makespan the same calls would have with every refill at 0 ms, over the same ideal: each call,
+ * in the order it was created, starts the moment the first slot frees. Above 1 by the schedule's own
+ * tail (the last calls end unevenly), which no dialer can remove.
+ */
+export function zeroRefillMakespanOverIdeal(calls: CallView[], limit: number): number {
+  const lengths = [...calls].sort((a, b) => a.createdAt - b.createdAt).map(slotMs);
+  const free = Array.from({ length: limit }, () => 0);
+  for (const ms of lengths) {
+    const slot = free.indexOf(Math.min(...free));
+    free[slot] = free[slot]! + ms;
+  }
+  return Math.max(...free) / (lengths.reduce((a, b) => a + b, 0) / limit);
+}
+
 /** Creates per second between the 10th and the 90th percentile of creates (ramp-up and tail left out). */
 export function busyWindowRate(calls: CallView[]): number {
   const creates = calls.map((c) => c.createdAt).sort((a, b) => a - b);

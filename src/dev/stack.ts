@@ -5,7 +5,7 @@ import { ConfigError } from '../config';
 import { DEFAULT_CALLS_PER_SECOND, startSandboxCarrier, type SandboxCarrier } from '../sandbox-carrier';
 import { formatLogLine, forEachLine } from './log-lines';
 import { postgresClusterDir, startEmbeddedPostgres, type EmbeddedPostgresServer } from './postgres';
-import { isPortFree, spawnManaged, waitUntil, type ManagedProcess } from './processes';
+import { isPortFree, MALLOC_ARENA_MAX, spawnManaged, waitUntil, type ManagedProcess } from './processes';
 import { loadStackConfig } from './stack-config';
 import { ensureTemporalCli } from './temporal-cli';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal-server';
@@ -106,6 +106,7 @@ async function main() {
       env.PUBLIC_HOST ??= `http://127.0.0.1:${stack.apiPort}`;
     }
 
+    env.MALLOC_ARENA_MAX = MALLOC_ARENA_MAX;
     const children: [string, string][] = [
       ['worker', 'src/worker.ts'],
       ['api', 'src/server.ts'],
