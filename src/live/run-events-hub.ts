@@ -108,7 +108,7 @@ export function startRunEventsHub(opts: RunEventsHubOptions): RunEventsHub {
       // Notifications sent while the connection was down are lost (and Postgres may have restarted,
       // emptying the unlogged watches): watch and read every followed run again.
       onReconnect() {
-        if (feeds.size > 0) void watch([...feeds.keys()]);
+        void watch([...feeds.keys()]);
         for (const feed of feeds.values()) feed.pump();
       },
     },

@@ -1,5 +1,5 @@
 import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../settings';
-import { ACTIVE_CALL_STATUSES, activeCallSql, type RunStatus } from '../statuses';
+import { activeCallSql, type RunStatus } from '../statuses';
 import { dueAt } from './calls';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import type { Executor } from './executor';
@@ -123,22 +123,22 @@ export async function slotStanding(db: Executor, businessId: string, look: { run
   };
   const r = await db.query<Row>(
     `WITH business AS (
-       SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk, min(${dueAt('$6')}) AS next_check_at
+       SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk, min(${dueAt('$5')}) AS next_check_at
          FROM calls WHERE business_id = $1 AND ${activeCallSql()}
      ),
-     asking AS (SELECT status, coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $5),
+     asking AS (SELECT status, coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $4),
      demands AS (
        SELECT r.id, r.workflow_id, r.max_concurrent_calls, r.jobs_claimed, r.waiting_reason, r.waiting_until, extract(epoch FROM now() - r.woken_at)::float8 AS woken_seconds_ago,
               coalesce(r.session_until > now(), false) AS in_session,
-              (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND c.status = ANY($2)) AS active,
+              (SELECT count(*) FROM calls c WHERE c.run_id = r.id AND ${activeCallSql('c.status')}) AS active,
               -- The first queued job in order, not EXISTS: a run's done jobs come first on disk, and a
               -- sequential scan for "any queued" read them all (59 ms at 70,000 done) before the index.
               (SELECT j.id FROM outbound_call_jobs j WHERE j.run_id = r.id AND j.status = 'queued' ORDER BY j.position LIMIT 1) IS NOT NULL AS has_queued,
               (coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true) AND (
                  SELECT j.id FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
                   WHERE j.run_id = r.id AND j.status = 'queued' AND (j.not_before IS NULL OR j.not_before <= now())
-                    AND outdial_in_window(now(), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb))
-                    AND outdial_in_window(now() + make_interval(secs => $4), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $3::jsonb))
+                    AND outdial_in_window(now(), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $2::jsonb))
+                    AND outdial_in_window(now() + make_interval(secs => $3), coalesce(l.time_zones, ARRAY[b.time_zone]), coalesce(r.calling_window, b.calling_window, $2::jsonb))
                   ORDER BY j.position LIMIT 1) IS NOT NULL) AS has_dialable
          FROM bulk_call_runs r JOIN businesses b ON b.id = r.business_id
         WHERE r.business_id = $1 AND r.status = 'running'
@@ -146,7 +146,7 @@ export async function slotStanding(db: Executor, businessId: string, look: { run
      SELECT x.total, x.bulk, x.next_check_at, x.next_check_at <= now() AS check_due,
             a.status AS run_status, a.before_start, a.past_stop, d.*
        FROM business x LEFT JOIN asking a ON true LEFT JOIN demands d ON true`,
-    [businessId, ACTIVE_CALL_STATUSES, look.defaultWindow, MAX_DIAL_DELAY_SECONDS, look.runId, look.quietSeconds ?? null],
+    [businessId, look.defaultWindow, MAX_DIAL_DELAY_SECONDS, look.runId, look.quietSeconds ?? null],
   );
   const first = r.rows[0]!;
   return {
