@@ -4,7 +4,7 @@
  *   npx tsx bench/recovery.ts [--reps 3] [--only worker-kill,api-kill,...] [--timeout-s 180] [--twilio-timeout-ms N]
  *
  * Embedded Postgres and the Temporal dev server (SQLite) of the bench's own, so each can be stopped
- * and started again on its port; the API (src/server.ts) and two workers (src/worker.ts) as OS
+ * and started again on its port; the API and two workers (compiled: dist/src/server.js, worker.js) as OS
  * processes, so they can be SIGKILLed; the sandbox carrier in this process, so faults can be
  * injected and its calls read. Each repetition uses a fresh business (limit 3) with a run of many
  * short calls, waits until the carrier sees it at 3 live calls, makes the fault, and measures the

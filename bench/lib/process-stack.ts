@@ -1,14 +1,17 @@
 /**
  * A stack of real servers for benchmarks that kill and restart parts: embedded Postgres and the
  * Temporal dev server (SQLite) of the bench's own, so each can be stopped and started again on its
- * port; the API (src/server.ts) and workers (src/worker.ts) as OS processes, so they can be
- * SIGKILLed; the sandbox carrier in this process, so faults can be injected and its calls read.
- * Outdial runs with its defaults except ports, addresses, the sandbox's pace and `env`.
+ * port; the API and workers as OS processes, so they can be SIGKILLed; the sandbox carrier in this
+ * process, so faults can be injected and its calls read. Outdial runs with its defaults except
+ * ports, addresses, the sandbox's pace and `env`, and as it ships: compiled (`npm run build`, what
+ * the image runs), since a TypeScript loader in the process adds its own thread and memory (~60 MB).
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { forEachLine } from '../../src/dev/log-lines';
 import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '../../src/dev/postgres';
 import { freePort, MALLOC_ARENA_MAX, spawnManaged, type ManagedProcess } from '../../src/dev/processes';
@@ -57,6 +60,17 @@ export interface ProcessStackOptions {
   carrier?: SandboxCarrierOptions;
 }
 
+let built: Promise<unknown> | null = null;
+
+/** `npm run build` once per process: dist/src/server.js and dist/src/worker.js from this checkout. */
+function buildOnce(): Promise<unknown> {
+  built ??= promisify(execFile)('npm', ['run', '--silent', 'build'], { cwd: ROOT }).catch((err: unknown) => {
+    built = null;
+    throw new Error(`npm run build failed: ${(err as { stderr?: string }).stderr || (err as Error).message}`);
+  });
+  return built;
+}
+
 /** Resolves once `proc` wrote a line containing `marker` to stdout; rejects if it exits first. */
 function whenLogged(proc: ManagedProcess, marker: string, what: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -78,6 +92,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    await buildOnce();
     const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const cliPath = await ensureTemporalCli();
     const startPg = () => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
@@ -119,10 +134,10 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       ...opts.env,
     };
     const spawned = new Map<string, number>();
-    const spawnEntry = (entry: string, extra: NodeJS.ProcessEnv = {}) => {
-      const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], { cwd: ROOT, env: { ...env, ...extra } });
+    const spawnEntry = (name: 'api' | 'worker', extra: NodeJS.ProcessEnv = {}) => {
+      const entry = { api: 'dist/src/server.js', worker: 'dist/src/worker.js' }[name];
+      const proc = spawnManaged(process.execPath, [path.join(ROOT, entry)], { cwd: ROOT, env: { ...env, ...extra } });
       if (opts.logDir) {
-        const name = entry.includes('worker') ? 'worker' : 'api';
         spawned.set(name, (spawned.get(name) ?? 0) + 1);
         const log = createWriteStream(path.join(opts.logDir, `${name}-${spawned.get(name)}.log`));
         proc.child.stdout?.pipe(log, { end: false });
@@ -140,7 +155,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     }
     let apisStarted = 0;
     stack.startApi = async () => {
-      const api = spawnEntry('src/server.ts', apiPorts.length ? { PORT: String(apiPorts[apisStarted++ % apiPorts.length]) } : {});
+      const api = spawnEntry('api', apiPorts.length ? { PORT: String(apiPorts[apisStarted++ % apiPorts.length]) } : {});
       stopList.push(() => api.stop());
       await whenLogged(api, 'API listening', 'the API');
       stack.api = api;
@@ -148,7 +163,7 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       return api;
     };
     stack.startWorker = async () => {
-      const worker = spawnEntry('src/worker.ts');
+      const worker = spawnEntry('worker');
       stopList.push(() => worker.stop());
       await whenLogged(worker, 'worker started', 'a worker');
       stack.workers.push(worker);
