@@ -96,6 +96,10 @@ const variables = {
     schema: z.coerce.number().int().min(1_000).max(120_000).default(10_000),
     hint: 'set it to the milliseconds a request to the carrier may take before its outcome counts as unknown (1000-120000)',
   },
+  TWILIO_HTTP_CLIENT: {
+    schema: z.enum(['node', 'sdk']).default('node'),
+    hint: "set it to node (the SDK's requests sent with node:http) or sdk (the SDK's own axios client)",
+  },
   TWILIO_RINGING_CALLBACKS: {
     schema: z.enum(['true', 'false']).default('false'),
     hint: "set it to true to subscribe to the carrier's ringing callbacks (calls then show ringing), false for answered and completed only",
@@ -250,7 +254,7 @@ export interface Config {
   port: number;
   publicHost: { configured?: string; platform: Partial<Record<(typeof PLATFORM_HOST_VARIABLES)[number], string>> };
   /** `callsPerSecond`: creates per second Outdial sends the account, over every process; 0 = unpaced. */
-  twilio: { accountSid: string; authToken: string; apiBaseUrl?: string; callsPerSecond: number; requestTimeoutMs: number; ringingCallbacks: boolean };
+  twilio: { accountSid: string; authToken: string; apiBaseUrl?: string; callsPerSecond: number; requestTimeoutMs: number; httpClient: 'node' | 'sdk'; ringingCallbacks: boolean };
   /** Admin API keys; required in production (several, to rotate one with an overlap). */
   adminKeys: string[];
   /** Requests per minute one key may make to one API process; 0: no limit. */
@@ -384,6 +388,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authToken: v('TWILIO_AUTH_TOKEN'),
       callsPerSecond: v('TWILIO_CALLS_PER_SECOND'),
       requestTimeoutMs: v('TWILIO_REQUEST_TIMEOUT_MS'),
+      httpClient: v('TWILIO_HTTP_CLIENT'),
       ringingCallbacks: v('TWILIO_RINGING_CALLBACKS') === 'true',
       ...(apiBaseUrl ? { apiBaseUrl: apiBaseUrl.replace(/\/+$/, '') } : {}),
     },

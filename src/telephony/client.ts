@@ -1,4 +1,5 @@
 import twilio from 'twilio';
+import { CarrierRequestClient, rebase } from './request-client';
 
 export type TelephonyClient = twilio.Twilio;
 
@@ -6,8 +7,8 @@ type RequestClientOptions = ConstructorParameters<typeof twilio.RequestClient>[0
 type RequestOptions<TData> = Parameters<InstanceType<typeof twilio.RequestClient>['request']>[0] & { data?: TData };
 
 /**
- * The twilio SDK has no base-URL option; a RequestClient that rewrites the host is the route its
- * maintainers point to. Everything else (auth, form encoding, errors) stays the SDK's own.
+ * The SDK's own client (axios), for TWILIO_HTTP_CLIENT=sdk. The twilio SDK has no base-URL option; a
+ * RequestClient that rewrites the host is the route its maintainers point to.
  */
 export class BaseUrlRequestClient extends twilio.RequestClient {
   constructor(
@@ -18,9 +19,7 @@ export class BaseUrlRequestClient extends twilio.RequestClient {
   }
 
   override request<TData>(opts: RequestOptions<TData>) {
-    const original = new URL(opts.uri);
-    const uri = new URL(original.pathname + original.search, `${this.baseUrl}/`).toString();
-    return super.request<TData>({ ...opts, uri });
+    return super.request<TData>({ ...opts, uri: rebase(opts.uri, this.baseUrl) });
   }
 }
 
@@ -31,20 +30,25 @@ export interface TelephonyOptions {
   apiBaseUrl?: string;
   /** Per-request timeout in ms (TWILIO_REQUEST_TIMEOUT_MS); the SDK's default is 30 s. */
   requestTimeoutMs?: number;
+  /** TWILIO_HTTP_CLIENT: `node` (CarrierRequestClient, the default) or `sdk` (the SDK's own axios client). */
+  httpClient?: 'node' | 'sdk';
 }
+
+const MAX_429_RETRIES = 3;
 
 /**
  * The one place a `twilio` client is made. 429s are retried by the SDK with jittered backoff
  * (they are never processed by Twilio, so a retry cannot place a second call).
  */
 export function createTelephonyClient(opts: TelephonyOptions): TelephonyClient {
-  const requestOptions: RequestClientOptions = {
-    autoRetry: true,
-    maxRetries: 3,
-    ...(opts.requestTimeoutMs ? { timeout: opts.requestTimeoutMs } : {}),
-  };
-  const httpClient = opts.apiBaseUrl
-    ? new BaseUrlRequestClient(opts.apiBaseUrl, requestOptions)
-    : new twilio.RequestClient(requestOptions);
+  const timeout = opts.requestTimeoutMs ? { timeout: opts.requestTimeoutMs } : {};
+  const sdkOptions: RequestClientOptions = { autoRetry: true, maxRetries: MAX_429_RETRIES, ...timeout };
+  const httpClient =
+    opts.httpClient === 'sdk'
+      ? opts.apiBaseUrl
+        ? new BaseUrlRequestClient(opts.apiBaseUrl, sdkOptions)
+        : new twilio.RequestClient(sdkOptions)
+      : new CarrierRequestClient({ maxRetries: MAX_429_RETRIES, ...(opts.apiBaseUrl ? { baseUrl: opts.apiBaseUrl } : {}), ...(opts.requestTimeoutMs ? { timeoutMs: opts.requestTimeoutMs } : {}) });
   return twilio(opts.accountSid, opts.authToken, { httpClient });
 }
+

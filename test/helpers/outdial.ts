@@ -125,7 +125,7 @@ export class OutdialTestStack {
       env: 'test',
       port,
       publicHost: { configured: apiUrl, platform: {} },
-      twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0, requestTimeoutMs: opts.telephonyTimeoutMs ?? 10_000, ringingCallbacks: false },
+      twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0, requestTimeoutMs: opts.telephonyTimeoutMs ?? 10_000, httpClient: 'node', ringingCallbacks: false },
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
       dialPass: { timeoutSeconds: 45, heartbeatSeconds: 5, local: false, sessionSeconds: 30, ...opts.dialPass },

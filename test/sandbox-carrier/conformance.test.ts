@@ -4,7 +4,7 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import twilio from 'twilio';
 import { startSandboxCarrier, type SandboxCarrier } from '../../src/sandbox-carrier';
-import { BaseUrlRequestClient } from '../../src/telephony/client';
+import { CarrierRequestClient } from '../../src/telephony/request-client';
 import { CallbackReceiver, FROM } from './helpers';
 
 /**
@@ -93,11 +93,11 @@ interface Exchange {
   body: unknown;
 }
 
-/** The SDK's own HTTP client, recording what came back on the wire. */
-class CapturingClient extends BaseUrlRequestClient {
+/** Outdial's transport for the SDK (request-client.test.ts shows it sends what the SDK's own does), recording what came back on the wire. */
+class CapturingClient extends CarrierRequestClient {
   readonly exchanges: Exchange[] = [];
 
-  override async request<TData>(opts: Parameters<BaseUrlRequestClient['request']>[0] & { data?: TData }) {
+  override async request<TData>(opts: Parameters<CarrierRequestClient['request']>[0] & { data?: TData }) {
     const res = await super.request<TData>(opts);
     this.exchanges.push({ method: opts.method, uri: opts.uri, statusCode: res.statusCode, body: typeof res.body === 'string' && res.body ? JSON.parse(res.body) : res.body });
     return res;
@@ -159,7 +159,7 @@ beforeAll(async () => {
 
   carrier = await startSandboxCarrier({ port: 0 });
   receiver = await CallbackReceiver.start(carrier.authToken);
-  http = new CapturingClient(carrier.url);
+  http = new CapturingClient({ baseUrl: carrier.url, maxRetries: 3 });
   client = twilio(carrier.accountSid, carrier.authToken, { httpClient: http });
 });
 
