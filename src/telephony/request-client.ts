@@ -118,10 +118,4 @@ export class CarrierRequestClient extends twilio.RequestClient {
       req.end(body);
     });
   }
-
-  /** Closes the kept-alive sockets (a process shutting down, a test's end). */
-  close(): void {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
-  }
 }
