@@ -18,25 +18,19 @@ export interface CarrierRequestClientOptions {
 // The SDK's own defaults (twilio/lib/base/RequestClient.js), kept so the choice of transport changes nothing on the wire.
 const SDK = { timeoutMs: 30_000, initialRetryMs: 100, maxRetryDelayMs: 3_000, maxSockets: 20, maxTotalSockets: 100, maxFreeSockets: 5 };
 
-/** The SDK's form encoding (qs, arrayFormat "repeat"): one field per array element, undefined left out. */
-export function formEncode(fields: object): string {
-  const form = new URLSearchParams();
+/** Appends fields as the SDK's client encodes them (qs, arrayFormat "repeat"): one per array element, undefined left out. */
+function appendFields(target: URLSearchParams, fields: object): URLSearchParams {
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) form.append(key, one === null ? '' : String(one));
+    for (const one of Array.isArray(value) ? value : [value]) target.append(key, one === null ? '' : String(one));
   }
-  return form.toString();
+  return target;
 }
 
 /** The SDK's api.twilio.com URI with its host replaced by `baseUrl` (the SDK has no base-URL option). */
 export function rebase(uri: string, baseUrl: string): string {
   const original = new URL(uri);
   return new URL(original.pathname + original.search, `${baseUrl}/`).toString();
-}
-
-/** The errors the SDK's client (axios) throws, with the same `code` and `message`, so failures are read one way. */
-function requestError(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
 }
 
 /**
@@ -60,10 +54,9 @@ export class CarrierRequestClient extends twilio.RequestClient {
     super({ autoRetry: true, maxRetries: opts.maxRetries, timeout: opts.timeoutMs ?? SDK.timeoutMs });
     this.baseUrl = opts.baseUrl;
     const ca = process.env.TWILIO_CA_BUNDLE === undefined ? undefined : readFileSync(process.env.TWILIO_CA_BUNDLE);
-    const sockets = { keepAlive: true, maxSockets: SDK.maxSockets, maxTotalSockets: SDK.maxTotalSockets, maxFreeSockets: SDK.maxFreeSockets };
     this.agents = {
       http: new http.Agent({ keepAlive: true }),
-      https: new https.Agent({ ...sockets, timeout: this.defaultTimeout, ...(ca ? { ca } : {}) }),
+      https: new https.Agent({ keepAlive: true, maxSockets: SDK.maxSockets, maxTotalSockets: SDK.maxTotalSockets, maxFreeSockets: SDK.maxFreeSockets, timeout: this.defaultTimeout, ...(ca ? { ca } : {}) }),
     };
   }
 
@@ -75,9 +68,9 @@ export class CarrierRequestClient extends twilio.RequestClient {
     if (opts.username && opts.password) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
     else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
     const url = new URL(uri);
-    if (opts.params) for (const [key, value] of new URLSearchParams(formEncode(opts.params))) url.searchParams.append(key, value);
+    if (opts.params) appendFields(url.searchParams, opts.params);
     let body: string | undefined;
-    if (opts.data && headers['Content-Type'] === 'application/x-www-form-urlencoded') body = formEncode(opts.data);
+    if (opts.data && headers['Content-Type'] === 'application/x-www-form-urlencoded') body = appendFields(new URLSearchParams(), opts.data).toString();
     else if (opts.data && headers['Content-Type'] === 'application/json') body = JSON.stringify(opts.data);
     if (body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(body));
     const timeoutMs = opts.timeout || this.defaultTimeout;
@@ -110,7 +103,8 @@ export class CarrierRequestClient extends twilio.RequestClient {
           resolve({ statusCode: res.statusCode ?? 0, body: parsed as TData, headers: res.headers } as SdkResponse<TData>);
         });
       });
-      const deadline = setTimeout(() => req.destroy(requestError(`timeout of ${timeoutMs}ms exceeded`, 'ECONNABORTED')), timeoutMs);
+      // The SDK's client (axios) fails a timeout with this code and message: failures are read one way.
+      const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`timeout of ${timeoutMs}ms exceeded`), { code: 'ECONNABORTED' })), timeoutMs);
       req.on('error', (err) => {
         clearTimeout(deadline);
         reject(err);
