@@ -114,8 +114,11 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
   const owned = await ownedCallSids(deps.database.pool, recent.map((c) => c.sid));
   const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];
   if (ours) return settle(deps, call, ours.sid, asCallStatus(ours.status), ours.duration ? Number(ours.duration) : null);
-  // The dial bound: a create sent this recently may not have reached the carrier yet; ask again later.
-  if ((call.dialed_seconds_ago ?? 0) < withdrawableAfterSeconds(deps.config)) return markChecked(deps, call, false);
+  // The dial bound: a create sent this recently may not have reached the carrier yet; ask again
+  // later, and no later than the moment it may be withdrawn (the backoff alone checked a 5xx'd
+  // create at 5, 15 and 35 s: its slot stood empty from 20 to 35).
+  const withdrawableInSeconds = withdrawableAfterSeconds(deps.config) - (call.dialed_seconds_ago ?? 0);
+  if (withdrawableInSeconds > 0) return markChecked(deps, call, false, withdrawableInSeconds);
   return withdraw(deps, call, 'never placed: the carrier has no such call');
 }
 
@@ -138,14 +141,18 @@ async function settle(deps: ReconcileDeps, call: StaleCall, sid: string, status:
   return applied.freedSlot ? 'freed' : 'settled';
 }
 
-/** Nothing new: asked about again on the call's schedule. `confirmed`: the carrier said the call is live. */
-async function markChecked(deps: ReconcileDeps, call: StaleCall, confirmed: boolean): Promise<Outcome> {
-  await scheduleCheck(deps, call, confirmed);
+/**
+ * Nothing new: asked about again on the call's schedule, or by `withinSeconds` when that is sooner.
+ * `confirmed`: the carrier said the call is live.
+ */
+async function markChecked(deps: ReconcileDeps, call: StaleCall, confirmed: boolean, withinSeconds?: number): Promise<Outcome> {
+  await scheduleCheck(deps, call, confirmed, withinSeconds);
   return 'unchanged';
 }
 
-async function scheduleCheck(deps: ReconcileDeps, call: StaleCall, confirmed: boolean): Promise<void> {
-  await scheduleNextCheck(deps.database.pool, call.id, checkDelaySeconds(deps.config, outcomeUnknown(call), call.checks + 1), confirmed);
+async function scheduleCheck(deps: ReconcileDeps, call: StaleCall, confirmed: boolean, withinSeconds = Number.POSITIVE_INFINITY): Promise<void> {
+  const delay = Math.min(checkDelaySeconds(deps.config, outcomeUnknown(call), call.checks + 1), withinSeconds);
+  await scheduleNextCheck(deps.database.pool, call.id, delay, confirmed);
 }
 
 /** A dial that began and never learned whether the carrier created the call (a lost answer, a timeout, a 5xx). */

@@ -1,5 +1,7 @@
 import type { Database } from '../../src/db/client';
-import { checkAfterApiStart } from '../../src/calls/reconcile';
+import { checkAfterApiStart, reconcileStaleCalls } from '../../src/calls/reconcile';
+import { withdrawableAfterSeconds } from '../../src/calls/place-call';
+import { reserveDirectCall } from '../../src/claim/direct';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
 
@@ -46,6 +48,28 @@ describe('reconciliation of an unknown dial outcome, with the default schedule',
     expect(rows.rows.map((r) => r.status)).toEqual(['completed', 'completed']);
     expect(rows.rows[0]!.last_error).toMatch(/^dial outcome unknown/);
   }, 60_000);
+
+  test('a dial the carrier has no call for, too recent to withdraw, is checked again when it may be withdrawn, not a whole backoff later', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    expect(withdrawableAfterSeconds(stack.config)).toBe(12);
+    // As if a create was answered 503 8 s ago and its first check is due: the carrier has no call.
+    const reserved = await reserveDirectCall(stack.database, business.id, { to: '+14155840001' }, stack.apiUrl);
+    if (!reserved.ok) throw new Error(`reservation refused: ${reserved.reason}`);
+    await stack.database.pool.query(
+      `UPDATE calls SET dialed_at = now() - interval '8 seconds', next_check_at = now(), last_error = 'dial outcome unknown: 503' WHERE id = $1`,
+      [reserved.call.callId],
+    );
+    expect(await reconcileStaleCalls({ ...stack.deps(), config: stack.config }, business.id)).toEqual({ settled: 0, withdrawn: 0, freed: 0 });
+    const row = await stack.database.pool.query<{ status: string; checks: number; after_dial: number }>(
+      'SELECT status, checks, extract(epoch FROM next_check_at - dialed_at)::float8 AS after_dial FROM calls WHERE id = $1',
+      [reserved.call.callId],
+    );
+    // Asked about again 12 s after the dial, when it may be withdrawn (the backoff's next delay, 10 s, would be 18 s after it).
+    expect(row.rows[0]).toMatchObject({ status: 'reserved', checks: 1 });
+    expect(row.rows[0]!.after_dial).toBeGreaterThanOrEqual(12);
+    expect(row.rows[0]!.after_dial).toBeLessThan(15);
+    expect(stack.carrier.requests().filter((r) => r.method === 'GET' && r.query.To === '+14155840001')).toHaveLength(1);
+  });
 
   // Bounded below the 120 s longest wait and the 600 s fallback: only the check after 20 s of quiet frees the slot in time.
   test('a call whose final callback is lost is checked after the quiet period and its slot goes to the next lead', async () => {
