@@ -170,6 +170,19 @@ const FAULTS: FaultClass[] = [
     },
   },
   {
+    name: 'postgres-down-45s',
+    target: '≤ 10 s after back',
+    targetSeconds: 10,
+    async fault(stack) {
+      // A longer outage: every run's dial pass fails again and again meanwhile, and its retries back off.
+      await stack.postgres.stop();
+      await new Promise((resolve) => setTimeout(resolve, 45_000));
+      await stack.restartPostgres();
+      const back = Date.now();
+      return { from: back, freedAt: back };
+    },
+  },
+  {
     name: 'callbacks-while-postgres-down',
     target: '≤ 10 s after back',
     targetSeconds: 10,

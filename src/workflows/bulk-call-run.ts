@@ -36,9 +36,11 @@ import { dialPassActivitySummary, runDetails, waitTimerSummary } from './timelin
 
 type Activities = ReturnType<typeof createActivities>;
 
-// Retried without a cap (backing off to 30 s): a Postgres or carrier outage pauses a run, never loses it.
+// Retried without a cap: a Postgres or carrier outage pauses a run, never loses it. Backing off to
+// 5 s at most (the heartbeat timeout, what a dead worker costs anyway): at 30 s, a run whose passes
+// kept failing through a 45 s outage or a storm of worker kills sat idle up to 30 s after it ended.
 // A retry is safe: claims are atomic and count the earlier attempt's reservations.
-const RETRY_UNCAPPED = { initialInterval: '1 second', maximumInterval: '30 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES };
+const RETRY_UNCAPPED = { initialInterval: '1 second', maximumInterval: '5 seconds', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES };
 
 const { startRun } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',

@@ -54,6 +54,19 @@ describe('BulkCallRun continue-as-new and replay', () => {
         history: await stack.temporal.client.workflow.getHandle(run.workflowId, e.runId).fetchHistory(),
       })),
     );
+    // As Temporal scheduled them: a failing dial pass is retried at least as often as a dead worker
+    // is found out, so a run whose passes kept failing (an outage, a storm of kills) resumes within
+    // seconds of its end, not a long backoff later.
+    const seconds = (d: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(d?.seconds ?? 0) + (d?.nanos ?? 0) / 1e9;
+    const passes = recorded
+      .flatMap((r) => r.history.events ?? [])
+      .map((e) => e.activityTaskScheduledEventAttributes)
+      .filter((a) => a?.activityType?.name === 'dialAvailableSlots');
+    expect(passes.length).toBeGreaterThan(0);
+    for (const pass of passes) {
+      expect(seconds(pass!.retryPolicy?.maximumInterval)).toBeGreaterThan(0);
+      expect(seconds(pass!.retryPolicy?.maximumInterval)).toBeLessThanOrEqual(seconds(pass!.heartbeatTimeout));
+    }
   });
 
   test('recorded histories replay without non-determinism (fresh ones and the committed fixtures)', async () => {
