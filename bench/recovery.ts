@@ -105,14 +105,14 @@ const FAULTS: FaultClass[] = [
   },
   {
     name: 'create-5xx-not-created',
-    target: '≤ 25 s',
-    targetSeconds: 25,
+    target: '≤ 15 s',
+    targetSeconds: 15,
     async fault(stack, callerId) {
       const injected = Date.now();
       stack.carrier.injectFaults({ create5xx: { count: 1, status: 503 } });
       // No call was made: the slot is free at the carrier from the answer. Outdial may withdraw the
-      // reservation only once the create can no longer reach the carrier (the dial bound + the
-      // request timeout, 20 s), and must not dial that lead twice meanwhile.
+      // reservation only once the create can no longer reach the carrier (the request timeout after
+      // the failed create, 10 s), and must not dial that lead twice meanwhile.
       const refused = () => stack.carrier.requests().find((r) => r.method === 'POST' && r.status === 503 && r.at > injected && r.form.From === callerId);
       await stack.carrier.waitFor(() => refused() !== undefined);
       const at = refused()!.at;

@@ -41,7 +41,7 @@ export interface PlaceCallDeps {
   database: Database;
   telephony: TelephonyClient;
   logger: Logger;
-  config: CheckSchedule & { twilio: Pick<Config['twilio'], 'ringingCallbacks'> };
+  config: CheckSchedule & { twilio: Pick<Config['twilio'], 'ringingCallbacks' | 'requestTimeoutMs'> };
 }
 
 interface CarrierError {
@@ -66,9 +66,10 @@ export const DIAL_SEND_BOUND_SECONDS = 10;
 
 /**
  * How old a dial (its `dialed_at`) must be before reconciliation may conclude the carrier never got
- * it: the dial bound, plus the longest the create request may then be in flight.
+ * it: the dial bound, plus the longest the create request may then be in flight. Sooner when its
+ * create failed earlier than that: the request timeout after the failure (calls.withdrawable_at).
  */
-export function withdrawableAfterSeconds(config: Pick<Config, 'twilio'>): number {
+export function withdrawableAfterSeconds(config: { twilio: Pick<Config['twilio'], 'requestTimeoutMs'> }): number {
   return DIAL_SEND_BOUND_SECONDS + config.twilio.requestTimeoutMs / 1000;
 }
 
@@ -145,7 +146,11 @@ async function dialReservedCall(deps: PlaceCallDeps, call: ReservedCall): Promis
       return { kind: 'rejected', errorCode, message, freed };
     }
     // Asked about within seconds, not after a whole quiet period: the slot may be held for nothing.
-    await recordUnknownOutcome(deps.database.pool, call.callId, message, checkDelaySeconds(deps.config, true, 0));
+    await recordUnknownOutcome(deps.database.pool, call.callId, message, {
+      firstCheckSeconds: checkDelaySeconds(deps.config, true, 0),
+      requestTimeoutSeconds: deps.config.twilio.requestTimeoutMs / 1000,
+      afterDialSeconds: withdrawableAfterSeconds(deps.config),
+    });
     return { kind: 'unknown', message };
   }
   await recordPlaced(deps.database.pool, call.callId, sid);

@@ -48,7 +48,12 @@ export async function reconcileStaleCalls(deps: ReconcileDeps, businessId: strin
   const leaseSeconds = deps.config.twilio.requestTimeoutMs / 1000 + LEASE_MARGIN_SECONDS;
   const result: ReconcileResult = { settled: 0, withdrawn: 0, freed: 0 };
   for (let i = 0; i < BATCH; i++) {
-    const [call] = await takeCallsDueForCheck(deps.database.pool, businessId, { seconds: quietCallCheckSeconds(deps.config), limit: 1, leaseSeconds });
+    const [call] = await takeCallsDueForCheck(deps.database.pool, businessId, {
+      seconds: quietCallCheckSeconds(deps.config),
+      limit: 1,
+      leaseSeconds,
+      afterDialSeconds: withdrawableAfterSeconds(deps.config),
+    });
     if (!call) break;
     try {
       const outcome = call.twilio_call_sid ? await refreshFromCarrier(deps, call, call.twilio_call_sid) : await findAtCarrier(deps, call);
@@ -117,7 +122,7 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
   // The dial bound: a create sent this recently may not have reached the carrier yet; ask again
   // later, and no later than the moment it may be withdrawn (the backoff alone checked a 5xx'd
   // create at 5, 15 and 35 s: its slot stood empty from 20 to 35).
-  const withdrawableInSeconds = withdrawableAfterSeconds(deps.config) - (call.dialed_seconds_ago ?? 0);
+  const withdrawableInSeconds = call.withdrawable_in_seconds ?? 0;
   if (withdrawableInSeconds > 0) return markChecked(deps, call, false, withdrawableInSeconds);
   return withdraw(deps, call, 'never placed: the carrier has no such call');
 }
@@ -126,7 +131,7 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
 async function withdraw(deps: ReconcileDeps, call: StaleCall, reason: string): Promise<Outcome> {
   if (call.direction === 'bulk') {
     // Atomic with the dial bound: a dial that began since this call was read keeps its reservation.
-    const withdrawn = await withdrawReservation(deps.database.pool, call.id, { unlessDialedWithinSeconds: withdrawableAfterSeconds(deps.config) });
+    const withdrawn = await withdrawReservation(deps.database.pool, call.id, { afterDialSeconds: withdrawableAfterSeconds(deps.config) });
     if (!withdrawn) return markChecked(deps, call, false);
   } else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: reason });
   deps.logger.info({ callId: call.id, to: call.to_number, reason }, 'call reconciled: never placed, reservation withdrawn');

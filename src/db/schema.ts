@@ -195,6 +195,13 @@ export const calls = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     dialedAt: timestamp('dialed_at', { withTimezone: true }),
+    /**
+     * Set when the dial's create failed without saying whether the carrier made the call (a 5xx, a
+     * timeout, a broken connection): the latest moment that create may still reach the carrier, so
+     * a reservation the carrier has no call for may be withdrawn after it. Null: the dial bound's
+     * rule from `dialed_at` (src/calls/place-call.ts withdrawableAfterSeconds).
+     */
+    withdrawableAt: timestamp('withdrawable_at', { withTimezone: true }),
     answeredAt: timestamp('answered_at', { withTimezone: true }),
     endedAt: timestamp('ended_at', { withTimezone: true }),
     /**

@@ -36,7 +36,7 @@ import { dialPassActivitySummary, runDetails, waitTimerSummary } from './timelin
 
 type Activities = ReturnType<typeof createActivities>;
 
-// Retried without a cap: a Postgres or carrier outage pauses a run, never loses it. Backing off to
+// Retried with no cap on attempts: a Postgres or carrier outage pauses a run, never loses it. Backing off to
 // 5 s at most (the heartbeat timeout, what a dead worker costs anyway): at 30 s, a run whose passes
 // kept failing through a 45 s outage or a storm of worker kills sat idle up to 30 s after it ended.
 // A retry is safe: claims are atomic and count the earlier attempt's reservations.

@@ -1,6 +1,7 @@
 import type { Database } from '../../src/db/client';
 import { checkAfterApiStart, reconcileStaleCalls } from '../../src/calls/reconcile';
 import { withdrawableAfterSeconds } from '../../src/calls/place-call';
+import { recordUnknownOutcome } from '../../src/db/queries/calls';
 import { reserveDirectCall } from '../../src/claim/direct';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
 import { leadPhones, OutdialTestStack } from '../helpers/outdial';
@@ -69,6 +70,39 @@ describe('reconciliation of an unknown dial outcome, with the default schedule',
     expect(row.rows[0]!.after_dial).toBeGreaterThanOrEqual(12);
     expect(row.rows[0]!.after_dial).toBeLessThan(15);
     expect(stack.carrier.requests().filter((r) => r.method === 'GET' && r.query.To === '+14155840001')).toHaveLength(1);
+  });
+
+  test('a create that failed 1 s after its dial (a 5xx) may be withdrawn the request timeout after the failure, not the dial bound after the dial', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 1 });
+    const reserved = await reserveDirectCall(stack.database, business.id, { to: '+14155840002' }, stack.apiUrl);
+    if (!reserved.ok) throw new Error(`reservation refused: ${reserved.reason}`);
+    await stack.database.pool.query(`UPDATE calls SET dialed_at = now() - interval '1 second' WHERE id = $1`, [reserved.call.callId]);
+    // What the dial records when its create is answered 503 (src/calls/place-call.ts), then its first check comes due.
+    await recordUnknownOutcome(stack.database.pool, reserved.call.callId, 'Service Unavailable', {
+      firstCheckSeconds: 5,
+      requestTimeoutSeconds: stack.config.twilio.requestTimeoutMs / 1000,
+      afterDialSeconds: withdrawableAfterSeconds(stack.config),
+    });
+    await stack.database.pool.query('UPDATE calls SET next_check_at = now() WHERE id = $1', [reserved.call.callId]);
+    expect(await reconcileStaleCalls({ ...stack.deps(), config: stack.config }, business.id)).toEqual({ settled: 0, withdrawn: 0, freed: 0 });
+    const row = await stack.database.pool.query<{ withdrawable_after_dial: number; check_after_dial: number }>(
+      `SELECT extract(epoch FROM withdrawable_at - dialed_at)::float8 AS withdrawable_after_dial,
+              extract(epoch FROM next_check_at - dialed_at)::float8 AS check_after_dial
+         FROM calls WHERE id = $1`,
+      [reserved.call.callId],
+    );
+    // 1 s + the 2 s request timeout after the dial, not 12 s (the dial bound of 10 s + the timeout); checked again then.
+    expect(row.rows[0]!.withdrawable_after_dial).toBeGreaterThanOrEqual(3);
+    expect(row.rows[0]!.withdrawable_after_dial).toBeLessThan(5);
+    expect(row.rows[0]!.check_after_dial).toBeGreaterThanOrEqual(row.rows[0]!.withdrawable_after_dial);
+    expect(row.rows[0]!.check_after_dial).toBeLessThan(5);
+    // Once past it, the carrier still having no such call, the reservation is withdrawn.
+    await stack.database.pool.query(`UPDATE calls SET dialed_at = dialed_at - interval '5 seconds', withdrawable_at = withdrawable_at - interval '5 seconds', next_check_at = now() WHERE id = $1`, [
+      reserved.call.callId,
+    ]);
+    expect(await reconcileStaleCalls({ ...stack.deps(), config: stack.config }, business.id)).toEqual({ settled: 0, withdrawn: 1, freed: 1 });
+    const after = await stack.database.pool.query<{ status: string }>('SELECT status FROM calls WHERE id = $1', [reserved.call.callId]);
+    expect(after.rows[0]?.status).toBe('failed');
   });
 
   // Bounded below the 120 s longest wait and the 600 s fallback: only the check after 20 s of quiet frees the slot in time.

@@ -201,16 +201,22 @@ export async function recordPlaced(db: Executor, id: string, sid: string): Promi
 }
 
 /**
+ * When a dialed reservation the carrier has no call for may be withdrawn: its `withdrawable_at`, else
+ * `$n` seconds (the dial bound plus the request timeout) after its dial began.
+ */
+const withdrawableAtSql = (afterDialParam: string) => `COALESCE(withdrawable_at, dialed_at + make_interval(secs => ${afterDialParam}))`;
+
+/**
  * A request the carrier never processed: delete the reservation and put its job back in the queue.
  * (A canceling run claims nothing more; its next pass ends what is queued.)
  */
-export async function withdrawReservation(db: Executor, id: string, guard: { unlessDialedWithinSeconds: number | null } = { unlessDialedWithinSeconds: null }): Promise<boolean> {
+export async function withdrawReservation(db: Executor, id: string, guard: { afterDialSeconds: number | null } = { afterDialSeconds: null }): Promise<boolean> {
   const r = await db.query<{ n: string }>(
     `WITH c AS (
        DELETE FROM calls WHERE id = $1 AND status = 'reserved' AND twilio_call_sid IS NULL
-          -- Reconciliation's side of the dial bound (src/calls/place-call.ts): a dial that began this
-          -- recently may still reach the carrier, so its reservation stays.
-          AND ($2::float8 IS NULL OR dialed_at IS NULL OR dialed_at < now() - make_interval(secs => $2))
+          -- Reconciliation's side of the dial bound (src/calls/place-call.ts): a dial whose create may
+          -- still reach the carrier keeps its reservation.
+          AND ($2::float8 IS NULL OR dialed_at IS NULL OR ${withdrawableAtSql('$2')} < now())
        RETURNING job_id
      ),
      requeued AS (
@@ -220,18 +226,24 @@ export async function withdrawReservation(db: Executor, id: string, guard: { unl
        RETURNING j.id
      )
      SELECT count(*) AS n FROM c`,
-    [id, guard.unlessDialedWithinSeconds],
+    [id, guard.afterDialSeconds],
   );
   return Number(r.rows[0]?.n ?? 0) > 0;
 }
 
-/** The carrier may or may not have created the call: it is asked about in `firstCheckSeconds` (src/calls/check-schedule.ts). */
-export async function recordUnknownOutcome(db: Executor, id: string, message: string, firstCheckSeconds: number): Promise<void> {
-  await db.query('UPDATE calls SET last_error = $2, next_check_at = now() + make_interval(secs => $3), checks = 0, updated_at = now() WHERE id = $1', [
-    id,
-    `dial outcome unknown: ${message}`,
-    firstCheckSeconds,
-  ]);
+/**
+ * The carrier may or may not have created the call: it is asked about in `firstCheckSeconds`
+ * (src/calls/check-schedule.ts). The create failed just now, so it can reach the carrier at most
+ * `requestTimeoutSeconds` from now (it was sent before now, and a create is never in flight past
+ * the timeout); the dial bound's rule from `dialed_at` stays when that is sooner.
+ */
+export async function recordUnknownOutcome(db: Executor, id: string, message: string, times: { firstCheckSeconds: number; requestTimeoutSeconds: number; afterDialSeconds: number }): Promise<void> {
+  await db.query(
+    `UPDATE calls SET last_error = $2, next_check_at = now() + make_interval(secs => $3), checks = 0, updated_at = now(),
+            withdrawable_at = LEAST(dialed_at + make_interval(secs => $5), now() + make_interval(secs => $4))
+      WHERE id = $1`,
+    [id, `dial outcome unknown: ${message}`, times.firstCheckSeconds, times.requestTimeoutSeconds, times.afterDialSeconds],
+  );
 }
 
 export interface CallStatusChange {
@@ -349,8 +361,11 @@ export async function changeCallStatus(db: Executor, by: { callId?: string; call
  */
 export const dueAt = (quietSecondsParam: string) => `COALESCE(next_check_at, updated_at + make_interval(secs => ${quietSecondsParam}))`;
 
-/** A call due for a check, with the seconds since its dial began by the database's clock (null: never dialed). */
-export type DueCall = CallRow & { dialed_seconds_ago: number | null };
+/**
+ * A call due for a check, with the seconds until it may be withdrawn if the carrier has no call for
+ * it, by the database's clock (null: never dialed; 0 or less: now).
+ */
+export type DueCall = CallRow & { withdrawable_in_seconds: number | null };
 
 /**
  * Takes a business's active calls due for a check with the carrier, the longest due first, and
@@ -358,15 +373,19 @@ export type DueCall = CallRow & { dialed_seconds_ago: number | null };
  * time (a second run of the business, the sweep) takes others, so no call is asked about twice.
  * A pass that dies mid-way leaves its calls due again when the lease ends.
  */
-export async function takeCallsDueForCheck(db: Executor, businessId: string, quiet: { seconds: number; limit: number; leaseSeconds: number }): Promise<DueCall[]> {
+export async function takeCallsDueForCheck(
+  db: Executor,
+  businessId: string,
+  quiet: { seconds: number; limit: number; leaseSeconds: number; afterDialSeconds: number },
+): Promise<DueCall[]> {
   const r = await db.query<DueCall>(
     `WITH due AS (
        SELECT id FROM calls WHERE business_id = $1 AND ${activeCallSql()} AND ${dueAt('$2')} <= now()
         ORDER BY ${dueAt('$2')} LIMIT $3 FOR UPDATE SKIP LOCKED
      )
      UPDATE calls c SET next_check_at = now() + make_interval(secs => $4) FROM due WHERE c.id = due.id
-     RETURNING c.*, extract(epoch FROM now() - c.dialed_at)::float8 AS dialed_seconds_ago`,
-    [businessId, quiet.seconds, quiet.limit, quiet.leaseSeconds],
+     RETURNING c.*, extract(epoch FROM ${withdrawableAtSql('$5')} - now())::float8 AS withdrawable_in_seconds`,
+    [businessId, quiet.seconds, quiet.limit, quiet.leaseSeconds, quiet.afterDialSeconds],
   );
   return r.rows;
 }
