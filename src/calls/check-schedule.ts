@@ -7,7 +7,8 @@ import type { Config } from '../config';
  * - a dial whose outcome is unknown (no SID: the answer was lost, timed out, or a 5xx) from
  *   RECONCILE_FIRST_CHECK_SECONDS (5, 10, 20, 40, 80, 120 s by default): its slot may be free;
  *   while the carrier has no such call but the create may still reach it, the next check is no
- *   later than the moment it may be withdrawn (withdrawableAfterSeconds, 20 s after the dial);
+ *   later than the moment it may be withdrawn (the request timeout after a failed create, at most
+ *   withdrawableAfterSeconds, 20 s, after the dial);
  * - a live call whose callbacks stopped, or a reservation never dialed, from
  *   RECONCILE_QUIET_CALL_SECONDS of quiet (20, 40, 80, 120 s): a lost final callback costs a
  *   slot ~20 s, while a long conversation costs one request per 2 minutes once it is past 140 s.

@@ -119,9 +119,8 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
   const owned = await ownedCallSids(deps.database.pool, recent.map((c) => c.sid));
   const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];
   if (ours) return settle(deps, call, ours.sid, asCallStatus(ours.status), ours.duration ? Number(ours.duration) : null);
-  // The dial bound: a create sent this recently may not have reached the carrier yet; ask again
-  // later, and no later than the moment it may be withdrawn (the backoff alone checked a 5xx'd
-  // create at 5, 15 and 35 s: its slot stood empty from 20 to 35).
+  // Its create may still reach the carrier (calls.withdrawable_at, else the dial bound): ask again
+  // later, and no later than the moment it may be withdrawn, so its slot never stands empty past it.
   const withdrawableInSeconds = call.withdrawable_in_seconds ?? 0;
   if (withdrawableInSeconds > 0) return markChecked(deps, call, false, withdrawableInSeconds);
   return withdraw(deps, call, 'never placed: the carrier has no such call');
@@ -130,7 +129,7 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
 /** Frees a reservation that never became a call: a bulk job goes back to the queue, a direct call fails. */
 async function withdraw(deps: ReconcileDeps, call: StaleCall, reason: string): Promise<Outcome> {
   if (call.direction === 'bulk') {
-    // Atomic with the dial bound: a dial that began since this call was read keeps its reservation.
+    // Atomic with the same rule: a dial that began since this call was read keeps its reservation.
     const withdrawn = await withdrawReservation(deps.database.pool, call.id, { afterDialSeconds: withdrawableAfterSeconds(deps.config) });
     if (!withdrawn) return markChecked(deps, call, false);
   } else await applyCallStatus(deps.database, { callId: call.id, status: 'failed', errorMessage: reason });
