@@ -136,6 +136,9 @@ export function adminRouter(carrier: CarrierAdmin): express.Router {
     carrier.injectFaults(parseAdmin(faultInjectionSchema, req.body, 'faults body'));
     res.json(carrier.pendingFaults());
   });
+  router.delete('/faults', (_req, res) => {
+    res.json({ dropped: carrier.clearFaults() });
+  });
   router.get('/blocked', (_req, res) => {
     res.json(carrier.blocking());
   });

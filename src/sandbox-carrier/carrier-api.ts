@@ -1,9 +1,11 @@
 import type pino from 'pino';
+import type { CreateFaultEntry } from './faults';
 import type {
   AccountConfig,
   ApiRequestRecord,
   DeliveredEvent,
   CallbackRecord,
+  CallbackFault,
   CallbackResult,
   CallFilter,
   CallScript,
@@ -101,6 +103,8 @@ export interface SandboxCarrier {
   /** The next creates take these, one each, before any rule. */
   queueOutcomes(outcomes: Array<Outcome | CallScript>): void;
   injectFaults(faults: FaultInjection): void;
+  /** Drops the injected faults no request or call has consumed yet, returning them. */
+  clearFaults(): { create: CreateFaultEntry[]; callbacks: CallbackFault[][] };
   setAccountLimits(limits: AccountLimits, accountSid?: string): void;
   /** Ends a call scripted `hold`; false if it is not held. */
   releaseCall(sid: string, outcome?: ReleaseOutcome): boolean;

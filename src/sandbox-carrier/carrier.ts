@@ -260,6 +260,11 @@ class Carrier implements SandboxCarrier {
     return this.faults.pending();
   }
 
+  /** Drops the faults no request or call has consumed yet; returns what was dropped. */
+  clearFaults() {
+    return this.faults.clear();
+  }
+
   setAccountLimits(limits: AccountLimits, accountSid?: string): void {
     this.engine.setAccountLimits(this.account(accountSid), parseAdmin(limitsBodySchema, limits, 'limits'));
   }

@@ -38,6 +38,13 @@ export class FaultBook {
     return { create: [...this.createQueue], callbacks: [...this.callbackQueue] };
   }
 
+  /** Drops every fault not yet consumed, returning them. */
+  clear(): { create: CreateFaultEntry[]; callbacks: CallbackFault[][] } {
+    const dropped = this.pending();
+    this.reset();
+    return dropped;
+  }
+
   reset(): void {
     this.createQueue = [];
     this.callbackQueue = [];

@@ -86,6 +86,19 @@ test('outcomes, faults, limits and blocked numbers over HTTP', async () => {
   expect((await rejection(dial('+33142685300'))).code).toBe(21215);
 });
 
+test('DELETE /faults drops what no request has consumed: the next create and its callbacks are unharmed', async () => {
+  await admin('POST', '/reset');
+  await admin('POST', '/faults', { create5xx: { count: 2, status: 503 }, callbacks: { faults: [{ kind: 'drop' }] } });
+  const cleared = await admin<{ dropped: { create: unknown[]; callbacks: unknown[] } }>('DELETE', '/faults');
+  expect([cleared.body.dropped.create.length, cleared.body.dropped.callbacks.length]).toEqual([2, 1]);
+  expect((await admin<{ create: unknown[]; callbacks: unknown[] }>('GET', '/faults')).body).toEqual({ create: [], callbacks: [] });
+  const call = await dial('+14155562010');
+  await admin('GET', '/wait/idle');
+  expect(fx.carrier.requests().filter((r) => r.method === 'POST').map((r) => r.status)).toEqual([201]);
+  expect(fx.receiver.forCall(call.sid).length).toBeGreaterThan(0);
+  expect(fx.receiver.forCall(call.sid).every((c) => c.valid)).toBe(true);
+});
+
 test('bad admin input is a 400 naming the problem; a wait that cannot be met is a 408', async () => {
   const bad = await admin<{ error: string }>('PUT', '/scripts', { rules: [{ to: '+1415*', outcome: 'explode' }] });
   expect(bad.status).toBe(400);
