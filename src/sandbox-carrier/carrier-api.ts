@@ -1,11 +1,10 @@
 import type pino from 'pino';
-import type { CreateFaultEntry } from './faults';
+import type { PendingFaults } from './faults';
 import type {
   AccountConfig,
   ApiRequestRecord,
   DeliveredEvent,
   CallbackRecord,
-  CallbackFault,
   CallbackResult,
   CallFilter,
   CallScript,
@@ -104,7 +103,7 @@ export interface SandboxCarrier {
   queueOutcomes(outcomes: Array<Outcome | CallScript>): void;
   injectFaults(faults: FaultInjection): void;
   /** Drops the injected faults no request or call has consumed yet, returning them. */
-  clearFaults(): { create: CreateFaultEntry[]; callbacks: CallbackFault[][] };
+  clearFaults(): PendingFaults;
   setAccountLimits(limits: AccountLimits, accountSid?: string): void;
   /** Ends a call scripted `hold`; false if it is not held. */
   releaseCall(sid: string, outcome?: ReleaseOutcome): boolean;

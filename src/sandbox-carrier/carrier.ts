@@ -214,7 +214,7 @@ class Carrier implements SandboxCarrier {
     this.voice.clear();
     this.instrumentation.reset();
     this.scripts.reset();
-    this.faults.reset();
+    this.faults.clear();
     this.resetBlocking();
     this.signal.notify();
   }

@@ -5,6 +5,9 @@ export type CreateFaultEntry =
   | { kind: '5xx'; status: number; created: boolean }
   | { kind: 'delay'; delayMs: number };
 
+/** The injected faults no request or call has consumed yet. */
+export type PendingFaults = { create: CreateFaultEntry[]; callbacks: CallbackFault[][] };
+
 /**
  * Faults queued for the next requests and calls. Create faults form one FIFO, consumed one per
  * create request on arrival (whether or not the request is then valid), so "the next N creates"
@@ -34,19 +37,15 @@ export class FaultBook {
     return this.callbackQueue.shift() ?? [];
   }
 
-  pending(): { create: CreateFaultEntry[]; callbacks: CallbackFault[][] } {
+  pending(): PendingFaults {
     return { create: [...this.createQueue], callbacks: [...this.callbackQueue] };
   }
 
   /** Drops every fault not yet consumed, returning them. */
-  clear(): { create: CreateFaultEntry[]; callbacks: CallbackFault[][] } {
+  clear(): PendingFaults {
     const dropped = this.pending();
-    this.reset();
-    return dropped;
-  }
-
-  reset(): void {
     this.createQueue = [];
     this.callbackQueue = [];
+    return dropped;
   }
 }
