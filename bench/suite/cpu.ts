@@ -54,3 +54,20 @@ export function cpuMs(roots: Record<string, number | undefined>): Record<string,
 /** CPU ms each tree used between two readings. */
 export const cpuDelta = (before: Record<string, number>, after: Record<string, number>) =>
   Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)]));
+
+/** This process's CPU ms so far: the bench's own work, the sandbox carrier it hosts included. */
+export function ownCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/**
+ * The whole machine's CPU so far, from the first line of /proc/stat, in ms summed over its cores:
+ * busy (neither idle nor waiting on I/O), all, and stolen by the hypervisor (counted in busy).
+ */
+export function machineCpuMs(): { busy: number; all: number; steal: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields as [number, number, number, number, number, number, number, number];
+  const all = user + nice + system + idle + iowait + irq + softirq + steal;
+  return { busy: (all - idle - iowait) * TICK_MS, all: all * TICK_MS, steal: steal * TICK_MS };
+}

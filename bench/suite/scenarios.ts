@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { CallView } from '../../src/sandbox-carrier';
 import { adminApi, say, type ProcessStack } from '../lib/process-stack';
-import { cpuDelta, cpuMs } from './cpu';
+import { cpuDelta, cpuMs, machineCpuMs, ownCpuMs } from './cpu';
 import { busyWindowRate, carrierDone, duplicates, limitViolations, makespanOverIdeal, percentile, refillLatencies, zeroRefillMakespanOverIdeal } from './carrier-metrics';
 import { outdialDialer, startPollingDialer, type Dialer, type Work } from './dialers';
 import { businessActions, perUnit } from './temporal-actions';
@@ -63,15 +63,27 @@ const round = (x: number, digits = 0) => Number(x.toFixed(digits));
 async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs: number) {
   const started = Date.now();
   const cpuBefore = cpuMs(dialer.processes());
+  const benchBefore = ownCpuMs();
+  const machineBefore = machineCpuMs();
   const businessIds = await dialer.submit(work);
   await carrierDone(stack.carrier, new Map(work.map((w) => [w.callerId, w.phones.length])), timeoutMs);
   const cpu = cpuDelta(cpuBefore, cpuMs(dialer.processes()));
+  const machineAfter = machineCpuMs();
+  // What the dialer shares the machine with: the bench's own process (the carrier) and all the rest.
+  const machine = {
+    benchMs: ownCpuMs() - benchBefore,
+    busyPercent: round((100 * (machineAfter.busy - machineBefore.busy)) / Math.max(1, machineAfter.all - machineBefore.all)),
+    stealPercent: round((100 * (machineAfter.steal - machineBefore.steal)) / Math.max(1, machineAfter.all - machineBefore.all), 1),
+  };
   await dialer.settled();
   const leads = work.reduce((n, w) => n + w.phones.length, 0);
   const seconds = (Date.now() - started) / 1000;
-  say(`  ${dialer.name}: ${leads} leads in ${seconds.toFixed(1)} s; CPU % of one core: ${Object.entries(cpu).map(([k, ms]) => `${k} ${Math.round(ms / seconds / 10)}`).join(', ')}`);
+  say(
+    `  ${dialer.name}: ${leads} leads in ${seconds.toFixed(1)} s; CPU % of one core: ${Object.entries(cpu).map(([k, ms]) => `${k} ${Math.round(ms / seconds / 10)}`).join(', ')}` +
+      `; beside it the bench with its carrier ${Math.round(machine.benchMs / seconds / 10)}; the machine ${machine.busyPercent} % busy (steal ${machine.stealPercent} %)`,
+  );
   const cpuMsPerDial = round(Object.values(cpu).reduce((a, b) => a + b, 0) / leads, 1);
-  return { businessIds, cpu, cpuMsPerDial, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
+  return { businessIds, cpu, cpuMsPerDial, machine: { ...machine, benchMsPerDial: round(machine.benchMs / leads, 1) }, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
 }
 
 /** Runs `measure` with Outdial, then with the polling dialer at 1 s and at 0.25 s, each started for it and stopped after. */
@@ -131,15 +143,28 @@ const THROUGHPUT = { businesses: 40, limit: 5, leads: 50, callMs: 500 };
 
 async function throughputRows(scenario: string, stack: ProcessStack, detail: Record<string, unknown>, dialers: 'side-by-side' | 'outdial'): Promise<Row[]> {
   stack.carrier.setScripts([], lasting(THROUGHPUT.callMs));
-  const p: Record<'rate' | 'over' | 'dup' | 'refill' | 'makespan' | 'cpu' | 'callback', Record<string, number>> = { rate: {}, over: {}, dup: {}, refill: {}, makespan: {}, cpu: {}, callback: {} };
+  const p: Record<'rate' | 'over' | 'dup' | 'refill' | 'makespan' | 'cpu' | 'carrierCpu' | 'busy' | 'callback', Record<string, number>> = {
+    rate: {},
+    over: {},
+    dup: {},
+    refill: {},
+    makespan: {},
+    cpu: {},
+    carrierCpu: {},
+    busy: {},
+    callback: {},
+  };
   const measure = async (dialer: Dialer) => {
     const work = Array.from({ length: THROUGHPUT.businesses }, (_, b) => ({ callerId: nextCallerId(), limit: THROUGHPUT.limit, phones: numbers(THROUGHPUT.leads, 200 + b) }));
-    const { calls, cpu, cpuMsPerDial } = await dial(stack, dialer, work, 600_000);
+    const { calls, cpu, cpuMsPerDial, machine } = await dial(stack, dialer, work, 600_000);
     p.cpu[dialer.name] = cpuMsPerDial;
+    p.carrierCpu[dialer.name] = machine.benchMsPerDial;
+    p.busy[dialer.name] = machine.busyPercent;
     // How long the dialer took to answer the carrier's final status callbacks: the slot is free at the carrier, not yet in the dialer.
     const sids = new Set([...calls.values()].flat().map((c) => c.sid));
     p.callback[dialer.name] = percentile(sorted(stack.carrier.callbacks({ event: 'completed' }).filter((c) => sids.has(c.callSid) && c.sentAt !== null).map((c) => c.finishedAt - c.sentAt!)), 50);
     detail[`${scenario} CPU ms by process (${dialer.name})`] = cpu;
+    detail[`${scenario} machine while dialing (${dialer.name})`] = machine;
     const all: CallView[] = [...calls.values()].flat();
     p.rate[dialer.name] = round(busyWindowRate(all));
     p.over[dialer.name] = limitViolations(stack.carrier, new Map(work.map((w) => [w.callerId, w.limit])));
@@ -158,6 +183,8 @@ async function throughputRows(scenario: string, stack: ProcessStack, detail: Rec
     { scenario, metric: 'refill p50 ms under load', values: p.refill, target: '', met: null },
     { scenario, metric: 'makespan / ideal (median business)', values: p.makespan, target: '', met: null },
     { scenario, metric: 'CPU ms per dial, all its processes', values: p.cpu, target: '', met: null },
+    { scenario, metric: 'CPU ms per dial of the bench beside it (the sandbox carrier)', values: p.carrierCpu, target: '', met: null },
+    { scenario, metric: "the machine's CPU busy while it dials, % of all cores", values: p.busy, target: '', met: null },
     { scenario, metric: 'final status callback answered in, p50 ms', values: p.callback, target: '', met: null },
   ];
 }
