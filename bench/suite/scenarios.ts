@@ -3,6 +3,7 @@
  * carrier has every lead dialed and ended, and turns the carrier's records into table rows.
  */
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import type { CallView } from '../../src/sandbox-carrier';
 import { adminApi, say, type ProcessStack } from '../lib/process-stack';
 import { cpuDelta, cpuMs, machineCpuMs, ownCpuMs } from './cpu';
@@ -59,9 +60,25 @@ function seeded(seed: number): () => number {
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const round = (x: number, digits = 0) => Number(x.toFixed(digits));
 
+/**
+ * Transaction IDs Postgres has handed out so far, cluster-wide: every transaction that wrote or
+ * locked a row takes one (a claim does, finding nothing or not), so the difference between two
+ * readings counts them exactly, where CPU readings move with the machine.
+ */
+async function writeTransactions(databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return Number((await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0]!.xid);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Hands `work` to `dialer`, then waits for the carrier to have every lead dialed and ended, and for the dialer to settle. */
 async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs: number) {
   const started = Date.now();
+  const xidsBefore = await writeTransactions(stack.postgres.databaseUrl);
   const cpuBefore = cpuMs(dialer.processes());
   const benchBefore = ownCpuMs();
   const machineBefore = machineCpuMs();
@@ -69,6 +86,8 @@ async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs
   await carrierDone(stack.carrier, new Map(work.map((w) => [w.callerId, w.phones.length])), timeoutMs);
   const cpu = cpuDelta(cpuBefore, cpuMs(dialer.processes()));
   const machineAfter = machineCpuMs();
+  // Less the two readings' own.
+  const transactions = (await writeTransactions(stack.postgres.databaseUrl)) - xidsBefore - 1;
   // What the dialer shares the machine with: the bench's own process (the carrier) and all the rest.
   const machine = {
     benchMs: ownCpuMs() - benchBefore,
@@ -83,7 +102,7 @@ async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs
       `; beside it the bench with its carrier ${Math.round(machine.benchMs / seconds / 10)}; the machine ${machine.busyPercent} % busy (steal ${machine.stealPercent} %)`,
   );
   const cpuMsPerDial = round(Object.values(cpu).reduce((a, b) => a + b, 0) / leads, 1);
-  return { businessIds, cpu, cpuMsPerDial, machine: { ...machine, benchMsPerDial: round(machine.benchMs / leads, 1) }, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
+  return { businessIds, cpu, cpuMsPerDial, transactions, machine: { ...machine, benchMsPerDial: round(machine.benchMs / leads, 1) }, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
 }
 
 /** Runs `measure` with Outdial, then with the polling dialer at 1 s and at 0.25 s, each started for it and stopped after. */
@@ -220,17 +239,22 @@ const freedSlot: Scenario = {
     const rows: Row[] = [];
     let oneRun = NaN;
     for (const runs of FREED.runs) {
-      const sizes: { freed: number; total: number; passes: number }[] = [];
+      const sizes: { freed: number; total: number; passes: number; cpuMs: number; transactions: number }[] = [];
       for (const leads of FREED.leads) {
         const callerId = nextCallerId();
-        const { calls, businessIds } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(leads, 310), runs }], 300_000);
+        const { calls, businessIds, cpu, transactions } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(leads, 310), runs }], 300_000);
         const actions = await businessActions(stack.temporal.address, businessIds.get(callerId)!);
-        sizes.push({ freed: calls.get(callerId)!.length, total: actions.total, passes: actions.byActivity.dialAvailableSlots ?? 0 });
+        const cpuMs = Object.values(cpu).reduce((a, b) => a + b, 0);
+        sizes.push({ freed: calls.get(callerId)!.length, total: actions.total, passes: actions.byActivity.dialAvailableSlots ?? 0, cpuMs, transactions });
         detail[`freedSlot${runs}x${leads}`] = { perSlot: perUnit(actions, calls.get(callerId)!.length), byActivity: actions.byActivity, executions: actions.executions };
       }
       const [small, large] = sizes as [(typeof sizes)[0], (typeof sizes)[0]];
       const marginal = round((large.total - small.total) / (large.freed - small.freed), 2);
       const passes = round((large.passes - small.passes) / (large.freed - small.freed), 2);
+      // Per freed slot over the larger size, each run's own cost included: a difference of two CPU
+      // readings, as the actions are, moved more from run to run than the runs differed.
+      const cpuMs = round(large.cpuMs / large.freed, 1);
+      const transactions = round(large.transactions / large.freed, 1);
       if (runs === 1) oneRun = marginal;
       const label = `${runs} run${runs > 1 ? 's' : ''}`;
       rows.push(
@@ -243,6 +267,8 @@ const freedSlot: Scenario = {
         },
         { scenario: 'freed-slot', metric: `all actions per freed slot (each run's own included), ${label}, ${FREED.leads[1]} leads`, values: { Outdial: round(large.total / large.freed, 2) }, target: '', met: null },
         { scenario: 'freed-slot', metric: `dial passes per freed slot, ${label}`, values: { Outdial: passes }, target: '', met: null },
+        { scenario: 'freed-slot', metric: `Postgres write transactions per freed slot (each run's own included), ${label}, ${FREED.leads[1]} leads`, values: { Outdial: transactions }, target: '', met: null },
+        { scenario: 'freed-slot', metric: `CPU ms per freed slot (each run's own included), all Outdial's processes, ${label}, ${FREED.leads[1]} leads`, values: { Outdial: cpuMs }, target: '', met: null },
       );
     }
     return rows;
