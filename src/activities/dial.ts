@@ -105,6 +105,9 @@ export function createDialActivities(deps: DialDeps) {
       for (let first = true; ; first = false) {
         const since = waits.seen(run.business_id);
         const pass = await dialPass(run, publicBaseUrl, { handOn: first });
+        // A change wakes one session of the business in its turn: what this one could not use goes
+        // to the next one waiting for it.
+        if (pass.leavesSlots) waits.handOn(run.business_id, pass.otherCandidates);
         queuedFloor -= pass.taken;
         let standing: Standing;
         if (first || queuedFloor <= 0) {
@@ -133,13 +136,17 @@ export function createDialActivities(deps: DialDeps) {
           marked = true;
         }
         const untilCheck = summary.nextCheckAt ? Math.max(MIN_CHECK_WAIT_MS, Date.parse(summary.nextCheckAt) - Date.now()) : Number.POSITIVE_INFINITY;
-        const heard = await waits.wait(run.business_id, since, Math.min(left, untilCheck), activity?.cancellationSignal);
+        const heard = await waits.wait(run.business_id, since, Math.min(left, untilCheck), { runId, ...(activity ? { signal: activity.cancellationSignal } : {}) });
         // The worker is shutting down (or the pass was cancelled): the run's next pass goes to another worker at once.
         if (heard === 'stopped') break;
       }
       // Handing back with leads to dial: the next session starts at once (a wake-up meanwhile only
       // repeats that).
       return { ...(await handBack(total!)), again: true };
+    } catch (err) {
+      // A pass that failed may have been this business's turn: the next session waiting takes it.
+      waits.handOn(run.business_id);
+      throw err;
     } finally {
       unfollow();
       if (marked) await endRunSession(database.pool, runId).catch(() => undefined);
@@ -198,7 +205,8 @@ export function createDialActivities(deps: DialDeps) {
       // share or cap): the business's spare slots go on to the runs that can use them, so a wake-up is
       // never swallowed. Not when the carrier's pace holds every run alike.
       const spare = claim.slots ? spareRunSlots(claim.slots) : null;
-      if (handOn && claim.claimed.length === 0 && claim.heldBy !== 'pacing' && spare !== 0) {
+      const leavesSlots = claim.heldBy !== 'pacing' && spare !== 0;
+      if (handOn && claim.claimed.length === 0 && leavesSlots) {
         await deps.wakeRuns(businessId, { ...(spare === null ? {} : { slots: spare }), except: runId });
       }
       const accountRefusal = outcomes.find((o) => o.kind === 'account-refused');
@@ -213,6 +221,8 @@ export function createDialActivities(deps: DialDeps) {
       const nextCheck = Math.min(...checks.filter((t): t is number => t !== undefined));
       return {
         taken: claim.claimed.length + claim.skippedDoNotCall + claim.expired - count('not-sent') - count('account-refused'),
+        leavesSlots,
+        otherCandidates: claim.otherCandidates,
         seen: {
           runStatus: accountRefusal ? 'paused' : claim.runStatus,
           dialing: (claim.slots?.run.active ?? 0) - notPlaced,
@@ -246,6 +256,10 @@ type Standing = Pick<DialPassSummary, 'runStatus' | 'queued' | 'dialing' | 'next
 interface PassResult {
   /** Jobs this pass took out of the queue for good (claimed and dialed or refused, skipped, expired). */
   taken: number;
+  /** The business had slots its runs may take left after this pass's claim (the carrier's pace aside): another run may use them. */
+  leavesSlots: boolean;
+  /** The runs its claim found could use them, best first. */
+  otherCandidates: string[];
   /** The standing as the pass's claim saw it, without the queued count. */
   seen: Omit<Standing, 'queued'>;
   summary: Omit<DialPassSummary, keyof Standing>;

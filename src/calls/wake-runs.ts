@@ -1,7 +1,7 @@
 import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { freeSlotsByRun, spareRunSlots } from '../claim/bulk';
+import { spareRunSlots, wakeCandidates } from '../claim/bulk';
 import { notifySlots } from '../db/queries/businesses';
-import { lockBusinessRunSlots, type BusinessSlots } from '../claim/slots';
+import { lockBusinessRunSlots } from '../claim/slots';
 import type { PoolClient } from 'pg';
 import { inTransaction, type Database } from '../db/client';
 import { findRun, hasRunOutOfSession, markRunWoken, type RunDemandRow } from '../db/queries/runs';
@@ -34,20 +34,6 @@ const SIGNAL_DEADLINE_MS = 3_000;
 
 /** A wake-up not yet used by the run's claim this long after it was sent no longer holds the run's slots (WAKE_PENDING_SECONDS). */
 export const DEFAULT_WAKE_PENDING_SECONDS = 2;
-
-/**
- * The runs a freed slot can go to, by the claim's own rules (src/claim/bulk.ts freeSlotsByRun: limit,
- * reserved direct slots, run caps, max-min fair shares): running runs with a lead they may dial now
- * and a free slot, furthest below their share first (ties: fewest claimed, as the shares break them).
- * Only a hint: the claim transaction alone decides what is dialed.
- */
-export function wakeCandidates(business: BusinessSlots, demands: readonly RunDemandRow[], except?: string): { run: RunDemandRow; free: number }[] {
-  const free = freeSlotsByRun(business, demands);
-  return demands
-    .filter((d) => d.id !== except && (free.get(d.id) ?? 0) > 0)
-    .map((run) => ({ run, free: free.get(run.id)! }))
-    .sort((a, b) => b.free - a.free || a.run.jobs_claimed - b.run.jobs_claimed || (a.run.id < b.run.id ? -1 : 1));
-}
 
 /**
  * The run whose call ended, when it may dial nothing now, needs its own wake-up if its next step

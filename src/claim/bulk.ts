@@ -50,6 +50,8 @@ export interface ClaimResult {
   runStatus: RunStatus | null;
   /** The business's next check with the carrier as the claim found it: whether a call is due now, and when the next one is (null: none active). */
   check: { due: boolean; nextAt: Date | null };
+  /** The business's other running runs that could use a slot this claim leaves, best first (wakeCandidates; empty when it did not read them). */
+  otherCandidates: string[];
 }
 
 /** The free slots of one run and the rule that limits them: the business's limit, the runs' part of it, the run's cap, its fair share. */
@@ -88,6 +90,20 @@ export function freeSlotsByRun(business: BusinessSlots, demands: readonly RunDem
 }
 
 /**
+ * The runs a freed slot can go to, by the claim's own rules (freeSlotsByRun: limit,
+ * reserved direct slots, run caps, max-min fair shares): running runs with a lead they may dial now
+ * and a free slot, furthest below their share first (ties: fewest claimed, as the shares break them).
+ * Only a hint (a wake-up, a hand-on between dial sessions): the claim transaction alone decides what is dialed.
+ */
+export function wakeCandidates(business: BusinessSlots, demands: readonly RunDemandRow[], except?: string): { run: RunDemandRow; free: number }[] {
+  const free = freeSlotsByRun(business, demands);
+  return demands
+    .filter((d) => d.id !== except && (free.get(d.id) ?? 0) > 0)
+    .map((run) => ({ run, free: free.get(run.id)! }))
+    .sort((a, b) => b.free - a.free || a.run.jobs_claimed - b.run.jobs_claimed || (a.run.id < b.run.id ? -1 : 1));
+}
+
+/**
  * Reserve-and-claim for one run, in one transaction under the business's slot lock: count the free
  * slots under every rule, claim up to that many queued jobs with the conditional UPDATE (a loser
  * claims nothing; listed numbers are skipped), and insert their `reserved` call rows. Only after this
@@ -117,7 +133,7 @@ export async function reserveAndClaimJobs(
     if (!locked) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
     const { business, standing } = locked;
     const check = { due: standing.checkDue, nextAt: standing.nextCheckAt };
-    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null, check };
+    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null, check, otherCandidates: [] as string[] };
     // The run's status as read under the lock: a pause committed before this point stops new dials.
     const timing = standing.run;
     const status = timing?.status ?? null;
@@ -129,6 +145,7 @@ export async function reserveAndClaimJobs(
     if (timing.pastStop) return { ...nothing, expired: await expireQueuedJobs(client, runId), slots: null, runStatus: status, stopAt };
     const demands = standing.demands;
     const own = demands.find((d) => d.id === runId);
+    nothing.otherCandidates = wakeCandidates(locked.slots, demands, runId).map((c) => c.run.id);
     if (own?.has_queued && !own.has_dialable) {
       const next = await nextDialableAt(client, runId, window);
       const waiting: RunWaiting = { reason: timing.beforeStart ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at, timeZone: business.time_zone };
@@ -195,6 +212,7 @@ export async function reserveAndClaimJobs(
       slots: { ...slots, active: slots.active + n, activeInRuns: slots.activeInRuns + n, run: { ...slots.run, active: slots.run.active + n } },
       runStatus: status,
       check,
+      otherCandidates: nothing.otherCandidates,
     };
   });
   observeSlotRefills('bulk', refills);
