@@ -95,7 +95,8 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     await buildOnce();
     const [pgPort, temporalPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const cliPath = await ensureTemporalCli();
-    const startPg = () => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort });
+    // pg_stat_statements counts every statement each dialer sends (bench/suite/scenarios.ts).
+    const startPg = () => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort, settings: { shared_preload_libraries: 'pg_stat_statements' } });
     const startTemporal = () => startTemporalDevServer({ cliPath, port: temporalPort, ...(opts.temporalInMemory ? {} : { dbFilename: path.join(dir, 'temporal.sqlite') }) });
     stack.postgres = await startPg();
     stopList.push(() => stack.postgres.stop());

@@ -61,24 +61,50 @@ const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const round = (x: number, digits = 0) => Number(x.toFixed(digits));
 
 /**
- * Transaction IDs Postgres has handed out so far, cluster-wide: every transaction that wrote or
- * locked a row takes one (a claim does, finding nothing or not), so the difference between two
- * readings counts them exactly, where CPU readings move with the machine.
+ * Two exact counters of Postgres, cluster-wide, where CPU readings move with the machine: the
+ * transaction IDs handed out (every transaction that wrote or locked a row takes one: a claim does,
+ * finding nothing or not) and the statements executed (pg_stat_statements, preloaded by the bench's
+ * stack; BEGIN and COMMIT included), i.e. the round trips every client made to it.
  */
-async function writeTransactions(databaseUrl: string): Promise<number> {
+interface PostgresCounters {
+  xids: number;
+  statements: number;
+  /** Executions so far of each statement text (pg_stat_statements' normalized text). */
+  byText: Map<string, number>;
+}
+
+async function postgresCounters(databaseUrl: string): Promise<PostgresCounters> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    return Number((await client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows[0]!.xid);
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    const r = await client.query<{ xid: string; query: string; calls: string }>(
+      'SELECT pg_current_xact_id()::text AS xid, s.query, s.calls::text FROM pg_stat_statements s',
+    );
+    const byText = new Map<string, number>();
+    for (const row of r.rows) byText.set(row.query, (byText.get(row.query) ?? 0) + Number(row.calls));
+    return { xids: Number(r.rows[0]?.xid ?? 0), statements: [...byText.values()].reduce((a, b) => a + b, 0), byText };
   } finally {
     await client.end();
   }
 }
 
+/** What happened between two readings of postgresCounters, less the readings' own (a transaction ID; a SELECT and a CREATE EXTENSION). */
+const countersDelta = (before: PostgresCounters, after: PostgresCounters) => ({
+  transactions: after.xids - before.xids - 1,
+  statements: after.statements - before.statements - 2,
+  /** The most executed statements between the readings, their first 100 characters. */
+  top: [...after.byText]
+    .map(([text, n]) => [text.replace(/\s+/g, ' ').slice(0, 100), n - (before.byText.get(text) ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15),
+});
+
 /** Hands `work` to `dialer`, then waits for the carrier to have every lead dialed and ended, and for the dialer to settle. */
 async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs: number) {
   const started = Date.now();
-  const xidsBefore = await writeTransactions(stack.postgres.databaseUrl);
+  const pgBefore = await postgresCounters(stack.postgres.databaseUrl);
   const cpuBefore = cpuMs(dialer.processes());
   const benchBefore = ownCpuMs();
   const machineBefore = machineCpuMs();
@@ -86,8 +112,7 @@ async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs
   await carrierDone(stack.carrier, new Map(work.map((w) => [w.callerId, w.phones.length])), timeoutMs);
   const cpu = cpuDelta(cpuBefore, cpuMs(dialer.processes()));
   const machineAfter = machineCpuMs();
-  // Less the two readings' own.
-  const transactions = (await writeTransactions(stack.postgres.databaseUrl)) - xidsBefore - 1;
+  const { transactions, statements, top } = countersDelta(pgBefore, await postgresCounters(stack.postgres.databaseUrl));
   // What the dialer shares the machine with: the bench's own process (the carrier) and all the rest.
   const machine = {
     benchMs: ownCpuMs() - benchBefore,
@@ -102,7 +127,7 @@ async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs
       `; beside it the bench with its carrier ${Math.round(machine.benchMs / seconds / 10)}; the machine ${machine.busyPercent} % busy (steal ${machine.stealPercent} %)`,
   );
   const cpuMsPerDial = round(Object.values(cpu).reduce((a, b) => a + b, 0) / leads, 1);
-  return { businessIds, cpu, cpuMsPerDial, transactions, machine: { ...machine, benchMsPerDial: round(machine.benchMs / leads, 1) }, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
+  return { businessIds, cpu, cpuMsPerDial, transactions, statements, topStatements: top, machine: { ...machine, benchMsPerDial: round(machine.benchMs / leads, 1) }, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
 }
 
 /** Runs `measure` with Outdial, then with the polling dialer at 1 s and at 0.25 s, each started for it and stopped after. */
@@ -162,21 +187,24 @@ const THROUGHPUT = { businesses: 40, limit: 5, leads: 50, callMs: 500 };
 
 async function throughputRows(scenario: string, stack: ProcessStack, detail: Record<string, unknown>, dialers: 'side-by-side' | 'outdial'): Promise<Row[]> {
   stack.carrier.setScripts([], lasting(THROUGHPUT.callMs));
-  const p: Record<'rate' | 'over' | 'dup' | 'refill' | 'makespan' | 'cpu' | 'carrierCpu' | 'busy' | 'callback', Record<string, number>> = {
+  const p: Record<'rate' | 'over' | 'dup' | 'refill' | 'makespan' | 'cpu' | 'statements' | 'carrierCpu' | 'busy' | 'callback', Record<string, number>> = {
     rate: {},
     over: {},
     dup: {},
     refill: {},
     makespan: {},
     cpu: {},
+    statements: {},
     carrierCpu: {},
     busy: {},
     callback: {},
   };
   const measure = async (dialer: Dialer) => {
     const work = Array.from({ length: THROUGHPUT.businesses }, (_, b) => ({ callerId: nextCallerId(), limit: THROUGHPUT.limit, phones: numbers(THROUGHPUT.leads, 200 + b) }));
-    const { calls, cpu, cpuMsPerDial, machine } = await dial(stack, dialer, work, 600_000);
+    const { calls, cpu, cpuMsPerDial, statements, topStatements, machine } = await dial(stack, dialer, work, 600_000);
+    detail[`${scenario} Postgres statements executed most (${dialer.name})`] = Object.fromEntries(topStatements);
     p.cpu[dialer.name] = cpuMsPerDial;
+    p.statements[dialer.name] = round(statements / (THROUGHPUT.businesses * THROUGHPUT.leads), 1);
     p.carrierCpu[dialer.name] = machine.benchMsPerDial;
     p.busy[dialer.name] = machine.busyPercent;
     // How long the dialer took to answer the carrier's final status callbacks: the slot is free at the carrier, not yet in the dialer.
@@ -202,6 +230,7 @@ async function throughputRows(scenario: string, stack: ProcessStack, detail: Rec
     { scenario, metric: 'refill p50 ms under load', values: p.refill, target: '', met: null },
     { scenario, metric: 'makespan / ideal (median business)', values: p.makespan, target: '', met: null },
     { scenario, metric: 'CPU ms per dial, all its processes', values: p.cpu, target: '', met: null },
+    { scenario, metric: 'Postgres statements per dial (round trips, BEGIN and COMMIT included)', values: p.statements, target: '', met: null },
     { scenario, metric: 'CPU ms per dial of the bench beside it (the sandbox carrier)', values: p.carrierCpu, target: '', met: null },
     { scenario, metric: "the machine's CPU busy while it dials, % of all cores", values: p.busy, target: '', met: null },
     { scenario, metric: 'final status callback answered in, p50 ms', values: p.callback, target: '', met: null },
@@ -239,13 +268,13 @@ const freedSlot: Scenario = {
     const rows: Row[] = [];
     let oneRun = NaN;
     for (const runs of FREED.runs) {
-      const sizes: { freed: number; total: number; passes: number; cpuMs: number; transactions: number }[] = [];
+      const sizes: { freed: number; total: number; passes: number; cpuMs: number; transactions: number; statements: number }[] = [];
       for (const leads of FREED.leads) {
         const callerId = nextCallerId();
-        const { calls, businessIds, cpu, transactions } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(leads, 310), runs }], 300_000);
+        const { calls, businessIds, cpu, transactions, statements } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(leads, 310), runs }], 300_000);
         const actions = await businessActions(stack.temporal.address, businessIds.get(callerId)!);
         const cpuMs = Object.values(cpu).reduce((a, b) => a + b, 0);
-        sizes.push({ freed: calls.get(callerId)!.length, total: actions.total, passes: actions.byActivity.dialAvailableSlots ?? 0, cpuMs, transactions });
+        sizes.push({ freed: calls.get(callerId)!.length, total: actions.total, passes: actions.byActivity.dialAvailableSlots ?? 0, cpuMs, transactions, statements });
         detail[`freedSlot${runs}x${leads}`] = { perSlot: perUnit(actions, calls.get(callerId)!.length), byActivity: actions.byActivity, executions: actions.executions };
       }
       const [small, large] = sizes as [(typeof sizes)[0], (typeof sizes)[0]];
@@ -255,6 +284,7 @@ const freedSlot: Scenario = {
       // readings, as the actions are, moved more from run to run than the runs differed.
       const cpuMs = round(large.cpuMs / large.freed, 1);
       const transactions = round(large.transactions / large.freed, 1);
+      const statements = round(large.statements / large.freed, 1);
       if (runs === 1) oneRun = marginal;
       const label = `${runs} run${runs > 1 ? 's' : ''}`;
       rows.push(
@@ -268,6 +298,7 @@ const freedSlot: Scenario = {
         { scenario: 'freed-slot', metric: `all actions per freed slot (each run's own included), ${label}, ${FREED.leads[1]} leads`, values: { Outdial: round(large.total / large.freed, 2) }, target: '', met: null },
         { scenario: 'freed-slot', metric: `dial passes per freed slot, ${label}`, values: { Outdial: passes }, target: '', met: null },
         { scenario: 'freed-slot', metric: `Postgres write transactions per freed slot (each run's own included), ${label}, ${FREED.leads[1]} leads`, values: { Outdial: transactions }, target: '', met: null },
+        { scenario: 'freed-slot', metric: `Postgres statements per freed slot (each run's own included), ${label}, ${FREED.leads[1]} leads`, values: { Outdial: statements }, target: '', met: null },
         { scenario: 'freed-slot', metric: `CPU ms per freed slot (each run's own included), all Outdial's processes, ${label}, ${FREED.leads[1]} leads`, values: { Outdial: cpuMs }, target: '', met: null },
       );
     }

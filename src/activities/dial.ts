@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import type { SlotWaits } from '../calls/slot-waits';
 import type { WakeRuns } from '../calls/wake-runs';
 import { checkDelaySeconds, quietCallCheckSeconds, type CheckSchedule } from '../calls/check-schedule';
-import { placeReservedCall, type DialOutcome } from '../calls/place-call';
+import { placeReservedCalls, type DialOutcome } from '../calls/place-call';
 import { reconcileStaleCalls } from '../calls/reconcile';
 import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
@@ -188,15 +188,13 @@ export function createDialActivities(deps: DialDeps) {
       if (claim.waiting) logger.info({ runId, waiting: claim.waiting }, `nothing to dial before ${claim.waiting.until?.toISOString() ?? 'a window opens'} (${claim.waiting.reason}), waiting`);
       if (claim.expired > 0) logger.info({ runId, expired: claim.expired }, 'the run reached its stopAt: leads not yet dialed expired');
       if (claim.skippedDoNotCall > 0) logger.info({ runId, skipped: claim.skippedDoNotCall }, 'leads skipped: their numbers are on a do-not-call list');
-      const outcomes = await Promise.all(
-        claim.claimed.map(async (call) => {
-          const outcome = await placeReservedCall(deps, call, 'bulk');
-          const context = { runId, lead: call.position + 1, leadId: call.leadId, callId: call.callId, to: call.to };
-          if (outcome.kind === 'placed') logger.debug({ ...context, callSid: outcome.callSid }, `call started for lead ${call.position + 1}`);
-          else logger.warn({ ...context, outcome: outcome.kind, reason: outcome.message }, `call not placed for lead ${call.position + 1}: ${outcome.kind}`);
-          return outcome;
-        }),
-      );
+      const outcomes = await placeReservedCalls(deps, claim.claimed, 'bulk');
+      claim.claimed.forEach((call, i) => {
+        const outcome = outcomes[i]!;
+        const context = { runId, lead: call.position + 1, leadId: call.leadId, callId: call.callId, to: call.to };
+        if (outcome.kind === 'placed') logger.debug({ ...context, callSid: outcome.callSid }, `call started for lead ${call.position + 1}`);
+        else logger.warn({ ...context, outcome: outcome.kind, reason: outcome.message }, `call not placed for lead ${call.position + 1}: ${outcome.kind}`);
+      });
       const count = (kind: DialOutcome['kind']) => outcomes.filter((o) => o.kind === kind).length;
       // A refused call freed its slot at once: the runs that can use it are woken (this one too).
       const freedBusinessId = outcomes.flatMap((o) => (o.kind === 'rejected' && o.freed.result === 'applied' ? [o.freed.businessId] : []))[0];

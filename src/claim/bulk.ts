@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { callVariables } from '../calls/instructions';
 import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url';
 import { inTransaction, type Database } from '../db/client';
-import { insertReservedCalls } from '../db/queries/calls';
-import { claimQueuedJobs, expireQueuedJobs } from '../db/queries/jobs';
+import { claimQueuedJobs, expireQueuedJobs, type ClaimReservation } from '../db/queries/jobs';
 import { nextDialableAt, settleRunClaim, type RunDemandRow, type RunRow } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
@@ -170,17 +169,25 @@ export async function reserveAndClaimJobs(
       free = Math.min(free, places.left);
     }
 
-    const { claimed: jobs, skipped } = await claimQueuedJobs(client, { id: runId, businessId: run.business_id, timeZone: business.time_zone, window }, free, lockToken);
-    if (jobs.length === 0) return { ...nothing, skippedDoNotCall: skipped, slots, runStatus: status, stopAt };
+    // Call IDs and their callback URLs are fixed before the claim's statement: it inserts the reserved rows itself.
     const from = run.caller_id ?? business.caller_id;
+    const reservation: ClaimReservation = {
+      from,
+      onMachine: onMachineOf({ machineDetection: run.machine_detection }),
+      calls: Array.from({ length: free }, () => {
+        const id = randomUUID();
+        return { id, statusCallbackUrl: statusCallbackUrl(publicBaseUrl, id), amdCallbackUrl: run.machine_detection?.async ? amdCallbackUrl(publicBaseUrl, id) : null };
+      }),
+      refills: refillsSince(business),
+    };
+    const claim = await claimQueuedJobs(client, { id: runId, businessId: run.business_id, timeZone: business.time_zone, window }, reservation, lockToken);
+    const { claimed: jobs, skipped } = claim;
+    if (jobs.length === 0) return { ...nothing, skippedDoNotCall: skipped, slots, runStatus: status, stopAt };
+    refills = claim.refills;
+    const urls = new Map(reservation.calls.map((c) => [c.id, c]));
     const voiceApp = run.voice_app ?? business.voice_app;
     const calls: ReservedBulkCall[] = jobs.map((job) => {
-      const callId = randomUUID();
-      const instructions = {
-        voiceApp,
-        variables: callVariables(job, { callId, runId, leadId: job.lead_id }),
-        machineDetection: run.machine_detection,
-      };
+      const callId = job.call_id;
       return {
         callId,
         jobId: job.id,
@@ -188,18 +195,16 @@ export async function reserveAndClaimJobs(
         position: job.position,
         to: job.phone,
         from,
-        statusCallbackUrl: statusCallbackUrl(publicBaseUrl, callId),
-        amdCallbackUrl: run.machine_detection?.async ? amdCallbackUrl(publicBaseUrl, callId) : null,
-        instructions,
+        statusCallbackUrl: urls.get(callId)!.statusCallbackUrl,
+        amdCallbackUrl: urls.get(callId)!.amdCallbackUrl,
+        instructions: {
+          voiceApp,
+          variables: callVariables(job, { callId, runId, leadId: job.lead_id }),
+          machineDetection: run.machine_detection,
+        },
         paced: isPaced(pacing),
       };
     });
-    refills = await insertReservedCalls(
-      client,
-      { businessId: run.business_id, from, runId },
-      calls.map((c) => ({ id: c.callId, to: c.to, statusCallbackUrl: c.statusCallbackUrl, jobId: c.jobId, onMachine: onMachineOf(c.instructions), amdCallbackUrl: c.amdCallbackUrl })),
-      refillsSince(business),
-    );
     if (isPaced(pacing)) await recordSends(client, pacing.account, calls.map((c) => c.callId));
     const n = calls.length;
     return {

@@ -83,7 +83,7 @@ export async function reserveDirectCall(
     };
     refills = await insertReservedCalls(
       client,
-      { businessId, from, runId: null },
+      { businessId, from },
       [{ id: callId, to: request.to, statusCallbackUrl: call.statusCallbackUrl, onMachine: onMachineOf(call.instructions), amdCallbackUrl: call.amdCallbackUrl }],
       refillsSince(business),
     );

@@ -105,6 +105,6 @@ export function pacingOf(config: { twilio: { accountSid: string; callsPerSecond:
 }
 
 /** What the call row records of detection: the policy, when detection is on. */
-export function onMachineOf(instructions: CallInstructions): OnMachinePolicy | null {
+export function onMachineOf(instructions: Pick<CallInstructions, 'machineDetection'>): OnMachinePolicy | null {
   return instructions.machineDetection?.onMachine ?? null;
 }

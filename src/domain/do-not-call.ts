@@ -4,7 +4,7 @@ import type { DomainDeps } from './deps';
 
 /**
  * Do-not-call lists: each business's own, and the operator-wide one (`scope: null`, admin only).
- * Both are checked inside the claim and again just before each dial (src/claim/, calls.beginDial).
+ * Both are checked inside the claim and again just before each dial (src/claim/, calls.beginDials).
  */
 
 export type ListScope = { businessId: string } | { global: true };

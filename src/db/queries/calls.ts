@@ -4,6 +4,7 @@ import { ACTIVE_CALL_STATUSES, activeCallSql, type AnsweredBy, type CallDirectio
 import type { Executor } from './executor';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import { CREATED_US, FROM_US, type TimeKey } from './keyset';
+import { reserveCallsSql } from './reservations';
 
 /**
  * Queries of the `calls` table. A call row is a slot: `reserved` before the carrier is asked, active
@@ -67,43 +68,32 @@ export interface NewReservedCall {
   id: string;
   to: string;
   statusCallbackUrl: string;
-  /** Bulk calls: the job (and run) the slot is for. */
-  jobId?: string;
   /** Set when answering-machine detection is asked for. */
   onMachine?: OnMachinePolicy | null;
   amdCallbackUrl?: string | null;
 }
 
 /**
- * Inserts the reserved calls of one claim and stamps the claim as the business's last; returns the
- * refill waits (src/metrics/slot-refill.ts): seconds since each of up to `calls.length` of the
- * business's slots freed (terminal status) after its previous claim and within the last
- * `refills.horizonSeconds`, oldest first. One statement: it runs in every claim transaction.
+ * Inserts a direct call's reserved row and stamps the claim as the business's last (reserveCallsSql);
+ * returns its refill wait (none or one). One statement: it runs in every direct call's reservation.
  */
 export async function insertReservedCalls(
   client: PoolClient,
-  slot: { businessId: string; from: string; runId: string | null },
+  slot: { businessId: string; from: string },
   calls: NewReservedCall[],
   refills: { since: Date | null; horizonSeconds: number },
 ): Promise<number[]> {
-  // A run's claim counts its jobs on the run in the same statement (the fair share's tie-break).
-  const r = await client.query<{ seconds: number }>(
-    `WITH counted AS (UPDATE bulk_call_runs SET jobs_claimed = jobs_claimed + cardinality($4::uuid[]) WHERE id = $3),
-          stamp AS (UPDATE businesses SET last_claim_at = clock_timestamp() WHERE id = $1),
-          reserved AS (
-            INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url, on_machine, amd_callback_url)
-            SELECT c.id, $1, CASE WHEN $3::uuid IS NULL THEN 'direct' ELSE 'bulk' END, 'reserved', c.phone, $2, $3, c.job_id, c.url, c.on_machine, c.amd_url
-              FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[]) AS c(id, job_id, phone, url, on_machine, amd_url)
-          )
-     SELECT extract(epoch FROM clock_timestamp() - ended_at)::float8 AS seconds FROM calls
-      WHERE business_id = $1 AND ended_at IS NOT NULL AND ended_at > greatest($10::timestamptz, now() - make_interval(secs => $11))
-      ORDER BY ended_at LIMIT cardinality($4::uuid[])`,
+  const r = await client.query<{ waits: number[] }>(
+    `WITH to_reserve AS (
+       SELECT c.*, NULL::uuid AS job_id FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[]) AS c(id, phone, url, on_machine, amd_url)
+     ),
+     ${reserveCallsSql({ business: 1, from: 2, run: 3, since: 9, horizon: 10 })}
+     SELECT waits FROM refills`,
     [
       slot.businessId,
       slot.from,
-      slot.runId,
+      null,
       calls.map((c) => c.id),
-      calls.map((c) => c.jobId ?? null),
       calls.map((c) => c.to),
       calls.map((c) => c.statusCallbackUrl),
       calls.map((c) => c.onMachine ?? null),
@@ -112,7 +102,7 @@ export async function insertReservedCalls(
       refills.horizonSeconds,
     ],
   );
-  return r.rows.map((row) => row.seconds);
+  return r.rows[0]?.waits ?? [];
 }
 
 export async function findCall(db: Executor, id: string): Promise<CallRow | null> {
@@ -128,34 +118,44 @@ export async function callbackUrlsOf(db: Executor, id: string): Promise<{ status
   return r.rows[0] ?? null;
 }
 
+/** What `beginDials` found for one reservation. */
+export type BeganDial = { result: 'ok'; dialedAt: Date } | { result: 'stopped' } | { result: 'do-not-call' };
+
 /**
- * The last word before the carrier is asked: the call is still a fresh reservation (at most
- * MAX_DIAL_DELAY_SECONDS old), its run (if any) still running, and its number on no do-not-call list; records `dialed_at`, so a reservation
- * without it never reached the carrier.
+ * The last word before the carrier is asked, for the reservations of one claim in one statement:
+ * each call is still a fresh reservation (at most MAX_DIAL_DELAY_SECONDS old), its run (if any)
+ * still running, and its number on no do-not-call list; records `dialed_at`, so a reservation
+ * without it never reached the carrier. A call not found is `stopped`.
  */
-export async function beginDial(db: Executor, id: string): Promise<{ result: 'ok'; dialedAt: Date } | { result: 'stopped' } | { result: 'do-not-call' }> {
-  const r = await db.query<{ listed: boolean; dialed_at: Date | null }>(
-    `WITH c AS (SELECT * FROM calls WHERE id = $1),
+export async function beginDials(db: Executor, ids: readonly string[]): Promise<Map<string, BeganDial>> {
+  const r = await db.query<{ id: string; listed: boolean; dialed_at: Date | null }>(
+    `WITH c AS (SELECT * FROM calls WHERE id = ANY($1::uuid[])),
      listed AS (
-       SELECT EXISTS (SELECT 1 FROM c JOIN do_not_call_numbers d ON d.phone = c.to_number AND (d.business_id = c.business_id OR d.business_id IS NULL)) AS listed
+       SELECT c.id, EXISTS (SELECT 1 FROM do_not_call_numbers d WHERE d.phone = c.to_number AND (d.business_id = c.business_id OR d.business_id IS NULL)) AS listed FROM c
      ),
      began AS (
        UPDATE calls SET dialed_at = now(), updated_at = now()
-        WHERE id = $1 AND status = 'reserved' AND dialed_at IS NULL AND NOT (SELECT listed FROM listed)
+         FROM listed
+        WHERE calls.id = listed.id AND NOT listed.listed AND calls.status = 'reserved' AND calls.dialed_at IS NULL
           -- A claim checked the lead's window for this long only: an older reservation is not dialed.
-          AND created_at > now() - make_interval(secs => $2)
-          AND (run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = calls.run_id AND r.status = 'running'))
-       RETURNING id, dialed_at
+          AND calls.created_at > now() - make_interval(secs => $2)
+          AND (calls.run_id IS NULL OR EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = calls.run_id AND r.status = 'running'))
+       RETURNING calls.id, calls.dialed_at
      ),
-     -- The call's pacing place (if paced) is given back when nothing will be sent (data-modifying
+     -- The pacing place (if paced) of a call that will not be sent is given back (data-modifying
      -- CTEs run whether or not the SELECT reads them); a sent one is stamped when the carrier answers.
-     unsent AS (DELETE FROM carrier_sends WHERE call_id = $1 AND NOT EXISTS (SELECT 1 FROM began) RETURNING id)
-     SELECT (SELECT listed FROM listed) AS listed, (SELECT dialed_at FROM began) AS dialed_at`,
-    [id, MAX_DIAL_DELAY_SECONDS],
+     unsent AS (DELETE FROM carrier_sends WHERE call_id = ANY($1::uuid[]) AND call_id NOT IN (SELECT id FROM began) RETURNING id)
+     SELECT listed.id, listed.listed, began.dialed_at FROM listed LEFT JOIN began ON began.id = listed.id`,
+    [ids, MAX_DIAL_DELAY_SECONDS],
   );
-  const row = r.rows[0];
-  if (row?.dialed_at) return { result: 'ok', dialedAt: row.dialed_at };
-  return row?.listed ? { result: 'do-not-call' } : { result: 'stopped' };
+  const found = new Map(r.rows.map((row) => [row.id, row]));
+  return new Map(
+    ids.map((id): [string, BeganDial] => {
+      const row = found.get(id);
+      if (row?.dialed_at) return [id, { result: 'ok', dialedAt: row.dialed_at }];
+      return [id, row?.listed ? { result: 'do-not-call' } : { result: 'stopped' }];
+    }),
+  );
 }
 
 /**
@@ -182,21 +182,22 @@ export async function recordAnsweredBy(db: Executor, by: { callId?: string; call
   return r.rows[0] ?? null;
 }
 
-/** The carrier accepted the call: keep its SID on the call and its job; a callback may already have moved the status past `queued`. */
-export async function recordPlaced(db: Executor, id: string, sid: string): Promise<void> {
+/** The carrier accepted these calls: keep each SID on its call and its job; a callback may already have moved a status past `queued`. */
+export async function recordPlaced(db: Executor, placed: readonly { id: string; sid: string }[]): Promise<void> {
   await db.query(
     `WITH c AS (
        UPDATE calls
-          SET twilio_call_sid = COALESCE(twilio_call_sid, $2),
-              status = CASE WHEN status = 'reserved' THEN 'queued' ELSE status END,
+          SET twilio_call_sid = COALESCE(calls.twilio_call_sid, p.sid),
+              status = CASE WHEN calls.status = 'reserved' THEN 'queued' ELSE calls.status END,
               ${NEWS},
               updated_at = now()
-        WHERE id = $1
-       RETURNING job_id
+         FROM unnest($1::uuid[], $2::text[]) AS p(id, sid)
+        WHERE calls.id = p.id
+       RETURNING calls.job_id, p.sid
      )
-     UPDATE outbound_call_jobs j SET twilio_call_sid = COALESCE(j.twilio_call_sid, $2), updated_at = now()
+     UPDATE outbound_call_jobs j SET twilio_call_sid = COALESCE(j.twilio_call_sid, c.sid), updated_at = now()
        FROM c WHERE j.id = c.job_id`,
-    [id, sid],
+    [placed.map((p) => p.id), placed.map((p) => p.sid)],
   );
 }
 

@@ -2,7 +2,7 @@ import type { Executor } from './executor';
 
 /**
  * Queries of `do_not_call_numbers`. `scope` is a business ID, or null for the operator-wide list.
- * The claim reads the lists itself (src/db/queries/jobs.ts, calls.ts `beginDial`).
+ * The claim reads the lists itself (src/db/queries/jobs.ts, calls.ts `beginDials`).
  */
 
 export interface DoNotCallRow {

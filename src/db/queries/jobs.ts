@@ -4,8 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { CallingWindow, LeadVariables } from '../settings';
-import type { CallStatus, JobStatus } from '../statuses';
+import type { CallStatus, JobStatus, OnMachinePolicy } from '../statuses';
 import type { Executor } from './executor';
+import { reserveCallsSql } from './reservations';
 
 /** Queries of the `leads` and `outbound_call_jobs` tables: a run's list and where each lead stands. */
 
@@ -104,18 +105,12 @@ export interface ClaimedJob {
   phone: string;
   name: string | null;
   variables: LeadVariables | null;
+  /** The reserved call row inserted for it. */
+  call_id: string;
 }
 
 /**
- * The conditional claim: the next queued jobs of the run, in order, move to `dialing` under this
- * caller's lock token, skipping any job another claimer holds. A picked job whose number is on the
- * business's or the global do-not-call list ends `skipped_dnc` in the same statement instead, and
- * takes no slot: the claim picks again until it has `max` dialable jobs or the queue is empty.
- * (One statement per round reads the list as committed when it starts, after the slot lock was
- * taken: a number listed before the claim is never claimed.)
- */
-/**
- * The longest a claimed call may wait for its dial: `beginDial` refuses (and re-queues) an older
+ * The longest a claimed call may wait for its dial: `beginDials` refuses (and re-queues) an older
  * reservation, so a claim that checks the window now and this much later never dials outside it.
  */
 export const MAX_DIAL_DELAY_SECONDS = 10;
@@ -127,17 +122,38 @@ export const MAX_DIAL_DELAY_SECONDS = 10;
  */
 const LISTED_LOOKAHEAD = 16;
 
+/** The call rows a claim may reserve, one per job it may claim, in order: IDs and callback URLs fixed before the statement. */
+export interface ClaimReservation {
+  from: string;
+  onMachine: OnMachinePolicy | null;
+  calls: { id: string; statusCallbackUrl: string; amdCallbackUrl: string | null }[];
+  refills: { since: Date | null; horizonSeconds: number };
+}
+
+/**
+ * The conditional claim and its reservation, one statement a round: the next queued jobs of the run,
+ * in order, move to `dialing` under this caller's lock token, skipping any job another claimer holds,
+ * and each gets its `reserved` call row (reserveCallsSql), the k-th job claimed the k-th of
+ * `reservation.calls`. A picked job whose number is on the business's or the global do-not-call
+ * list ends `skipped_dnc` in the same statement instead, and takes no slot: the claim picks again
+ * until it has `reservation.calls.length` dialable jobs or the queue is empty. (Each round reads the
+ * list as committed when it starts, after the slot lock was taken: a number listed before the claim
+ * is never claimed.) Returns the refill waits of the slots the claim refilled.
+ */
 export async function claimQueuedJobs(
   client: PoolClient,
   run: { id: string; businessId: string; timeZone: string; window: CallingWindow },
-  max: number,
+  reservation: ClaimReservation,
   lockToken: string,
-): Promise<{ claimed: ClaimedJob[]; skipped: number }> {
+): Promise<{ claimed: ClaimedJob[]; skipped: number; refills: number[] }> {
+  const max = reservation.calls.length;
   const claimed: ClaimedJob[] = [];
+  const refills: number[] = [];
   let skipped = 0;
   for (;;) {
     const wanted = max - claimed.length;
-    const r = await client.query<ClaimedJob & { skipped: boolean }>(
+    const calls = reservation.calls.slice(claimed.length);
+    const r = await client.query<ClaimedJob & { skipped: boolean; refills: number[] | null }>(
       `WITH candidates AS (
          SELECT j.id, j.position,
                 EXISTS (SELECT 1 FROM do_not_call_numbers d WHERE d.phone = l.phone AND (d.business_id = $4 OR d.business_id IS NULL)) AS listed
@@ -165,19 +181,47 @@ export async function claimQueuedJobs(
           WHERE j.id = picked.id AND NOT picked.listed
             AND j.status = 'queued' AND j.twilio_call_sid IS NULL AND j.dial_lock_token IS NULL
          RETURNING j.id, j.lead_id, j.position
-       )
-       SELECT c.id, c.lead_id, c.position, l.phone, l.name, l.variables, false AS skipped FROM claim c JOIN leads l ON l.id = c.lead_id
+       ),
+       to_reserve AS (
+         SELECT c.id AS job_id, c.lead_id, c.position, l.phone, l.name, l.variables, i.id, i.url, $12::text AS on_machine, i.amd_url
+           FROM (SELECT claim.*, row_number() OVER (ORDER BY claim.position) AS k FROM claim) c
+           JOIN leads l ON l.id = c.lead_id
+           JOIN unnest($9::uuid[], $10::text[], $11::text[]) WITH ORDINALITY AS i(id, url, amd_url, k) ON i.k = c.k
+       ),
+       ${reserveCallsSql({ business: 4, from: 13, run: 1, since: 14, horizon: 15, offset: 16 })}
+       SELECT r.job_id AS id, r.lead_id, r.position, r.phone, r.name, r.variables, r.id AS call_id, false AS skipped, (SELECT waits FROM refills) AS refills FROM to_reserve r
        UNION ALL
-       SELECT s.id, NULL, NULL, NULL, NULL, NULL, true FROM skip s`,
-      [run.id, wanted, lockToken, run.businessId, LISTED_LOOKAHEAD, run.timeZone, run.window, MAX_DIAL_DELAY_SECONDS],
+       SELECT s.id, NULL, NULL, NULL, NULL, NULL, NULL, true, NULL FROM skip s`,
+      [
+        run.id,
+        wanted,
+        lockToken,
+        run.businessId,
+        LISTED_LOOKAHEAD,
+        run.timeZone,
+        run.window,
+        MAX_DIAL_DELAY_SECONDS,
+        calls.map((c) => c.id),
+        calls.map((c) => c.statusCallbackUrl),
+        calls.map((c) => c.amdCallbackUrl),
+        reservation.onMachine,
+        reservation.from,
+        reservation.refills.since,
+        reservation.refills.horizonSeconds,
+        claimed.length,
+      ],
     );
     const skippedNow = r.rows.filter((row) => row.skipped).length;
     skipped += skippedNow;
-    for (const row of r.rows) if (!row.skipped) claimed.push({ id: row.id, lead_id: row.lead_id, position: row.position, phone: row.phone, name: row.name, variables: row.variables });
+    const claimedNow = r.rows.filter((row) => !row.skipped);
+    refills.push(...(claimedNow[0]?.refills ?? []));
+    for (const row of claimedNow) {
+      claimed.push({ id: row.id, lead_id: row.lead_id, position: row.position, phone: row.phone, name: row.name, variables: row.variables, call_id: row.call_id });
+    }
     // Only a round that lost picks to the list can have left dialable jobs behind.
     if (skippedNow === 0 || claimed.length >= max) break;
   }
-  return { claimed: claimed.sort((a, b) => a.position - b.position), skipped };
+  return { claimed: claimed.sort((a, b) => a.position - b.position), skipped, refills };
 }
 
 /**
