@@ -271,11 +271,16 @@ const freedSlot: Scenario = {
       const sizes: { freed: number; total: number; passes: number; cpuMs: number; transactions: number; statements: number }[] = [];
       for (const leads of FREED.leads) {
         const callerId = nextCallerId();
-        const { calls, businessIds, cpu, transactions, statements } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(leads, 310), runs }], 300_000);
+        const { calls, businessIds, cpu, transactions, statements, topStatements } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(leads, 310), runs }], 300_000);
         const actions = await businessActions(stack.temporal.address, businessIds.get(callerId)!);
         const cpuMs = Object.values(cpu).reduce((a, b) => a + b, 0);
         sizes.push({ freed: calls.get(callerId)!.length, total: actions.total, passes: actions.byActivity.dialAvailableSlots ?? 0, cpuMs, transactions, statements });
-        detail[`freedSlot${runs}x${leads}`] = { perSlot: perUnit(actions, calls.get(callerId)!.length), byActivity: actions.byActivity, executions: actions.executions };
+        detail[`freedSlot${runs}x${leads}`] = {
+          perSlot: perUnit(actions, calls.get(callerId)!.length),
+          byActivity: actions.byActivity,
+          executions: actions.executions,
+          statementsExecutedMost: Object.fromEntries(topStatements),
+        };
       }
       const [small, large] = sizes as [(typeof sizes)[0], (typeof sizes)[0]];
       const marginal = round((large.total - small.total) / (large.freed - small.freed), 2);
