@@ -136,7 +136,11 @@ export function createDialActivities(deps: DialDeps) {
           marked = true;
         }
         const untilCheck = summary.nextCheckAt ? Math.max(MIN_CHECK_WAIT_MS, Date.parse(summary.nextCheckAt) - Date.now()) : Number.POSITIVE_INFINITY;
-        const heard = await waits.wait(run.business_id, since, Math.min(left, untilCheck), { runId, ...(activity ? { signal: activity.cancellationSignal } : {}) });
+        const heard = await waits.wait(run.business_id, since, Math.min(left, untilCheck), {
+          runId,
+          counted: pass.snapshot,
+          ...(activity ? { signal: activity.cancellationSignal } : {}),
+        });
         // The worker is shutting down (or the pass was cancelled): the run's next pass goes to another worker at once.
         if (heard === 'stopped') break;
       }
@@ -221,6 +225,7 @@ export function createDialActivities(deps: DialDeps) {
         taken: claim.claimed.length + claim.skippedDoNotCall + claim.expired - count('not-sent') - count('account-refused'),
         leavesSlots,
         otherCandidates: claim.otherCandidates,
+        snapshot: claim.snapshot,
         seen: {
           runStatus: accountRefusal ? 'paused' : claim.runStatus,
           dialing: (claim.slots?.run.active ?? 0) - notPlaced,
@@ -258,6 +263,8 @@ interface PassResult {
   leavesSlots: boolean;
   /** The runs its claim found could use them, best first. */
   otherCandidates: string[];
+  /** The snapshot its claim counted the slots in: changes it saw need no pass again. */
+  snapshot: string;
   /** The standing as the pass's claim saw it, without the queued count. */
   seen: Omit<Standing, 'queued'>;
   summary: Omit<DialPassSummary, keyof Standing>;

@@ -17,6 +17,12 @@ export type SlotWaitResult = 'changed' | 'timeout' | 'stopped';
  * claim found could use them, else to the longest-waiting session that has not claimed since the
  * change. After a reconnect every business counts as changed (notifications sent meanwhile are
  * lost): each waiting session claims again.
+ *
+ * A notification carries the transaction that freed the slot. A session whose last claim counted
+ * the slots in a snapshot that already saw that transaction committed has used or passed over that
+ * slot: it is not sent to claim again for it (a pass claims every free slot, so under load the
+ * notifications of slots an earlier pass took arrived after it, and each cost a claim that found
+ * nothing).
  */
 export interface SlotWaits {
   /** Resolves once LISTEN is in place. */
@@ -26,10 +32,12 @@ export interface SlotWaits {
   /** Changes of `businessId` heard so far (it must be followed). */
   seen(businessId: string): number;
   /**
-   * Resolves at once when `businessId` has changed since `since`; else when a change (or a hand-on)
+   * Resolves at once when `businessId` has changed since `since` (`counted`: the snapshot, as
+   * `pg_current_snapshot()` prints it, the session's last claim counted the slots in; changes it
+   * saw do not count); else when a change (or a hand-on)
    * wakes this wait in its turn, after `timeoutMs`, or when stopped (or `signal` aborts).
    */
-  wait(businessId: string, since: number, timeoutMs: number, opts?: { runId?: string; signal?: AbortSignal }): Promise<SlotWaitResult>;
+  wait(businessId: string, since: number, timeoutMs: number, opts?: { runId?: string; signal?: AbortSignal; counted?: string }): Promise<SlotWaitResult>;
   /**
    * Slots of `businessId` are left that this session cannot use: one session that has not claimed
    * since the latest change is woken for them, of the first of `runIds` waiting here, else the
@@ -44,29 +52,77 @@ interface Waiter {
   runId: string | undefined;
   /** `seen` when it began waiting: it has claimed since every change up to it. */
   since: number;
+  /** The snapshot its last claim counted in. */
+  counted: Snapshot | null;
   wake(): void;
+}
+
+/** A change heard: its number, and the transaction that made it (null: a limit change, a check due, a reconnect). */
+interface Change {
+  seq: number;
+  xid: bigint | null;
 }
 
 interface Followed {
   followers: number;
+  /** Changes heard so far. */
   changes: number;
+  /** The latest of them, oldest first (at most KEPT_CHANGES). */
+  recent: Change[];
   /** In the order they began waiting. */
   waiters: Set<Waiter>;
+}
+
+/** Changes kept per business to match against snapshots; a session further behind claims again. */
+const KEPT_CHANGES = 256;
+
+/** A Postgres snapshot (`xmin:xmax:xip,…`): which transactions it saw committed. */
+interface Snapshot {
+  xmin: bigint;
+  xmax: bigint;
+  inProgress: Set<bigint>;
+}
+
+export function parseSnapshot(text: string): Snapshot | null {
+  const m = /^(\d+):(\d+):([\d,]*)$/.exec(text);
+  if (!m) return null;
+  return { xmin: BigInt(m[1]!), xmax: BigInt(m[2]!), inProgress: new Set(m[3] ? m[3].split(',').map((x) => BigInt(x)) : []) };
+}
+
+/** Whether the transaction had committed for the snapshot (it sent a notification, so it did not abort): Postgres's own rule. */
+export function sawCommitted(snapshot: Snapshot | null, xid: bigint | null): boolean {
+  if (!snapshot || xid === null) return false;
+  return xid < snapshot.xmin || (xid < snapshot.xmax && !snapshot.inProgress.has(xid));
+}
+
+/** Whether `f` changed since `since` in a way the snapshot `counted` did not see. */
+function changedFor(f: Followed, since: number, counted: Snapshot | null): boolean {
+  if (f.changes <= since) return false;
+  const oldest = f.recent[0]?.seq ?? f.changes + 1;
+  if (since + 1 < oldest) return true;
+  return f.recent.some((c) => c.seq > since && !sawCommitted(counted, c.xid));
 }
 
 export function startSlotWaits(databaseUrl: string, logger: Logger): SlotWaits {
   const followed = new Map<string, Followed>();
   const stopWaiters = new Set<() => void>();
-  let reconnects = 0;
   let stopped = false;
   const wakeAll = (f: Followed) => {
     for (const w of [...f.waiters]) w.wake();
   };
-  const seen = (businessId: string) => reconnects + (followed.get(businessId)?.changes ?? 0);
-  /** Wakes a waiter that began waiting before the latest change: of the first of `runIds` that has one, else the longest waiting. */
-  const wakeNext = (businessId: string, f: Followed, runIds: readonly string[] = []): boolean => {
-    const now = seen(businessId);
-    const due = [...f.waiters].filter((w) => w.since < now);
+  const seen = (businessId: string) => followed.get(businessId)?.changes ?? 0;
+  const record = (f: Followed, xid: bigint | null) => {
+    f.changes += 1;
+    f.recent.push({ seq: f.changes, xid });
+    if (f.recent.length > KEPT_CHANGES) f.recent.shift();
+  };
+  /**
+   * Wakes a waiter that began waiting before the latest change (`xid`: the transaction that made it,
+   * which a waiter's last claim may already have seen): of the first of `runIds` that has one, else
+   * the longest waiting.
+   */
+  const wakeNext = (f: Followed, runIds: readonly string[] = [], xid: bigint | null = null): boolean => {
+    const due = [...f.waiters].filter((w) => w.since < f.changes && !sawCommitted(w.counted, xid));
     const next = runIds.map((id) => due.find((w) => w.runId === id)).find((w) => w !== undefined) ?? due[0];
     next?.wake();
     return next !== undefined;
@@ -76,16 +132,19 @@ export function startSlotWaits(databaseUrl: string, logger: Logger): SlotWaits {
     SLOTS_CHANNEL,
     {
       onNotify(payload) {
-        // `business` or `business:run` (drizzle/0020_slot_wake_targets.sql).
-        const [businessId = '', runId = ''] = payload.split(':');
+        // `business`, or `business:run:xid` (drizzle/0021_slot_notify_xid.sql; the run may be empty).
+        const [businessId = '', runId = '', xid = ''] = payload.split(':');
         const f = followed.get(businessId);
         if (!f) return;
-        f.changes += 1;
-        wakeNext(businessId, f, runId ? [runId] : []);
+        const changedBy = /^\d+$/.test(xid) ? BigInt(xid) : null;
+        record(f, changedBy);
+        wakeNext(f, runId ? [runId] : [], changedBy);
       },
       onReconnect() {
-        reconnects += 1;
-        for (const f of followed.values()) wakeAll(f);
+        for (const f of followed.values()) {
+          record(f, null);
+          wakeAll(f);
+        }
       },
     },
     logger,
@@ -94,7 +153,7 @@ export function startSlotWaits(databaseUrl: string, logger: Logger): SlotWaits {
     ready: listener.ready,
     follow(businessId) {
       let f = followed.get(businessId);
-      if (!f) followed.set(businessId, (f = { followers: 0, changes: 0, waiters: new Set() }));
+      if (!f) followed.set(businessId, (f = { followers: 0, changes: 0, recent: [], waiters: new Set() }));
       f.followers += 1;
       let left = false;
       return () => {
@@ -107,12 +166,13 @@ export function startSlotWaits(databaseUrl: string, logger: Logger): SlotWaits {
     seen,
     handOn(businessId, runIds) {
       const f = followed.get(businessId);
-      return f ? wakeNext(businessId, f, runIds) : false;
+      return f ? wakeNext(f, runIds) : false;
     },
-    wait(businessId, since, timeoutMs, { runId, signal } = {}) {
+    wait(businessId, since, timeoutMs, { runId, signal, counted: countedText } = {}) {
       const f = followed.get(businessId);
       if (stopped || signal?.aborted) return Promise.resolve('stopped');
-      if (!f || seen(businessId) !== since) return Promise.resolve('changed');
+      const counted = countedText ? parseSnapshot(countedText) : null;
+      if (!f || changedFor(f, since, counted)) return Promise.resolve('changed');
       return new Promise<SlotWaitResult>((resolve) => {
         const done = (result: SlotWaitResult) => {
           clearTimeout(timer);
@@ -121,7 +181,8 @@ export function startSlotWaits(databaseUrl: string, logger: Logger): SlotWaits {
           signal?.removeEventListener('abort', onStop);
           resolve(result);
         };
-        const waiter: Waiter = { runId, since, wake: () => done('changed') };
+        // Waiting from now: every change so far was seen or counted, so only later ones wake it.
+        const waiter: Waiter = { runId, since: f.changes, counted, wake: () => done('changed') };
         const onStop = () => done('stopped');
         const timer = setTimeout(() => done('timeout'), Math.max(0, timeoutMs));
         f.waiters.add(waiter);

@@ -51,6 +51,8 @@ export interface ClaimResult {
   check: { due: boolean; nextAt: Date | null };
   /** The business's other running runs that could use a slot this claim leaves, best first (wakeCandidates; empty when it did not read them). */
   otherCandidates: string[];
+  /** The snapshot its slots were counted in (SlotStanding.snapshot). */
+  snapshot: string;
 }
 
 /** The free slots of one run and the rule that limits them: the business's limit, the runs' part of it, the run's cap, its fair share. */
@@ -132,7 +134,7 @@ export async function reserveAndClaimJobs(
     if (!locked) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
     const { business, standing } = locked;
     const check = { due: standing.checkDue, nextAt: standing.nextCheckAt };
-    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null, check, otherCandidates: [] as string[] };
+    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null, check, otherCandidates: [] as string[], snapshot: standing.snapshot };
     // The run's status as read under the lock: a pause committed before this point stops new dials.
     const timing = standing.run;
     const status = timing?.status ?? null;
@@ -218,6 +220,7 @@ export async function reserveAndClaimJobs(
       runStatus: status,
       check,
       otherCandidates: nothing.otherCandidates,
+      snapshot: standing.snapshot,
     };
   });
   observeSlotRefills('bulk', refills);

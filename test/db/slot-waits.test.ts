@@ -145,4 +145,45 @@ describe('slot waits', () => {
       await notifySlots(database.pool, businessId);
       expect(await again.result).toBe('changed');
     }));
+
+  /** The snapshot a claim's standing statement would count in now. */
+  const snapshotNow = async () => (await database.pool.query<{ s: string }>('SELECT pg_current_snapshot()::text AS s')).rows[0]!.s;
+
+  it("a freed slot the session's last claim already counted neither ends its wait nor wakes it; one freed after that claim does", () =>
+    withSessions(async () => {
+      const counted = await callOf(runA, 'in-progress');
+      const later = await callOf(runA, 'in-progress');
+      // The call ends before the session's claim counts the slots, and its notification is heard after.
+      const since = waits.seen(businessId);
+      await database.pool.query("UPDATE calls SET status = 'completed', ended_at = now() WHERE id = $1", [counted]);
+      const snapshot = await snapshotNow();
+      await heardAllSoFar();
+      expect(waits.seen(businessId)).toBeGreaterThan(since);
+      let outcome: SlotWaitResult | null = null;
+      const waiting = waits.wait(businessId, since, LONG_MS, { runId: runA, counted: snapshot }).then((r) => (outcome = r));
+      await heardAllSoFar();
+      expect(outcome).toBeNull();
+      // Without the snapshot, the same change would have sent it to claim again at once.
+      expect(await waits.wait(businessId, since, LONG_MS, { runId: runA })).toBe('changed');
+      await database.pool.query("UPDATE calls SET status = 'completed', ended_at = now() WHERE id = $1", [later]);
+      expect(await waiting).toBe('changed');
+    }));
+
+  it("a notification naming a run whose claim counted it goes to the next session that did not", () =>
+    withSessions(async () => {
+      const call = await callOf(runA, 'in-progress');
+      const before = await snapshotNow();
+      // As if A's claim had counted after every transaction to come had committed; B's before the call ends.
+      const sawAll = `${2n ** 60n}:${2n ** 60n}:`;
+      let aOutcome: SlotWaitResult | null = null;
+      const a = waits.wait(businessId, waits.seen(businessId), LONG_MS, { runId: runA, counted: sawAll }).then((r) => (aOutcome = r));
+      const b = waits.wait(businessId, waits.seen(businessId), LONG_MS, { runId: runB, counted: before });
+      // The notification names A's run; A counted it, so B is woken for it.
+      await database.pool.query("UPDATE calls SET status = 'completed', ended_at = now() WHERE id = $1", [call]);
+      expect(await b).toBe('changed');
+      await heardAllSoFar();
+      expect(aOutcome).toBeNull();
+      await notifySlots(database.pool, businessId);
+      expect(await a).toBe('changed');
+    }));
 });

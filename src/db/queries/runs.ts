@@ -100,6 +100,11 @@ export interface SlotStanding {
   run: { status: RunStatus; beforeStart: boolean; pastStop: boolean } | null;
   /** Every running run's demand, for the fair share and the wake-ups. */
   demands: RunDemandRow[];
+  /**
+   * The statement's snapshot (`pg_current_snapshot()`, as text): every transaction it saw committed
+   * was counted in the slots above (src/calls/slot-waits.ts, `slotsSeen`).
+   */
+  snapshot: string;
 }
 
 /**
@@ -120,6 +125,7 @@ export async function slotStanding(db: Executor, businessId: string, look: { run
     run_status: RunStatus | null;
     before_start: boolean | null;
     past_stop: boolean | null;
+    snapshot: string;
   };
   const r = await db.query<Row>(
     `WITH business AS (
@@ -144,7 +150,7 @@ export async function slotStanding(db: Executor, businessId: string, look: { run
         WHERE r.business_id = $1 AND r.status = 'running'
      )
      SELECT x.total, x.bulk, x.next_check_at, x.next_check_at <= now() AS check_due,
-            a.status AS run_status, a.before_start, a.past_stop, d.*
+            a.status AS run_status, a.before_start, a.past_stop, pg_current_snapshot()::text AS snapshot, d.*
        FROM business x LEFT JOIN asking a ON true LEFT JOIN demands d ON true`,
     [businessId, look.defaultWindow, MAX_DIAL_DELAY_SECONDS, look.runId, look.quietSeconds ?? null],
   );
@@ -154,6 +160,7 @@ export async function slotStanding(db: Executor, businessId: string, look: { run
     nextCheckAt: look.quietSeconds === undefined ? null : first.next_check_at,
     checkDue: look.quietSeconds !== undefined && (first.check_due ?? false),
     run: first.run_status ? { status: first.run_status, beforeStart: first.before_start ?? false, pastStop: first.past_stop ?? false } : null,
+    snapshot: first.snapshot,
     demands: r.rows.flatMap((row) =>
       row.id === null
         ? []
