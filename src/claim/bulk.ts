@@ -186,7 +186,6 @@ export async function reserveAndClaimJobs(
     const { claimed: jobs, skipped } = claim;
     if (jobs.length === 0) return { ...nothing, skippedDoNotCall: skipped, slots, runStatus: status, stopAt };
     refills = claim.refills;
-    const urls = new Map(reservation.calls.map((c) => [c.id, c]));
     const voiceApp = run.voice_app ?? business.voice_app;
     const calls: ReservedBulkCall[] = jobs.map((job) => {
       const callId = job.call_id;
@@ -197,8 +196,8 @@ export async function reserveAndClaimJobs(
         position: job.position,
         to: job.phone,
         from,
-        statusCallbackUrl: urls.get(callId)!.statusCallbackUrl,
-        amdCallbackUrl: urls.get(callId)!.amdCallbackUrl,
+        statusCallbackUrl: job.status_callback_url,
+        amdCallbackUrl: job.amd_callback_url,
         instructions: {
           voiceApp,
           variables: callVariables(job, { callId, runId, leadId: job.lead_id }),

@@ -105,8 +105,10 @@ export interface ClaimedJob {
   phone: string;
   name: string | null;
   variables: LeadVariables | null;
-  /** The reserved call row inserted for it. */
+  /** The reserved call row inserted for it, with the callback URLs it was given. */
   call_id: string;
+  status_callback_url: string;
+  amd_callback_url: string | null;
 }
 
 /**
@@ -189,9 +191,10 @@ export async function claimQueuedJobs(
            JOIN unnest($9::uuid[], $10::text[], $11::text[]) WITH ORDINALITY AS i(id, url, amd_url, k) ON i.k = c.k
        ),
        ${reserveCallsSql({ business: 4, from: 13, run: 1, since: 14, horizon: 15, offset: 16 })}
-       SELECT r.job_id AS id, r.lead_id, r.position, r.phone, r.name, r.variables, r.id AS call_id, false AS skipped, (SELECT waits FROM refills) AS refills FROM to_reserve r
+       SELECT r.job_id AS id, r.lead_id, r.position, r.phone, r.name, r.variables, r.id AS call_id, r.url AS status_callback_url, r.amd_url AS amd_callback_url,
+              false AS skipped, (SELECT waits FROM refills) AS refills FROM to_reserve r
        UNION ALL
-       SELECT s.id, NULL, NULL, NULL, NULL, NULL, NULL, true, NULL FROM skip s`,
+       SELECT s.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true, NULL FROM skip s`,
       [
         run.id,
         wanted,
@@ -215,9 +218,7 @@ export async function claimQueuedJobs(
     skipped += skippedNow;
     const claimedNow = r.rows.filter((row) => !row.skipped);
     refills.push(...(claimedNow[0]?.refills ?? []));
-    for (const row of claimedNow) {
-      claimed.push({ id: row.id, lead_id: row.lead_id, position: row.position, phone: row.phone, name: row.name, variables: row.variables, call_id: row.call_id });
-    }
+    for (const { skipped: _skipped, refills: _refills, ...job } of claimedNow) claimed.push(job);
     // Only a round that lost picks to the list can have left dialable jobs behind.
     if (skippedNow === 0 || claimed.length >= max) break;
   }
