@@ -69,8 +69,8 @@ const round = (x: number, digits = 0) => Number(x.toFixed(digits));
 interface PostgresCounters {
   xids: number;
   statements: number;
-  /** Executions so far of each statement text (pg_stat_statements' normalized text). */
-  byText: Map<string, number>;
+  /** Executions so far of each statement text (pg_stat_statements' normalized text), and the ms Postgres spent executing them. */
+  byText: Map<string, { calls: number; ms: number }>;
 }
 
 async function postgresCounters(databaseUrl: string): Promise<PostgresCounters> {
@@ -78,12 +78,15 @@ async function postgresCounters(databaseUrl: string): Promise<PostgresCounters> 
   await client.connect();
   try {
     await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-    const r = await client.query<{ xid: string; query: string; calls: string }>(
-      'SELECT pg_current_xact_id()::text AS xid, s.query, s.calls::text FROM pg_stat_statements s',
+    const r = await client.query<{ xid: string; query: string; calls: string; ms: number }>(
+      'SELECT pg_current_xact_id()::text AS xid, s.query, s.calls::text, s.total_exec_time AS ms FROM pg_stat_statements s',
     );
-    const byText = new Map<string, number>();
-    for (const row of r.rows) byText.set(row.query, (byText.get(row.query) ?? 0) + Number(row.calls));
-    return { xids: Number(r.rows[0]?.xid ?? 0), statements: [...byText.values()].reduce((a, b) => a + b, 0), byText };
+    const byText = new Map<string, { calls: number; ms: number }>();
+    for (const row of r.rows) {
+      const seen = byText.get(row.query) ?? { calls: 0, ms: 0 };
+      byText.set(row.query, { calls: seen.calls + Number(row.calls), ms: seen.ms + row.ms });
+    }
+    return { xids: Number(r.rows[0]?.xid ?? 0), statements: [...byText.values()].reduce((a, b) => a + b.calls, 0), byText };
   } finally {
     await client.end();
   }
@@ -94,12 +97,18 @@ const countersDelta = (before: PostgresCounters, after: PostgresCounters) => ({
   transactions: after.xids - before.xids - 1,
   statements: after.statements - before.statements - 2,
   /** The most executed statements between the readings, their first 100 characters. */
-  top: [...after.byText]
-    .map(([text, n]) => [text.replace(/\s+/g, ' ').slice(0, 100), n - (before.byText.get(text) ?? 0)] as const)
+  top: topBy(before, after, 'calls'),
+  /** The statements Postgres spent the most time executing between the readings (ms; parsing, planning and the round trip not included). */
+  topByTime: topBy(before, after, 'ms'),
+});
+
+function topBy(before: PostgresCounters, after: PostgresCounters, key: 'calls' | 'ms'): [string, number][] {
+  return [...after.byText]
+    .map(([text, n]): [string, number] => [text.replace(/\s+/g, ' ').slice(0, 100), round(n[key] - (before.byText.get(text)?.[key] ?? 0), 1)])
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1])
-    .slice(0, 15),
-});
+    .slice(0, 15);
+}
 
 /** Hands `work` to `dialer`, then waits for the carrier to have every lead dialed and ended, and for the dialer to settle. */
 async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs: number) {
@@ -112,7 +121,7 @@ async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs
   await carrierDone(stack.carrier, new Map(work.map((w) => [w.callerId, w.phones.length])), timeoutMs);
   const cpu = cpuDelta(cpuBefore, cpuMs(dialer.processes()));
   const machineAfter = machineCpuMs();
-  const { transactions, statements, top } = countersDelta(pgBefore, await postgresCounters(stack.postgres.databaseUrl));
+  const { transactions, statements, top, topByTime } = countersDelta(pgBefore, await postgresCounters(stack.postgres.databaseUrl));
   // What the dialer shares the machine with: the bench's own process (the carrier) and all the rest.
   const machine = {
     benchMs: ownCpuMs() - benchBefore,
@@ -127,7 +136,7 @@ async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs
       `; beside it the bench with its carrier ${Math.round(machine.benchMs / seconds / 10)}; the machine ${machine.busyPercent} % busy (steal ${machine.stealPercent} %)`,
   );
   const cpuMsPerDial = round(Object.values(cpu).reduce((a, b) => a + b, 0) / leads, 1);
-  return { businessIds, cpu, cpuMsPerDial, transactions, statements, topStatements: top, machine: { ...machine, benchMsPerDial: round(machine.benchMs / leads, 1) }, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
+  return { businessIds, cpu, cpuMsPerDial, transactions, statements, topStatements: top, statementsByTime: topByTime, machine: { ...machine, benchMsPerDial: round(machine.benchMs / leads, 1) }, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
 }
 
 /** Runs `measure` with Outdial, then with the polling dialer at 1 s and at 0.25 s, each started for it and stopped after. */
@@ -201,8 +210,9 @@ async function throughputRows(scenario: string, stack: ProcessStack, detail: Rec
   };
   const measure = async (dialer: Dialer) => {
     const work = Array.from({ length: THROUGHPUT.businesses }, (_, b) => ({ callerId: nextCallerId(), limit: THROUGHPUT.limit, phones: numbers(THROUGHPUT.leads, 200 + b) }));
-    const { calls, cpu, cpuMsPerDial, statements, topStatements, machine } = await dial(stack, dialer, work, 600_000);
+    const { calls, cpu, cpuMsPerDial, statements, topStatements, statementsByTime, machine } = await dial(stack, dialer, work, 600_000);
     detail[`${scenario} Postgres statements executed most (${dialer.name})`] = Object.fromEntries(topStatements);
+    detail[`${scenario} Postgres statements by execution ms (${dialer.name})`] = Object.fromEntries(statementsByTime);
     p.cpu[dialer.name] = cpuMsPerDial;
     p.statements[dialer.name] = round(statements / (THROUGHPUT.businesses * THROUGHPUT.leads), 1);
     p.carrierCpu[dialer.name] = machine.benchMsPerDial;
@@ -271,7 +281,7 @@ const freedSlot: Scenario = {
       const sizes: { freed: number; total: number; passes: number; cpuMs: number; transactions: number; statements: number }[] = [];
       for (const leads of FREED.leads) {
         const callerId = nextCallerId();
-        const { calls, businessIds, cpu, transactions, statements, topStatements } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(leads, 310), runs }], 300_000);
+        const { calls, businessIds, cpu, transactions, statements, topStatements, statementsByTime } = await dial(stack, outdialDialer(stack), [{ callerId, limit: FREED.limit, phones: numbers(leads, 310), runs }], 300_000);
         const actions = await businessActions(stack.temporal.address, businessIds.get(callerId)!);
         const cpuMs = Object.values(cpu).reduce((a, b) => a + b, 0);
         sizes.push({ freed: calls.get(callerId)!.length, total: actions.total, passes: actions.byActivity.dialAvailableSlots ?? 0, cpuMs, transactions, statements });
@@ -280,6 +290,7 @@ const freedSlot: Scenario = {
           byActivity: actions.byActivity,
           executions: actions.executions,
           statementsExecutedMost: Object.fromEntries(topStatements),
+          statementsByExecutionMs: Object.fromEntries(statementsByTime),
         };
       }
       const [small, large] = sizes as [(typeof sizes)[0], (typeof sizes)[0]];
