@@ -118,11 +118,13 @@ export interface ClaimedJob {
 export const MAX_DIAL_DELAY_SECONDS = 10;
 
 /**
- * How many listed numbers one round of the claim can step over beyond the jobs it wants; a longer
- * row of listed numbers takes another round. Small: a round reads, checks and locks every candidate
- * (at 200, a claim of one job locked 201 rows: the costliest statement per dial).
+ * How many listed numbers a round of the claim can step over beyond the jobs it wants, by round. A
+ * round reads, checks (two window tests, a do-not-call probe) and locks every candidate, and most
+ * claims meet no listed number: the first round reads only the jobs it wants (a fixed lookahead of
+ * 16 made a one-job claim's statement 1.0 ms, against 0.78). A round that met the list steps over
+ * more in the next, so a long row of listed numbers still takes only a few rounds under the lock.
  */
-const LISTED_LOOKAHEAD = 16;
+const LISTED_LOOKAHEAD_BY_ROUND = [0, 16, 64, 256];
 
 /** The call rows a claim may reserve, one per job it may claim, in order: IDs and callback URLs fixed before the statement. */
 export interface ClaimReservation {
@@ -152,8 +154,9 @@ export async function claimQueuedJobs(
   const claimed: ClaimedJob[] = [];
   const refills: number[] = [];
   let skipped = 0;
-  for (;;) {
+  for (let round = 0; ; round++) {
     const wanted = max - claimed.length;
+    const lookahead = LISTED_LOOKAHEAD_BY_ROUND[Math.min(round, LISTED_LOOKAHEAD_BY_ROUND.length - 1)]!;
     const calls = reservation.calls.slice(claimed.length);
     const r = await client.query<ClaimedJob & { skipped: boolean; refills: number[] | null }>(
       `WITH candidates AS (
@@ -200,7 +203,7 @@ export async function claimQueuedJobs(
         wanted,
         lockToken,
         run.businessId,
-        LISTED_LOOKAHEAD,
+        lookahead,
         run.timeZone,
         run.window,
         MAX_DIAL_DELAY_SECONDS,
