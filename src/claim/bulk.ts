@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { callVariables } from '../calls/instructions';
 import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url';
 import { inTransaction, type Database } from '../db/client';
-import { claimQueuedJobs, expireQueuedJobs, type ClaimReservation } from '../db/queries/jobs';
-import { nextDialableAt, settleRunClaim, type RunDemandRow, type RunRow } from '../db/queries/runs';
+import type { BusinessRow } from '../db/queries/businesses';
+import { claimQueuedJobs, claimRound, expireQueuedJobs, type ClaimedJob, type ClaimReservation } from '../db/queries/jobs';
+import { nextDialableAt, settleRunClaim, type RunDemandRow, type RunRow, type SlotStanding } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
 import { recordSends, sendPlacesLeft } from '../db/queries/carrier-sends';
-import { isPaced, lockBusinessRunSlots, onMachineOf, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
+import { isPaced, lockBusinessRunSlots, onMachineOf, readBusinessRunSlots, type BusinessSlots, type Pacing, type ReservedCall } from './slots';
 import { observeSlotRefills, refillsSince } from '../metrics/slot-refill';
 
 export interface ReservedBulkCall extends ReservedCall {
@@ -104,20 +105,96 @@ export function wakeCandidates(business: BusinessSlots, demands: readonly RunDem
     .sort((a, b) => b.free - a.free || a.run.jobs_claimed - b.run.jobs_claimed || (a.run.id < b.run.id ? -1 : 1));
 }
 
-/**
- * Reserve-and-claim for one run, in one transaction under the business's slot lock: count the free
- * slots under every rule, claim up to that many queued jobs with the conditional UPDATE (a loser
- * claims nothing; listed numbers are skipped), and insert their `reserved` call rows. Only after this
- * commits may the caller dial.
- */
 /** The window a run's leads are called in: its own, else its business's, else the default. */
 export function effectiveWindow(run: { calling_window: CallingWindow | null }, business: { calling_window: CallingWindow | null }): CallingWindow {
   return run.calling_window ?? business.calling_window ?? DEFAULT_CALLING_WINDOW;
 }
 
 /**
+ * What a claim may do, decided from one reading of the business's slots and runs (slotStanding),
+ * the same for a locked claim and a gated one:
+ * - `not-running`: the run does not run (a pause committed before the reading stops new dials);
+ * - `past-stop`: its stopAt has passed, what was not dialed expires;
+ * - `nothing-dialable`: it has queued leads but none it may dial now (before its start, outside
+ *   every window, retries not due): it sleeps until the first opening;
+ * - `slots`: its free slots under every rule (heldBy: the rule that left it none), whether it has a
+ *   lead it may dial now, and whether what its last claim recorded (a wait, a wake-up) is to be cleared.
+ */
+type Assessment =
+  | { kind: 'not-running' }
+  | { kind: 'past-stop' }
+  | { kind: 'nothing-dialable' }
+  | { kind: 'slots'; slots: RunSlots; free: number; heldBy: HeldBy | null; dialable: boolean; settle: boolean };
+
+function assessClaim(run: RunRow, business: BusinessSlots, standing: SlotStanding): Assessment {
+  const timing = standing.run;
+  if (!timing || timing.status !== 'running') return { kind: 'not-running' };
+  // Time first, by the database's clock.
+  if (timing.pastStop) return { kind: 'past-stop' };
+  const own = standing.demands.find((d) => d.id === run.id);
+  if (own?.has_queued && !own.has_dialable) return { kind: 'nothing-dialable' };
+  const slots: RunSlots = runSlotsOf(business, standing.demands).get(run.id) ?? { ...business, run: { active: 0, cap: run.max_concurrent_calls, share: 0 } };
+  const { free, heldBy } = freeSlotsOf(slots);
+  // Mostly nothing is to be cleared, and the claim skips the write.
+  const settle = !own || own.waiting_reason !== null || own.waiting_until !== null || own.woken_seconds_ago !== null;
+  return { kind: 'slots', slots, free, heldBy, dialable: own?.has_dialable ?? false, settle };
+}
+
+/** The reserved rows a claim of up to `free` jobs may insert: call IDs and callback URLs fixed before its statement. */
+function reservationFor(run: RunRow, business: BusinessRow, free: number, publicBaseUrl: string): ClaimReservation {
+  return {
+    from: run.caller_id ?? business.caller_id,
+    onMachine: onMachineOf({ machineDetection: run.machine_detection }),
+    calls: Array.from({ length: free }, () => {
+      const id = randomUUID();
+      return { id, statusCallbackUrl: statusCallbackUrl(publicBaseUrl, id), amdCallbackUrl: run.machine_detection?.async ? amdCallbackUrl(publicBaseUrl, id) : null };
+    }),
+    refills: refillsSince(business),
+  };
+}
+
+/** The calls to dial for the jobs a claim won. */
+function callsOf(run: RunRow, business: BusinessRow, jobs: readonly ClaimedJob[], from: string, paced: boolean): ReservedBulkCall[] {
+  const voiceApp = run.voice_app ?? business.voice_app;
+  return jobs.map((job) => {
+    const callId = job.call_id;
+    return {
+      callId,
+      jobId: job.id,
+      leadId: job.lead_id,
+      position: job.position,
+      to: job.phone,
+      from,
+      statusCallbackUrl: job.status_callback_url,
+      amdCallbackUrl: job.amd_callback_url,
+      instructions: { voiceApp, variables: callVariables(job, { callId, runId: run.id, leadId: job.lead_id }), machineDetection: run.machine_detection },
+      paced,
+    };
+  });
+}
+
+/** Slots as they stand once `n` more calls of the run are reserved. */
+const withClaimed = (slots: RunSlots, n: number): RunSlots => ({ ...slots, active: slots.active + n, activeInRuns: slots.activeInRuns + n, run: { ...slots.run, active: slots.run.active + n } });
+
+/** How many times a gated claim reads and claims again when a slot was taken meanwhile, before it claims under the slot lock. */
+const GATED_ATTEMPTS = 3;
+
+/**
+ * Reserve-and-claim for one run: count the free slots under every rule, claim up to that many
+ * queued jobs with the conditional UPDATE (a loser claims nothing; listed numbers are skipped), and
+ * insert their `reserved` call rows. Only after this commits may the caller dial.
+ *
+ * The common case (the run may dial now, has free slots and nothing of its last claim to clear, no
+ * carrier pace) takes two round trips and holds the business's row lock only inside the second: the
+ * slots are read without the lock, and the claim's statement commits only if the business's slot
+ * version has not moved since (claimRound's gate: every reservation and every change of the limits
+ * moves it). Slots a call ends meanwhile only make the count safe-side. When the version moved, it
+ * reads and claims again; after GATED_ATTEMPTS, or for anything else (an expiry, a wait to record,
+ * a wake-up to clear, the carrier's pace), it claims in one transaction under the business's slot
+ * lock (see slots.ts).
+ *
  * `run` is the run's row as read by the caller just before (its settings; its status is read again
- * under the lock). `quietSeconds`: the check schedule's quiet call delay, for the business's next check.
+ * with the slots). `quietSeconds`: the check schedule's quiet call delay, for the business's next check.
  */
 export async function reserveAndClaimJobs(
   database: Database,
@@ -125,6 +202,55 @@ export async function reserveAndClaimJobs(
   lockToken: string,
   publicBaseUrl: string,
   { pacing = null, quietSeconds }: { pacing?: Pacing | null; quietSeconds: number },
+): Promise<ClaimResult> {
+  const taken: ReservedBulkCall[] = [];
+  let skipped = 0;
+  if (!isPaced(pacing)) {
+    for (let attempt = 0; attempt < GATED_ATTEMPTS; attempt++) {
+      const read = await readBusinessRunSlots(database.pool, run.business_id, { runId: run.id, quietSeconds });
+      if (!read) break;
+      const assessed = assessClaim(run, read.slots, read.standing);
+      if (assessed.kind !== 'slots' || assessed.settle || !assessed.dialable || assessed.free <= 0) break;
+      const { business, standing } = read;
+      const reservation = reservationFor(run, business, assessed.free, publicBaseUrl);
+      const window = effectiveWindow(run, business);
+      const round = await claimRound(database.pool, { id: run.id, businessId: run.business_id, timeZone: business.time_zone, window }, reservation, lockToken, {
+        round: attempt,
+        offset: 0,
+        gate: { slotVersion: business.slot_version },
+      });
+      if (round.stale) continue;
+      observeSlotRefills('bulk', round.refills);
+      skipped += round.skipped;
+      taken.push(...callsOf(run, business, round.claimed, reservation.from, false));
+      // Listed numbers took picks: what is left is claimed again, from a new reading.
+      if (round.skipped > 0 && round.claimed.length < assessed.free) continue;
+      return {
+        claimed: taken,
+        skippedDoNotCall: skipped,
+        expired: 0,
+        waiting: null,
+        stopAt: run.stop_at,
+        heldBy: null,
+        slots: withClaimed(assessed.slots, round.claimed.length),
+        runStatus: 'running',
+        check: { due: standing.checkDue, nextAt: standing.nextCheckAt },
+        otherCandidates: wakeCandidates(read.slots, standing.demands, run.id).map((c) => c.run.id),
+        snapshot: standing.snapshot,
+      };
+    }
+  }
+  const locked = await claimUnderSlotLock(database, run, lockToken, publicBaseUrl, { pacing, quietSeconds });
+  return { ...locked, claimed: [...taken, ...locked.claimed], skippedDoNotCall: skipped + locked.skippedDoNotCall };
+}
+
+/** The claim in one transaction under the business's slot lock: every case of assessClaim, with the writes it needs. */
+async function claimUnderSlotLock(
+  database: Database,
+  run: RunRow,
+  lockToken: string,
+  publicBaseUrl: string,
+  { pacing, quietSeconds }: { pacing: Pacing | null; quietSeconds: number },
 ): Promise<ClaimResult> {
   const runId = run.id;
   let refills: number[] = [];
@@ -134,93 +260,37 @@ export async function reserveAndClaimJobs(
     if (!locked) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
     const { business, standing } = locked;
     const check = { due: standing.checkDue, nextAt: standing.nextCheckAt };
-    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null, check, otherCandidates: [] as string[], snapshot: standing.snapshot };
-    // The run's status as read under the lock: a pause committed before this point stops new dials.
-    const timing = standing.run;
-    const status = timing?.status ?? null;
-    if (!timing || status !== 'running') return { ...nothing, slots: null, runStatus: status, stopAt };
-
-    // Time first, by the database's clock: past its stop, what was not dialed expires; before its
-    // start, or with every queued lead outside its window, the run sleeps until the first opening.
+    const status = standing.run?.status ?? null;
+    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null, check, otherCandidates: [] as string[], snapshot: standing.snapshot, runStatus: status, stopAt };
+    const assessed = assessClaim(run, locked.slots, standing);
+    if (assessed.kind === 'not-running') return { ...nothing, slots: null };
     const window = effectiveWindow(run, business);
-    if (timing.pastStop) return { ...nothing, expired: await expireQueuedJobs(client, runId), slots: null, runStatus: status, stopAt };
-    const demands = standing.demands;
-    const own = demands.find((d) => d.id === runId);
-    nothing.otherCandidates = wakeCandidates(locked.slots, demands, runId).map((c) => c.run.id);
-    if (own?.has_queued && !own.has_dialable) {
+    if (assessed.kind === 'past-stop') return { ...nothing, expired: await expireQueuedJobs(client, runId), slots: null };
+    nothing.otherCandidates = wakeCandidates(locked.slots, standing.demands, runId).map((c) => c.run.id);
+    if (assessed.kind === 'nothing-dialable') {
       const next = await nextDialableAt(client, runId, window);
-      const waiting: RunWaiting = { reason: timing.beforeStart ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at, timeZone: business.time_zone };
+      const waiting: RunWaiting = { reason: standing.run?.beforeStart ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at, timeZone: business.time_zone };
       await settleRunClaim(client, runId, waiting);
-      return { ...nothing, waiting, slots: null, runStatus: status, stopAt };
+      return { ...nothing, waiting, slots: null };
     }
-    // It may dial: what its last claim recorded (a wait, a wake-up) is over. Mostly nothing is, and
-    // the claim skips the write.
-    if (!own || own.waiting_reason !== null || own.waiting_until !== null || own.woken_seconds_ago !== null) await settleRunClaim(client, runId, null);
-
-    const slots: RunSlots = runSlotsOf(locked.slots, demands).get(runId) ?? {
-      ...locked.slots,
-      run: { active: 0, cap: run.max_concurrent_calls, share: 0 },
-    };
-    const slotted = freeSlotsOf(slots);
-    if (slotted.free <= 0 || !own?.has_dialable) return { ...nothing, heldBy: slotted.heldBy, slots, runStatus: status, stopAt };
+    // It may dial: what its last claim recorded (a wait, a wake-up) is over.
+    if (assessed.settle) await settleRunClaim(client, runId, null);
+    const { slots } = assessed;
+    if (assessed.free <= 0 || !assessed.dialable) return { ...nothing, heldBy: assessed.heldBy, slots };
     // The carrier account's pace, last: it is shared by every business of the account.
-    let free = slotted.free;
+    let free = assessed.free;
     if (isPaced(pacing)) {
       const places = await sendPlacesLeft(client, pacing);
-      if (places.left <= 0) return { ...nothing, heldBy: 'pacing', waiting: { reason: 'pacing', until: places.nextFreeAt }, slots, runStatus: status, stopAt };
+      if (places.left <= 0) return { ...nothing, heldBy: 'pacing', waiting: { reason: 'pacing', until: places.nextFreeAt }, slots };
       free = Math.min(free, places.left);
     }
-
-    // Call IDs and their callback URLs are fixed before the claim's statement: it inserts the reserved rows itself.
-    const from = run.caller_id ?? business.caller_id;
-    const reservation: ClaimReservation = {
-      from,
-      onMachine: onMachineOf({ machineDetection: run.machine_detection }),
-      calls: Array.from({ length: free }, () => {
-        const id = randomUUID();
-        return { id, statusCallbackUrl: statusCallbackUrl(publicBaseUrl, id), amdCallbackUrl: run.machine_detection?.async ? amdCallbackUrl(publicBaseUrl, id) : null };
-      }),
-      refills: refillsSince(business),
-    };
+    const reservation = reservationFor(run, business, free, publicBaseUrl);
     const claim = await claimQueuedJobs(client, { id: runId, businessId: run.business_id, timeZone: business.time_zone, window }, reservation, lockToken);
-    const { claimed: jobs, skipped } = claim;
-    if (jobs.length === 0) return { ...nothing, skippedDoNotCall: skipped, slots, runStatus: status, stopAt };
+    if (claim.claimed.length === 0) return { ...nothing, skippedDoNotCall: claim.skipped, slots };
     refills = claim.refills;
-    const voiceApp = run.voice_app ?? business.voice_app;
-    const calls: ReservedBulkCall[] = jobs.map((job) => {
-      const callId = job.call_id;
-      return {
-        callId,
-        jobId: job.id,
-        leadId: job.lead_id,
-        position: job.position,
-        to: job.phone,
-        from,
-        statusCallbackUrl: job.status_callback_url,
-        amdCallbackUrl: job.amd_callback_url,
-        instructions: {
-          voiceApp,
-          variables: callVariables(job, { callId, runId, leadId: job.lead_id }),
-          machineDetection: run.machine_detection,
-        },
-        paced: isPaced(pacing),
-      };
-    });
+    const calls = callsOf(run, business, claim.claimed, reservation.from, isPaced(pacing));
     if (isPaced(pacing)) await recordSends(client, pacing.account, calls.map((c) => c.callId));
-    const n = calls.length;
-    return {
-      claimed: calls,
-      skippedDoNotCall: skipped,
-      expired: 0,
-      waiting: null,
-      stopAt,
-      heldBy: null,
-      slots: { ...slots, active: slots.active + n, activeInRuns: slots.activeInRuns + n, run: { ...slots.run, active: slots.run.active + n } },
-      runStatus: status,
-      check,
-      otherCandidates: nothing.otherCandidates,
-      snapshot: standing.snapshot,
-    };
+    return { ...nothing, claimed: calls, skippedDoNotCall: claim.skipped, slots: withClaimed(slots, calls.length) };
   });
   observeSlotRefills('bulk', refills);
   return result;

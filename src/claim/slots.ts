@@ -5,6 +5,7 @@ import { lockBusiness, type BusinessRow } from '../db/queries/businesses';
 import { countActiveCallsByDirection } from '../db/queries/calls';
 import type { OnMachinePolicy } from '../db/statuses';
 import { slotStanding, type SlotStanding } from '../db/queries/runs';
+import type { Executor } from '../db/queries/executor';
 import { DEFAULT_CALLING_WINDOW } from '../db/settings';
 
 /**
@@ -19,7 +20,11 @@ import { DEFAULT_CALLING_WINDOW } from '../db/settings';
  * process) first takes a row lock on the business (`FOR NO KEY UPDATE`), then counts, then inserts
  * its `reserved` rows, all in one transaction. The lock serialises slot-takers of one business and
  * nobody else; the count therefore sees every committed reservation, and the reservations it adds
- * are visible to the next lock holder. Rows only leave the active set when the carrier says the
+ * are visible to the next lock holder. A run's claim may instead count first, without the lock,
+ * and take the row only in the statement that claims (claimRound's gate): it claims only if the
+ * business's `slot_version`, which every reservation and every change of the limits moves in the
+ * same statement, is the one it counted at, so it commits only what a locked count would have
+ * allowed (a call that ended meanwhile only leaves a slot uncounted). Rows only leave the active set when the carrier says the
  * call ended, or when the call certainly never existed there (refused with a 4xx, a 429, a refused
  * connection, or absent when reconciled), so the carrier's live calls are always a subset of our
  * active rows, and active rows never exceed the limit at any commit.
@@ -77,6 +82,21 @@ export async function lockBusinessRunSlots(
   if (!business) return null;
   const standing = await slotStanding(client, businessId, { ...look, defaultWindow: DEFAULT_CALLING_WINDOW });
   return { business, slots: slotsOf(business, standing.active), standing };
+}
+
+/**
+ * The same reading as lockBusinessRunSlots without the lock (and without a transaction): for a claim
+ * that commits only if the business's slot version is unchanged (claimRound's gate), or a decision
+ * that takes no slot.
+ */
+export async function readBusinessRunSlots(
+  db: Executor,
+  businessId: string,
+  look: { runId: string | null; quietSeconds?: number },
+): Promise<{ business: BusinessRow; slots: BusinessSlots; standing: SlotStanding } | null> {
+  const standing = await slotStanding(db, businessId, { ...look, defaultWindow: DEFAULT_CALLING_WINDOW });
+  if (!standing.business) return null;
+  return { business: standing.business, slots: slotsOf(standing.business, standing.active), standing };
 }
 
 function slotsOf(business: BusinessRow, active: { total: number; bulk: number }): BusinessSlots {

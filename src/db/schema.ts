@@ -45,6 +45,11 @@ export const businesses = pgTable(
     createdAt: createdAt(),
     /** When a claim last took a slot of the business (stamped under its slot lock): the slot refill metric's start line. */
     lastClaimAt: timestamp('last_claim_at', { withTimezone: true }),
+    /**
+     * Moves with every reservation of the business's slots and every change of its limits: a claim
+     * that counted the slots without the slot lock commits only if it is unchanged (src/claim/bulk.ts).
+     */
+    slotVersion: bigint('slot_version', { mode: 'number' }).notNull().default(0),
   },
   () => [
     check('businesses_name_not_blank', sql`length(trim(name)) > 0`),

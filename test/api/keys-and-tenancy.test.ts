@@ -127,7 +127,10 @@ describe('API keys and tenant isolation', () => {
     expect(JSON.stringify(stored.rows)).not.toContain(key.secret.slice(16));
     expect((await stack.api('GET', `/v1/businesses/${business.id}`, undefined, { key: key.secret })).status).toBe(200);
 
-    const listed = await stack.api<{ apiKeys: Record<string, unknown>[] }>('GET', `/v1/businesses/${business.id}/api-keys`);
+    // The use is stamped beside the answer, not before it (src/domain/principal.ts): read until the list shows it.
+    const list = () => stack.api<{ apiKeys: Record<string, unknown>[] }>('GET', `/v1/businesses/${business.id}/api-keys`);
+    let listed = await list();
+    while (listed.body.apiKeys[0]?.lastUsedAt === null) listed = await list();
     expect(listed.body.apiKeys).toEqual([
       { id: key.id, businessId: business.id, name: 'reporting', prefix: key.prefix, createdAt: expect.any(String), lastUsedAt: expect.any(String), revokedAt: null },
     ]);

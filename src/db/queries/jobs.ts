@@ -142,11 +142,12 @@ export interface ClaimReservation {
  * list ends `skipped_dnc` in the same statement instead, and takes no slot: the claim picks again
  * until it has `reservation.calls.length` dialable jobs or the queue is empty. (Each round reads the
  * list as committed when it starts, after the slot lock was taken: a number listed before the claim
- * is never claimed.) Returns the refill waits of the slots the claim refilled.
+ * is never claimed.) Returns the refill waits of the slots the claim refilled. Run under the
+ * business's slot lock.
  */
 export async function claimQueuedJobs(
   client: PoolClient,
-  run: { id: string; businessId: string; timeZone: string; window: CallingWindow },
+  run: ClaimingRun,
   reservation: ClaimReservation,
   lockToken: string,
 ): Promise<{ claimed: ClaimedJob[]; skipped: number; refills: number[] }> {
@@ -155,15 +156,52 @@ export async function claimQueuedJobs(
   const refills: number[] = [];
   let skipped = 0;
   for (let round = 0; ; round++) {
-    const wanted = max - claimed.length;
-    const lookahead = LISTED_LOOKAHEAD_BY_ROUND[Math.min(round, LISTED_LOOKAHEAD_BY_ROUND.length - 1)]!;
-    const calls = reservation.calls.slice(claimed.length);
-    const r = await client.query<ClaimedJob & { skipped: boolean; refills: number[] | null }>(
-      `WITH candidates AS (
+    const now = await claimRound(client, run, { ...reservation, calls: reservation.calls.slice(claimed.length) }, lockToken, { round, offset: claimed.length, gate: null });
+    skipped += now.skipped;
+    refills.push(...now.refills);
+    claimed.push(...now.claimed);
+    // Only a round that lost picks to the list can have left dialable jobs behind.
+    if (now.skipped === 0 || claimed.length >= max) break;
+  }
+  return { claimed: claimed.sort((a, b) => a.position - b.position), skipped, refills };
+}
+
+export interface ClaimingRun {
+  id: string;
+  businessId: string;
+  timeZone: string;
+  window: CallingWindow;
+}
+
+/**
+ * One round of the claim (claimQueuedJobs), as one statement. With a `gate` it needs no slot lock:
+ * the statement takes the business's row lock itself and claims only if the business's slot version
+ * is still the one its slots were counted at and the run still runs; `stale` says it was not (it
+ * wrote nothing). Every reservation moves the version (reserveCallsSql), so a gated claim commits
+ * only if no slot was taken since it counted: what the slot lock guarantees a locked claim.
+ * `offset`: refill waits already reported by earlier rounds of the same claim.
+ */
+export async function claimRound(
+  db: Executor,
+  run: ClaimingRun,
+  reservation: ClaimReservation,
+  lockToken: string,
+  { round, offset, gate }: { round: number; offset: number; gate: { slotVersion: string } | null },
+): Promise<{ claimed: ClaimedJob[]; skipped: number; refills: number[]; stale: boolean }> {
+  const lookahead = LISTED_LOOKAHEAD_BY_ROUND[Math.min(round, LISTED_LOOKAHEAD_BY_ROUND.length - 1)]!;
+  const r = await db.query<ClaimedJob & { skipped: boolean; stale: boolean; refills: number[] | null }>(
+    `WITH gate AS (${
+      gate
+        ? `SELECT b.id FROM businesses b
+            WHERE b.id = $4 AND b.slot_version = $17::bigint AND EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = $1 AND r.status = 'running')
+            FOR NO KEY UPDATE`
+        : 'SELECT $4::uuid AS id'
+    }),
+       candidates AS (
          SELECT j.id, j.position,
                 EXISTS (SELECT 1 FROM do_not_call_numbers d WHERE d.phone = l.phone AND (d.business_id = $4 OR d.business_id IS NULL)) AS listed
            FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id
-          WHERE j.run_id = $1 AND j.status = 'queued' AND (j.not_before IS NULL OR j.not_before <= now())
+          WHERE j.run_id = $1 AND j.status = 'queued' AND (j.not_before IS NULL OR j.not_before <= now()) AND EXISTS (SELECT 1 FROM gate)
             -- Inside the lead's window now and still when the dial may at the latest be placed.
             AND outdial_in_window(now(), coalesce(l.time_zones, ARRAY[$6]), $7::jsonb)
             AND outdial_in_window(now() + make_interval(secs => $8), coalesce(l.time_zones, ARRAY[$6]), $7::jsonb)
@@ -195,37 +233,38 @@ export async function claimQueuedJobs(
        ),
        ${reserveCallsSql({ business: 4, from: 13, run: 1, since: 14, horizon: 15, offset: 16 })}
        SELECT r.job_id AS id, r.lead_id, r.position, r.phone, r.name, r.variables, r.id AS call_id, r.url AS status_callback_url, r.amd_url AS amd_callback_url,
-              false AS skipped, (SELECT waits FROM refills) AS refills FROM to_reserve r
+              false AS skipped, false AS stale, (SELECT waits FROM refills) AS refills FROM to_reserve r
        UNION ALL
-       SELECT s.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true, NULL FROM skip s`,
-      [
-        run.id,
-        wanted,
-        lockToken,
-        run.businessId,
-        lookahead,
-        run.timeZone,
-        run.window,
-        MAX_DIAL_DELAY_SECONDS,
-        calls.map((c) => c.id),
-        calls.map((c) => c.statusCallbackUrl),
-        calls.map((c) => c.amdCallbackUrl),
-        reservation.onMachine,
-        reservation.from,
-        reservation.refills.since,
-        reservation.refills.horizonSeconds,
-        claimed.length,
-      ],
-    );
-    const skippedNow = r.rows.filter((row) => row.skipped).length;
-    skipped += skippedNow;
-    const claimedNow = r.rows.filter((row) => !row.skipped);
-    refills.push(...(claimedNow[0]?.refills ?? []));
-    for (const { skipped: _skipped, refills: _refills, ...job } of claimedNow) claimed.push(job);
-    // Only a round that lost picks to the list can have left dialable jobs behind.
-    if (skippedNow === 0 || claimed.length >= max) break;
-  }
-  return { claimed: claimed.sort((a, b) => a.position - b.position), skipped, refills };
+       SELECT s.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true, false, NULL FROM skip s
+       UNION ALL
+       SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false, true, NULL WHERE NOT EXISTS (SELECT 1 FROM gate)`,
+    [
+      run.id,
+      reservation.calls.length,
+      lockToken,
+      run.businessId,
+      lookahead,
+      run.timeZone,
+      run.window,
+      MAX_DIAL_DELAY_SECONDS,
+      reservation.calls.map((c) => c.id),
+      reservation.calls.map((c) => c.statusCallbackUrl),
+      reservation.calls.map((c) => c.amdCallbackUrl),
+      reservation.onMachine,
+      reservation.from,
+      reservation.refills.since,
+      reservation.refills.horizonSeconds,
+      offset,
+      ...(gate ? [gate.slotVersion] : []),
+    ],
+  );
+  const claimed = r.rows.filter((row) => !row.skipped && !row.stale);
+  return {
+    claimed: claimed.map(({ skipped: _skipped, stale: _stale, refills: _refills, ...job }) => job),
+    skipped: r.rows.filter((row) => row.skipped).length,
+    refills: claimed[0]?.refills ?? [],
+    stale: r.rows.some((row) => row.stale),
+  };
 }
 
 /**

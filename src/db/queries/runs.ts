@@ -3,6 +3,7 @@ import { activeCallSql, type RunStatus } from '../statuses';
 import { dueAt } from './calls';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import type { Executor } from './executor';
+import type { BusinessRow } from './businesses';
 import { CREATED_US, FROM_US, type TimeKey } from './keyset';
 
 /** Queries of the `bulk_call_runs` table. Status changes go through `changeRunStatus`, with the state machine's `from` list. */
@@ -100,6 +101,8 @@ export interface SlotStanding {
   run: { status: RunStatus; beforeStart: boolean; pastStop: boolean } | null;
   /** Every running run's demand, for the fair share and the wake-ups. */
   demands: RunDemandRow[];
+  /** The business's row as the same statement read it (null: no such business). */
+  business: BusinessRow | null;
   /**
    * The statement's snapshot (`pg_current_snapshot()`, as text): every transaction it saw committed
    * was counted in the slots above (src/calls/slot-waits.ts, `slotsSeen`).
@@ -108,9 +111,10 @@ export interface SlotStanding {
 }
 
 /**
- * Everything a claim or a wake-up decides from, read in one statement once the business's slot lock
- * is held (a statement's snapshot is taken when it starts, so it must follow the lock's): the
- * business's active calls and next check, the asking run's status and timing, and each running run's
+ * Everything a claim or a wake-up decides from, read in one statement, under the business's slot
+ * lock or (a claim that gates its commit on the slot version read here) without it; a statement's
+ * snapshot is taken when it starts, so under the lock it must follow the lock's: the business's row,
+ * its active calls and next check, the asking run's status and timing, and each running run's
  * active calls, whether it has queued and dialable jobs, how many it has claimed. Without
  * `quietSeconds` (a wake-up) the next check is not read.
  */
@@ -126,10 +130,12 @@ export async function slotStanding(db: Executor, businessId: string, look: { run
     before_start: boolean | null;
     past_stop: boolean | null;
     snapshot: string;
+    business: (Omit<BusinessRow, 'created_at' | 'last_claim_at' | 'slot_version'> & { created_at: string; last_claim_at: string | null; slot_version: number }) | null;
   };
   const r = await db.query<Row>(
     `WITH business AS (
-       SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk, min(${dueAt('$5')}) AS next_check_at
+       SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk, min(${dueAt('$5')}) AS next_check_at,
+              (SELECT row_to_json(b) FROM businesses b WHERE b.id = $1) AS business
          FROM calls WHERE business_id = $1 AND ${activeCallSql()}
      ),
      asking AS (SELECT status, coalesce(start_at > now(), false) AS before_start, coalesce(stop_at <= now(), false) AS past_stop FROM bulk_call_runs WHERE id = $4),
@@ -149,13 +155,15 @@ export async function slotStanding(db: Executor, businessId: string, look: { run
          FROM bulk_call_runs r JOIN businesses b ON b.id = r.business_id
         WHERE r.business_id = $1 AND r.status = 'running'
      )
-     SELECT x.total, x.bulk, x.next_check_at, x.next_check_at <= now() AS check_due,
+     SELECT x.total, x.bulk, x.next_check_at, x.next_check_at <= now() AS check_due, x.business,
             a.status AS run_status, a.before_start, a.past_stop, pg_current_snapshot()::text AS snapshot, d.*
        FROM business x LEFT JOIN asking a ON true LEFT JOIN demands d ON true`,
     [businessId, look.defaultWindow, MAX_DIAL_DELAY_SECONDS, look.runId, look.quietSeconds ?? null],
   );
   const first = r.rows[0]!;
+  const b = first.business;
   return {
+    business: b && { ...b, created_at: new Date(b.created_at), last_claim_at: b.last_claim_at === null ? null : new Date(b.last_claim_at), slot_version: String(b.slot_version) },
     active: { total: Number(first.total), bulk: Number(first.bulk) },
     nextCheckAt: look.quietSeconds === undefined ? null : first.next_check_at,
     checkDue: look.quietSeconds !== undefined && (first.check_due ?? false),
