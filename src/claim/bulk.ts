@@ -173,6 +173,24 @@ function callsOf(run: RunRow, business: BusinessRow, jobs: readonly ClaimedJob[]
   });
 }
 
+/** A claim's answer as its reading of the slots found them, before it claims anything. */
+function unclaimed(run: RunRow, standing: SlotStanding, business: BusinessSlots, rest: Pick<ClaimResult, 'slots'> & Partial<ClaimResult>): ClaimResult {
+  const running = standing.run?.status === 'running';
+  return {
+    claimed: [],
+    skippedDoNotCall: 0,
+    expired: 0,
+    waiting: null,
+    heldBy: null,
+    check: { due: standing.checkDue, nextAt: standing.nextCheckAt },
+    otherCandidates: running ? wakeCandidates(business, standing.demands, run.id).map((c) => c.run.id) : [],
+    snapshot: standing.snapshot,
+    runStatus: standing.run?.status ?? null,
+    stopAt: run.stop_at,
+    ...rest,
+  };
+}
+
 /** Slots as they stand once `n` more calls of the run are reserved. */
 const withClaimed = (slots: RunSlots, n: number): RunSlots => ({ ...slots, active: slots.active + n, activeInRuns: slots.activeInRuns + n, run: { ...slots.run, active: slots.run.active + n } });
 
@@ -210,8 +228,13 @@ export async function reserveAndClaimJobs(
       const read = await readBusinessRunSlots(database.pool, run.business_id, { runId: run.id, quietSeconds });
       if (!read) break;
       const assessed = assessClaim(run, read.slots, read.standing);
-      if (assessed.kind !== 'slots' || assessed.settle || !assessed.dialable || assessed.free <= 0) break;
       const { business, standing } = read;
+      // What takes no slot and writes nothing needs no lock: a pass that finds none, or a run that does not run.
+      if (assessed.kind === 'not-running' && taken.length === 0) return unclaimed(run, standing, read.slots, { slots: null });
+      if (assessed.kind === 'slots' && !assessed.settle && (assessed.free <= 0 || !assessed.dialable)) {
+        return { ...unclaimed(run, standing, read.slots, { heldBy: assessed.heldBy, slots: assessed.slots }), claimed: taken, skippedDoNotCall: skipped };
+      }
+      if (assessed.kind !== 'slots' || assessed.settle) break;
       const reservation = reservationFor(run, business, assessed.free, publicBaseUrl);
       const window = effectiveWindow(run, business);
       const round = await claimRound(database.pool, { id: run.id, businessId: run.business_id, timeZone: business.time_zone, window }, reservation, lockToken, {
@@ -225,19 +248,7 @@ export async function reserveAndClaimJobs(
       taken.push(...callsOf(run, business, round.claimed, reservation.from, false));
       // Listed numbers took picks: what is left is claimed again, from a new reading.
       if (round.skipped > 0 && round.claimed.length < assessed.free) continue;
-      return {
-        claimed: taken,
-        skippedDoNotCall: skipped,
-        expired: 0,
-        waiting: null,
-        stopAt: run.stop_at,
-        heldBy: null,
-        slots: withClaimed(assessed.slots, round.claimed.length),
-        runStatus: 'running',
-        check: { due: standing.checkDue, nextAt: standing.nextCheckAt },
-        otherCandidates: wakeCandidates(read.slots, standing.demands, run.id).map((c) => c.run.id),
-        snapshot: standing.snapshot,
-      };
+      return { ...unclaimed(run, standing, read.slots, { slots: withClaimed(assessed.slots, round.claimed.length) }), claimed: taken, skippedDoNotCall: skipped };
     }
   }
   const locked = await claimUnderSlotLock(database, run, lockToken, publicBaseUrl, { pacing, quietSeconds });
@@ -255,18 +266,14 @@ async function claimUnderSlotLock(
   const runId = run.id;
   let refills: number[] = [];
   const result = await inTransaction(database, async (client): Promise<ClaimResult> => {
-    const stopAt = run.stop_at;
     const locked = await lockBusinessRunSlots(client, run.business_id, { runId, quietSeconds });
     if (!locked) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
     const { business, standing } = locked;
-    const check = { due: standing.checkDue, nextAt: standing.nextCheckAt };
-    const status = standing.run?.status ?? null;
-    const nothing = { claimed: [], skippedDoNotCall: 0, expired: 0, waiting: null, heldBy: null, check, otherCandidates: [] as string[], snapshot: standing.snapshot, runStatus: status, stopAt };
     const assessed = assessClaim(run, locked.slots, standing);
-    if (assessed.kind === 'not-running') return { ...nothing, slots: null };
+    if (assessed.kind === 'not-running') return unclaimed(run, standing, locked.slots, { slots: null });
     const window = effectiveWindow(run, business);
-    if (assessed.kind === 'past-stop') return { ...nothing, expired: await expireQueuedJobs(client, runId), slots: null };
-    nothing.otherCandidates = wakeCandidates(locked.slots, standing.demands, runId).map((c) => c.run.id);
+    if (assessed.kind === 'past-stop') return unclaimed(run, standing, locked.slots, { expired: await expireQueuedJobs(client, runId), slots: null, otherCandidates: [] });
+    const nothing = unclaimed(run, standing, locked.slots, { slots: null });
     if (assessed.kind === 'nothing-dialable') {
       const next = await nextDialableAt(client, runId, window);
       const waiting: RunWaiting = { reason: standing.run?.beforeStart ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at, timeZone: business.time_zone };
