@@ -110,6 +110,40 @@ function topBy(before: PostgresCounters, after: PostgresCounters, key: 'calls' |
     .slice(0, 15);
 }
 
+/**
+ * What Postgres's backends are doing while a dialer dials, sampled every 50 ms from
+ * pg_stat_activity (every database of the cluster but the sampler's own connection): on average
+ * how many sit idle inside a transaction (a client holding it open between round trips, with any
+ * row lock it took) and how many wait for a lock.
+ */
+function sampleBackends(databaseUrl: string): { stop(): Promise<{ idleInTransaction: number; waitingForLock: number; samples: number }> } {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  const totals = { idle: 0, waiting: 0, samples: 0 };
+  let stopped = false;
+  const loop = (async () => {
+    await client.connect();
+    while (!stopped) {
+      const r = await client.query<{ idle: string; waiting: string }>(
+        `SELECT count(*) FILTER (WHERE state = 'idle in transaction') AS idle, count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting
+           FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+      );
+      totals.idle += Number(r.rows[0]!.idle);
+      totals.waiting += Number(r.rows[0]!.waiting);
+      totals.samples += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await client.end();
+      const n = Math.max(1, totals.samples);
+      return { idleInTransaction: round(totals.idle / n, 2), waitingForLock: round(totals.waiting / n, 2), samples: totals.samples };
+    },
+  };
+}
+
 /** Hands `work` to `dialer`, then waits for the carrier to have every lead dialed and ended, and for the dialer to settle. */
 async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs: number) {
   const started = Date.now();
@@ -117,8 +151,10 @@ async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs
   const cpuBefore = cpuMs(dialer.processes());
   const benchBefore = ownCpuMs();
   const machineBefore = machineCpuMs();
+  const backends = sampleBackends(stack.postgres.databaseUrl);
   const businessIds = await dialer.submit(work);
   await carrierDone(stack.carrier, new Map(work.map((w) => [w.callerId, w.phones.length])), timeoutMs);
+  const backendStates = await backends.stop();
   const cpu = cpuDelta(cpuBefore, cpuMs(dialer.processes()));
   const machineAfter = machineCpuMs();
   const { transactions, statements, top, topByTime } = countersDelta(pgBefore, await postgresCounters(stack.postgres.databaseUrl));
@@ -136,7 +172,7 @@ async function dial(stack: ProcessStack, dialer: Dialer, work: Work[], timeoutMs
       `; beside it the bench with its carrier ${Math.round(machine.benchMs / seconds / 10)}; the machine ${machine.busyPercent} % busy (steal ${machine.stealPercent} %)`,
   );
   const cpuMsPerDial = round(Object.values(cpu).reduce((a, b) => a + b, 0) / leads, 1);
-  return { businessIds, cpu, cpuMsPerDial, transactions, statements, topStatements: top, statementsByTime: topByTime, machine: { ...machine, benchMsPerDial: round(machine.benchMs / leads, 1) }, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
+  return { businessIds, cpu, cpuMsPerDial, transactions, statements, topStatements: top, statementsByTime: topByTime, backendStates, machine: { ...machine, benchMsPerDial: round(machine.benchMs / leads, 1) }, calls: new Map(work.map((w) => [w.callerId, stack.carrier.calls({ from: w.callerId })])) };
 }
 
 /** Runs `measure` with Outdial, then with the polling dialer at 1 s and at 0.25 s, each started for it and stopped after. */
@@ -196,7 +232,9 @@ const THROUGHPUT = { businesses: 40, limit: 5, leads: 50, callMs: 500 };
 
 async function throughputRows(scenario: string, stack: ProcessStack, detail: Record<string, unknown>, dialers: 'side-by-side' | 'outdial'): Promise<Row[]> {
   stack.carrier.setScripts([], lasting(THROUGHPUT.callMs));
-  const p: Record<'rate' | 'over' | 'dup' | 'refill' | 'makespan' | 'cpu' | 'statements' | 'carrierCpu' | 'busy' | 'callback', Record<string, number>> = {
+  const p: Record<'rate' | 'over' | 'dup' | 'refill' | 'makespan' | 'cpu' | 'statements' | 'carrierCpu' | 'busy' | 'callback' | 'idleInTx' | 'lockWaits', Record<string, number>> = {
+    idleInTx: {},
+    lockWaits: {},
     rate: {},
     over: {},
     dup: {},
@@ -210,7 +248,9 @@ async function throughputRows(scenario: string, stack: ProcessStack, detail: Rec
   };
   const measure = async (dialer: Dialer) => {
     const work = Array.from({ length: THROUGHPUT.businesses }, (_, b) => ({ callerId: nextCallerId(), limit: THROUGHPUT.limit, phones: numbers(THROUGHPUT.leads, 200 + b) }));
-    const { calls, cpu, cpuMsPerDial, statements, topStatements, statementsByTime, machine } = await dial(stack, dialer, work, 600_000);
+    const { calls, cpu, cpuMsPerDial, statements, topStatements, statementsByTime, backendStates, machine } = await dial(stack, dialer, work, 600_000);
+    p.idleInTx[dialer.name] = backendStates.idleInTransaction;
+    p.lockWaits[dialer.name] = backendStates.waitingForLock;
     detail[`${scenario} Postgres statements executed most (${dialer.name})`] = Object.fromEntries(topStatements);
     detail[`${scenario} Postgres statements by execution ms (${dialer.name})`] = Object.fromEntries(statementsByTime);
     p.cpu[dialer.name] = cpuMsPerDial;
@@ -244,6 +284,8 @@ async function throughputRows(scenario: string, stack: ProcessStack, detail: Rec
     { scenario, metric: 'CPU ms per dial of the bench beside it (the sandbox carrier)', values: p.carrierCpu, target: '', met: null },
     { scenario, metric: "the machine's CPU busy while it dials, % of all cores", values: p.busy, target: '', met: null },
     { scenario, metric: 'final status callback answered in, p50 ms', values: p.callback, target: '', met: null },
+    { scenario, metric: 'Postgres backends idle in a transaction, mean (pg_stat_activity every 50 ms)', values: p.idleInTx, target: '', met: null },
+    { scenario, metric: 'Postgres backends waiting for a lock, mean', values: p.lockWaits, target: '', met: null },
   ];
 }
 
