@@ -223,6 +223,8 @@ export async function reserveAndClaimJobs(
 ): Promise<ClaimResult> {
   const taken: ReservedBulkCall[] = [];
   let skipped = 0;
+  // The answer of the last round that claimed, with every call taken so far: those are dialed whatever comes next.
+  let last: ClaimResult | null = null;
   if (!isPaced(pacing)) {
     for (let attempt = 0; attempt < GATED_ATTEMPTS; attempt++) {
       const read = await readBusinessRunSlots(database.pool, run.business_id, { runId: run.id, quietSeconds });
@@ -230,9 +232,9 @@ export async function reserveAndClaimJobs(
       const assessed = assessClaim(run, read.slots, read.standing);
       const { business, standing } = read;
       // What takes no slot and writes nothing needs no lock: a pass that finds none, or a run that does not run.
-      if (assessed.kind === 'not-running' && taken.length === 0) return unclaimed(run, standing, read.slots, { slots: null });
+      if (assessed.kind === 'not-running' && !last) return { ...unclaimed(run, standing, read.slots, { slots: null }), skippedDoNotCall: skipped };
       if (assessed.kind === 'slots' && !assessed.settle && (assessed.free <= 0 || !assessed.dialable)) {
-        return { ...unclaimed(run, standing, read.slots, { heldBy: assessed.heldBy, slots: assessed.slots }), claimed: taken, skippedDoNotCall: skipped };
+        return last ?? { ...unclaimed(run, standing, read.slots, { heldBy: assessed.heldBy, slots: assessed.slots }), skippedDoNotCall: skipped };
       }
       if (assessed.kind !== 'slots' || assessed.settle) break;
       const reservation = reservationFor(run, business, assessed.free, publicBaseUrl);
@@ -243,16 +245,20 @@ export async function reserveAndClaimJobs(
         gate: { slotVersion: business.slot_version },
       });
       if (round.stale) continue;
+      // Nothing dialable by the statement's own clock (a window closed since the reading): the locked claim records the wait.
+      if (round.claimed.length === 0 && round.skipped === 0) break;
       observeSlotRefills('bulk', round.refills);
       skipped += round.skipped;
       taken.push(...callsOf(run, business, round.claimed, reservation.from, false));
+      if (taken.length > 0) last = { ...unclaimed(run, standing, read.slots, { slots: withClaimed(assessed.slots, round.claimed.length) }), claimed: [...taken], skippedDoNotCall: skipped };
       // Listed numbers took picks: what is left is claimed again, from a new reading.
       if (round.skipped > 0 && round.claimed.length < assessed.free) continue;
-      return { ...unclaimed(run, standing, read.slots, { slots: withClaimed(assessed.slots, round.claimed.length) }), claimed: taken, skippedDoNotCall: skipped };
+      return last!;
     }
   }
+  if (last) return last;
   const locked = await claimUnderSlotLock(database, run, lockToken, publicBaseUrl, { pacing, quietSeconds });
-  return { ...locked, claimed: [...taken, ...locked.claimed], skippedDoNotCall: skipped + locked.skippedDoNotCall };
+  return { ...locked, skippedDoNotCall: skipped + locked.skippedDoNotCall };
 }
 
 /** The claim in one transaction under the business's slot lock: every case of assessClaim, with the writes it needs. */

@@ -43,11 +43,12 @@ export const businesses = pgTable(
     /** Its runs' calling window unless a run sets one; null = the default (08:00–21:00 local, every day). */
     callingWindow: jsonb('calling_window').$type<CallingWindow>(),
     createdAt: createdAt(),
-    /** When a claim last took a slot of the business (stamped under its slot lock): the slot refill metric's start line. */
+    /** When a claim last took a slot of the business (stamped with its reservation, by trigger): the slot refill metric's start line. */
     lastClaimAt: timestamp('last_claim_at', { withTimezone: true }),
     /**
-     * Moves with every reservation of the business's slots and every change of its limits: a claim
-     * that counted the slots without the slot lock commits only if it is unchanged (src/claim/bulk.ts).
+     * Moves with every reservation of the business's slots and every change of its limits (triggers:
+     * drizzle/0022_slot_version.sql): a claim that counted the slots without the slot lock commits
+     * only if it is unchanged (src/claim/bulk.ts).
      */
     slotVersion: bigint('slot_version', { mode: 'number' }).notNull().default(0),
   },

@@ -13,8 +13,9 @@ const BASE_URL = 'https://outdial.example.test';
 /**
  * A claim that counts the slots without the business's slot lock (claimRound with a gate), on the
  * real Postgres and a database of its own: it commits only at the slot version it counted at, so
- * a slot taken meanwhile (a direct call's reservation, another claim, a change of the limits) makes
- * it write nothing, whether that commit came before its statement or while it waited for the row.
+ * a slot taken meanwhile (a direct call's reservation, another claim, a change of the limits, by
+ * any process: the version moves by trigger) makes it write nothing, whether that commit came
+ * before its statement or while it waited for the row.
  */
 describe('a claim gated on the slot version', () => {
   let admin: Database;
@@ -125,6 +126,20 @@ describe('a claim gated on the slot version', () => {
       other.release();
     }
     expect(await state(ids.runId)).toEqual({ jobs: { queued: 3 }, calls: 0 });
+  });
+
+  test('the version moves in the database, whoever writes: a call row inserted by any statement, a limit changed by any UPDATE', async () => {
+    const ids = await runWithLeads(1);
+    const version = async () => BigInt((await findBusiness(database.pool, ids.businessId))!.slot_version);
+    const v0 = await version();
+    await database.pool.query(`INSERT INTO calls (business_id, direction, status, to_number, from_number) VALUES ($1, 'direct', 'reserved', '+14155598001', '+15005550006')`, [ids.businessId]);
+    expect(await version()).toBe(v0 + 1n);
+    expect((await findBusiness(database.pool, ids.businessId))!.last_claim_at).not.toBeNull();
+    await database.pool.query('UPDATE businesses SET name = $2 WHERE id = $1', [ids.businessId, 'Renamed']);
+    expect(await version()).toBe(v0 + 1n);
+    await database.pool.query('UPDATE businesses SET reserved_direct_slots = 1 WHERE id = $1', [ids.businessId]);
+    expect(await version()).toBe(v0 + 2n);
+    expect((await gatedClaim(ids, 1, String(v0 + 1n))).stale).toBe(true);
   });
 
   test('a run paused after the reading claims nothing', async () => {

@@ -68,11 +68,11 @@ export async function findBusiness(db: Executor, id: string): Promise<BusinessRo
   return (await db.query<BusinessRow>('SELECT * FROM businesses WHERE id = $1', [id])).rows[0] ?? null;
 }
 
-/** Writes every field (the domain merges a change into the current row first); the slot version moves, as the limits may have. */
+/** Writes every field (the domain merges a change into the current row first). */
 export async function updateBusiness(db: Executor, id: string, fields: BusinessFields): Promise<BusinessRow | null> {
   const r = await db.query<BusinessRow>(
     `UPDATE businesses SET name = $2, caller_id = $3, caller_ids = $4, max_concurrent_calls = $5, reserved_direct_slots = $6, voice_app = $7,
-            time_zone = $8, calling_window = $9, slot_version = slot_version + 1
+            time_zone = $8, calling_window = $9
       WHERE id = $1 RETURNING *`,
     [id, fields.name, fields.callerId, fields.callerIds, fields.maxConcurrentCalls, fields.reservedDirectSlots, fields.voiceApp, fields.timeZone, fields.callingWindow],
   );

@@ -176,9 +176,10 @@ export interface ClaimingRun {
 /**
  * One round of the claim (claimQueuedJobs), as one statement. With a `gate` it needs no slot lock:
  * the statement takes the business's row lock itself and claims only if the business's slot version
- * is still the one its slots were counted at and the run still runs; `stale` says it was not (it
- * wrote nothing). Every reservation moves the version (reserveCallsSql), so a gated claim commits
- * only if no slot was taken since it counted: what the slot lock guarantees a locked claim.
+ * is still the one its slots were counted at and the run still runs, between its start and stop;
+ * `stale` says it was not (it wrote nothing). Every reservation moves the version (a trigger on
+ * `calls`: drizzle/0022_slot_version.sql), so a gated claim commits only if no slot was taken since
+ * it counted: what the slot lock guarantees a locked claim.
  * `offset`: refill waits already reported by earlier rounds of the same claim.
  */
 export async function claimRound(
@@ -193,7 +194,8 @@ export async function claimRound(
     `WITH gate AS (${
       gate
         ? `SELECT b.id FROM businesses b
-            WHERE b.id = $4 AND b.slot_version = $17::bigint AND EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = $1 AND r.status = 'running')
+            WHERE b.id = $4 AND b.slot_version = $17::bigint
+              AND EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = $1 AND r.status = 'running' AND coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true))
             FOR NO KEY UPDATE`
         : 'SELECT $4::uuid AS id'
     }),

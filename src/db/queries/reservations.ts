@@ -19,8 +19,8 @@ export interface ReservationParams {
 /**
  * The CTEs that reserve one claim's calls, for a statement with the calls to reserve in CTE
  * `to_reserve` (id, job_id, phone, url, on_machine, amd_url): the run's claimed count (the fair
- * share's tie-break), the business's last-claim stamp and slot version (every reservation moves it:
- * see claimQueuedJobs' gate), the `reserved` rows, and `refills`: the
+ * share's tie-break), the `reserved` rows (their insert moves the business's slot version and
+ * last-claim stamp: drizzle/0022_slot_version.sql), and `refills`: the
  * refill waits (src/metrics/slot-refill.ts), seconds since each of up to that many of the
  * business's slots freed (terminal status) after its previous claim and within the horizon, oldest
  * first. Its reads see the calls as they were before the statement.
@@ -28,7 +28,6 @@ export interface ReservationParams {
 export function reserveCallsSql(p: ReservationParams): string {
   const n = '(SELECT count(*) FROM to_reserve)';
   return `counted AS (UPDATE bulk_call_runs SET jobs_claimed = jobs_claimed + ${n} WHERE id = $${p.run} AND EXISTS (SELECT 1 FROM to_reserve)),
-     stamp AS (UPDATE businesses SET last_claim_at = clock_timestamp(), slot_version = slot_version + 1 WHERE id = $${p.business} AND EXISTS (SELECT 1 FROM to_reserve)),
      reserved AS (
        INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url, on_machine, amd_callback_url)
        SELECT r.id, $${p.business}, CASE WHEN $${p.run}::uuid IS NULL THEN 'direct' ELSE 'bulk' END, 'reserved', r.phone, $${p.from}, $${p.run}, r.job_id, r.url, r.on_machine, r.amd_url
