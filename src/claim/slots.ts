@@ -22,8 +22,8 @@ import { DEFAULT_CALLING_WINDOW } from '../db/settings';
  * nobody else; the count therefore sees every committed reservation, and the reservations it adds
  * are visible to the next lock holder. A run's claim may instead count first, without the lock,
  * and take the row only in the statement that claims (claimRound's gate): it claims only if the
- * business's `slot_version`, which every reservation and every change of the limits moves in the
- * same statement, is the one it counted at, so it commits only what a locked count would have
+ * business's `slot_version`, which triggers move with every reservation and every change of the
+ * limits (drizzle/0022_slot_version.sql), is the one it counted at, so it commits only what a locked count would have
  * allowed (a call that ended meanwhile only leaves a slot uncounted). Rows only leave the active set when the carrier says the
  * call ended, or when the call certainly never existed there (refused with a 4xx, a 429, a refused
  * connection, or absent when reconciled), so the carrier's live calls are always a subset of our
@@ -78,16 +78,13 @@ export async function lockBusinessRunSlots(
   businessId: string,
   look: { runId: string | null; quietSeconds?: number },
 ): Promise<{ business: BusinessRow; slots: BusinessSlots; standing: SlotStanding } | null> {
-  const business = await lockBusiness(client, businessId);
-  if (!business) return null;
-  const standing = await slotStanding(client, businessId, { ...look, defaultWindow: DEFAULT_CALLING_WINDOW });
-  return { business, slots: slotsOf(business, standing.active), standing };
+  if (!(await lockBusiness(client, businessId))) return null;
+  return readBusinessRunSlots(client, businessId, look);
 }
 
 /**
- * The same reading as lockBusinessRunSlots without the lock (and without a transaction): for a claim
- * that commits only if the business's slot version is unchanged (claimRound's gate), or a decision
- * that takes no slot.
+ * That reading without the lock (and without a transaction): for a claim that commits only if the
+ * business's slot version is unchanged (claimRound's gate), or a decision that takes no slot.
  */
 export async function readBusinessRunSlots(
   db: Executor,
