@@ -3,6 +3,7 @@ import type { PoolClient } from 'pg';
 import { applyCallStatus, SignedForAnotherUrl, type AppliedStatus, type CallStatusUpdate } from '../../src/calls/apply-status';
 import { createDatabase, type Database } from '../../src/db/client';
 import { changeCallStatus } from '../../src/db/queries/calls';
+import { cancelQueuedJobs } from '../../src/db/queries/jobs';
 import { statusesBehind } from '../../src/db/statuses';
 import type { CallStatus } from '../../src/db/statuses';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
@@ -135,6 +136,31 @@ describe('applyCallStatus', () => {
     expect(failed.applied).toMatchObject({ result: 'applied', previous: 'reserved', status: 'busy', freedSlot: true, retryQueued: false });
     expect(failed.statements).toEqual(['WITH']);
     expect((await database.pool.query('SELECT count(*)::int AS n FROM outbound_call_jobs WHERE run_id = (SELECT run_id FROM outbound_call_jobs WHERE id = $1)', [rejected.jobId])).rows).toEqual([{ n: 1 }]);
+  });
+
+  test('a busy callback of a run being canceled queues no retry: it waits for the cancel, then finds the run no longer dialing', async () => {
+    const { callId, jobId } = await bulkCall(sid(30), 'in-progress', true);
+    const runId: string = (await database.pool.query('SELECT run_id FROM outbound_call_jobs WHERE id = $1', [jobId])).rows[0].run_id;
+    // A cancel in flight (run-lifecycle.ts transitionRun): the run's row changed and its queued jobs ended, not yet committed.
+    const cancel = await database.pool.connect();
+    try {
+      await cancel.query('BEGIN');
+      await cancel.query(`UPDATE bulk_call_runs SET status = 'canceling' WHERE id = $1`, [runId]);
+      await cancelQueuedJobs(cancel, runId);
+      let settled = false;
+      const busy = applyCallStatus(database, { callId, callSid: sid(30), status: 'busy' }).finally(() => (settled = true));
+      // Until the retry's insert waits on the run's row (polled, not slept for), or the callback is done without waiting.
+      while (!settled) {
+        const waiting = await admin.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO outbound_call_jobs%'`);
+        if (Number(waiting.rows[0].n) > 0) break;
+      }
+      await cancel.query('COMMIT');
+      expect(await busy).toMatchObject({ result: 'applied', status: 'busy', freedSlot: true, retryQueued: false });
+    } finally {
+      cancel.release();
+    }
+    const jobs = await database.pool.query('SELECT attempt, status, outcome FROM outbound_call_jobs WHERE run_id = $1 ORDER BY attempt', [runId]);
+    expect(jobs.rows).toEqual([{ attempt: 1, status: 'completed', outcome: 'busy' }]);
   });
 
   test('a status signed for a URL applies only if it is the one the call was given (or it has none); otherwise nothing is written', async () => {

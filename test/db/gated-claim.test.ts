@@ -3,7 +3,7 @@ import { createDatabase, type Database } from '../../src/db/client';
 import { readBusinessRunSlots } from '../../src/claim/slots';
 import { reserveDirectCall } from '../../src/claim/direct';
 import { fieldsOfRow, findBusiness, updateBusiness } from '../../src/db/queries/businesses';
-import { claimRound, type ClaimReservation } from '../../src/db/queries/jobs';
+import { cancelQueuedJobs, claimRound, type ClaimReservation } from '../../src/db/queries/jobs';
 import type { CallingWindow } from '../../src/db/settings';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
 
@@ -117,7 +117,7 @@ describe('a claim gated on the slot version', () => {
       const claim = gatedClaim(ids, 2, version);
       // The claim's statement is waiting on that row lock (polled from pg_stat_activity, not slept for).
       for (;;) {
-        const waiting = await database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH gate AS%'`);
+        const waiting = await database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
         if (Number(waiting.rows[0].n) > 0) break;
       }
       await other.query('COMMIT');
@@ -140,6 +140,36 @@ describe('a claim gated on the slot version', () => {
     await database.pool.query('UPDATE businesses SET reserved_direct_slots = 1 WHERE id = $1', [ids.businessId]);
     expect(await version()).toBe(v0 + 2n);
     expect((await gatedClaim(ids, 1, String(v0 + 1n))).stale).toBe(true);
+  });
+
+  /**
+   * A cancel locks its run's row, then ends the queued jobs (run-lifecycle.ts transitionRun). A claim
+   * that locked jobs before the run's row would deadlock with it; the claim takes the run's row
+   * first, so it waits, and then finds the jobs ended.
+   */
+  test.each([
+    ['gated', true],
+    ['locked', false],
+  ])('a %s claim that meets a cancel holding the run row waits for it, claims nothing, and the cancel ends every queued job', async (_name, gated) => {
+    const ids = await runWithLeads(4);
+    const version = (await readBusinessRunSlots(database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
+    const cancel = await database.pool.connect();
+    try {
+      await cancel.query('BEGIN');
+      await cancel.query(`UPDATE bulk_call_runs SET status = 'canceling' WHERE id = $1`, [ids.runId]);
+      const run = { id: ids.runId, businessId: ids.businessId, timeZone: 'UTC', window: ALWAYS };
+      const claim = claimRound(database.pool, run, reservation(2), randomUUID(), { round: 0, offset: 0, gate: gated ? { slotVersion: version } : null });
+      for (;;) {
+        const waiting = await database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
+        if (Number(waiting.rows[0].n) > 0) break;
+      }
+      expect(await cancelQueuedJobs(cancel, ids.runId)).toBe(4);
+      await cancel.query('COMMIT');
+      expect((await claim).claimed).toEqual([]);
+    } finally {
+      cancel.release();
+    }
+    expect(await state(ids.runId)).toEqual({ jobs: { canceled: 4 }, calls: 0 });
   });
 
   test('a run paused after the reading claims nothing', async () => {

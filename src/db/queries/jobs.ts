@@ -180,6 +180,8 @@ export interface ClaimingRun {
  * `stale` says it was not (it wrote nothing). Every reservation moves the version (a trigger on
  * `calls`: drizzle/0022_slot_version.sql), so a gated claim commits only if no slot was taken since
  * it counted: what the slot lock guarantees a locked claim.
+ * Locks in the order business, run, jobs, gated or not: a cancel locks the run's row before its
+ * queued jobs (cancelQueuedJobs), so a claim that locked jobs first could deadlock with it.
  * `offset`: refill waits already reported by earlier rounds of the same claim.
  */
 export async function claimRound(
@@ -191,14 +193,17 @@ export async function claimRound(
 ): Promise<{ claimed: ClaimedJob[]; skipped: number; refills: number[]; stale: boolean }> {
   const lookahead = LISTED_LOOKAHEAD_BY_ROUND[Math.min(round, LISTED_LOOKAHEAD_BY_ROUND.length - 1)]!;
   const r = await db.query<ClaimedJob & { skipped: boolean; stale: boolean; refills: number[] | null }>(
-    `WITH gate AS (${
+    `WITH ${
       gate
-        ? `SELECT b.id FROM businesses b
-            WHERE b.id = $4 AND b.slot_version = $17::bigint
-              AND EXISTS (SELECT 1 FROM bulk_call_runs r WHERE r.id = $1 AND r.status = 'running' AND coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true))
-            FOR NO KEY UPDATE`
-        : 'SELECT $4::uuid AS id'
-    }),
+        ? `slot_lock AS (SELECT b.id FROM businesses b WHERE b.id = $4 AND b.slot_version = $17::bigint FOR NO KEY UPDATE),
+       gate AS (
+         SELECT r.business_id AS id FROM bulk_call_runs r
+          WHERE r.id = $1 AND r.status = 'running' AND coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true)
+            AND EXISTS (SELECT 1 FROM slot_lock)
+          FOR NO KEY UPDATE
+       ),`
+        : `gate AS (SELECT r.business_id AS id FROM bulk_call_runs r WHERE r.id = $1 FOR NO KEY UPDATE),`
+    }
        candidates AS (
          SELECT j.id, j.position,
                 EXISTS (SELECT 1 FROM do_not_call_numbers d WHERE d.phone = l.phone AND (d.business_id = $4 OR d.business_id IS NULL)) AS listed
@@ -272,6 +277,8 @@ export async function claimRound(
 /**
  * The next attempt of a lead whose attempt just ended, due `delaySeconds` from now, if its run still
  * dials (running or paused) and its stopAt (if any) comes after that. Returns whether it was queued.
+ * It shares the run's row: a cancel in flight (its run row changed, its queued jobs ended, not yet
+ * committed) is waited for, so no attempt is queued after a cancel has emptied the queue.
  */
 export async function queueRetry(client: PoolClient, ended: { jobId: string; delaySeconds: number }): Promise<boolean> {
   const r = await client.query(
@@ -280,6 +287,7 @@ export async function queueRetry(client: PoolClient, ended: { jobId: string; del
        FROM outbound_call_jobs j JOIN bulk_call_runs r ON r.id = j.run_id
       WHERE j.id = $1 AND r.status IN ('running', 'paused')
         AND (r.stop_at IS NULL OR r.stop_at > now() + make_interval(secs => $2))
+        FOR SHARE OF r
      ON CONFLICT (run_id, lead_id, attempt) DO NOTHING`,
     [ended.jobId, ended.delaySeconds],
   );
