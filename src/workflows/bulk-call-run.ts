@@ -144,6 +144,8 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
   let dialedTotal = carried?.dialedTotal ?? 0;
   const executions = (carried?.executions ?? 0) + 1;
   let finished = false;
+  /** Set once the run has begun to mark itself finished: from then on it takes no pause, resume or cancel. */
+  let finishing = false;
   let woken = false;
   let wakeSignals = 0;
   let passes = 0;
@@ -195,8 +197,8 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       },
       {
         validator: () => {
-          if (finished || !allowsTransition(phase, action)) {
-            throw nonRetryable(FailureType.InvalidTransition, `cannot ${action} a run that is ${finished ? 'finished' : phase}`);
+          if (finished || finishing || !allowsTransition(phase, action)) {
+            throw nonRetryable(FailureType.InvalidTransition, `cannot ${action} a run that is ${finished ? 'finished' : finishing ? 'finishing' : phase}`);
           }
         },
       },
@@ -246,6 +248,9 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
     if (pass.queued === 0 && pass.dialing === 0 && phase !== 'paused') {
       // A cancel accepted while the pass ran must decide the outcome: let its handler finish first.
       await condition(allHandlersFinished);
+      // From here the outcome is decided: a cancel accepted now could commit in Postgres before
+      // finishRun and leave the run canceling there, while its workflow completes.
+      finishing = true;
       const status = phase === 'canceling' ? 'canceled' : 'completed';
       await finishRun.executeWithOptions({ summary: `finish the run: ${status}, ${dialedTotal} dialed` }, [{ runId: input.runId, status }]);
       setCurrentDetails(`${status}; dialed ${dialedTotal}`);

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { bulkCallRun } from '../../src/workflows/bulk-call-run';
+import { cancelRunUpdate } from '../../src/workflows/messages';
+import type { DialPassSummary } from '../../src/workflows/messages';
+import { connectTestTemporal, workflowBundle } from '../helpers/temporal';
+
+/**
+ * The run's workflow with stub activities on the real Temporal dev server: once it has begun to
+ * finish (its last pass found nothing left), an operator's cancel is refused, so Postgres cannot be
+ * left `canceling` by a cancel that lands while the run is being marked completed.
+ */
+describe('BulkCallRun finishing', () => {
+  let temporal: Awaited<ReturnType<typeof connectTestTemporal>>;
+  beforeAll(async () => {
+    temporal = await connectTestTemporal();
+  });
+  afterAll(async () => {
+    await temporal?.close();
+  });
+
+  test('a cancel sent while the run is being marked finished is refused, and the run completes', async () => {
+    const taskQueue = `finishing-${randomUUID()}`;
+    const transitions: string[] = [];
+    let finishing!: () => void;
+    const finishStarted = new Promise<void>((resolve) => (finishing = resolve));
+    let releaseFinish!: () => void;
+    const finishReleased = new Promise<void>((resolve) => (releaseFinish = resolve));
+    const finished: string[] = [];
+    const emptyPass: DialPassSummary = { runStatus: 'running', dialed: 0, rejected: 0, notSent: 0, unknown: 0, queued: 0, dialing: 0, active: 0, limit: 3, dialedTotal: 2 };
+    const worker = await Worker.create({
+      connection: temporal.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: {
+        startRun: async () => ({ publicBaseUrl: 'https://outdial.example.test' }),
+        dialAvailableSlots: async () => emptyPass,
+        transitionRun: async ({ runId, action }: { runId: string; action: string }) => {
+          transitions.push(action);
+          return { runId, status: 'canceling' };
+        },
+        finishRun: async ({ status }: { status: string }) => {
+          finishing();
+          await finishReleased;
+          finished.push(status);
+        },
+      },
+    });
+    await worker.runUntil(async () => {
+      const handle = await temporal.client.workflow.start(bulkCallRun, {
+        taskQueue,
+        workflowId: `finishing-${randomUUID()}`,
+        args: [{ runId: randomUUID(), businessId: randomUUID(), wakeFallbackSeconds: 60 }],
+      });
+      await finishStarted;
+      const refused = await handle.executeUpdate(cancelRunUpdate).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      releaseFinish();
+      expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(String((refused as WorkflowUpdateFailedError).cause?.message)).toMatch(/finishing/);
+      expect(await handle.result()).toMatchObject({ status: 'completed', dialed: 2 });
+    });
+    expect(transitions).toEqual([]);
+    expect(finished).toEqual(['completed']);
+  });
+});
