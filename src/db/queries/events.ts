@@ -16,7 +16,8 @@ export async function watchRuns(db: Executor, runIds: readonly string[], seconds
   if (runIds.length === 0) return;
   await db.query(
     `WITH expired AS (DELETE FROM event_watches WHERE until < now() - interval '1 minute' AND run_id <> ALL($1::uuid[]))
-     INSERT INTO event_watches (run_id, until) SELECT id, now() + make_interval(secs => $2) FROM unnest($1::uuid[]) AS id
+     -- In id order, whatever order the caller's runs are in: two processes renewing the same runs lock them alike.
+     INSERT INTO event_watches (run_id, until) SELECT id, now() + make_interval(secs => $2) FROM unnest($1::uuid[]) AS id ORDER BY id
      ON CONFLICT (run_id) DO UPDATE SET until = greatest(event_watches.until, EXCLUDED.until)`,
     [runIds, seconds],
   );

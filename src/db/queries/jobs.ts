@@ -294,11 +294,15 @@ export async function queueRetry(client: PoolClient, ended: { jobId: string; del
   return (r.rowCount ?? 0) > 0;
 }
 
-/** The run's stopAt has passed: every job not yet dialed ends `expired` (the one place that does it). */
+/**
+ * The run's stopAt has passed: every job not yet dialed ends `expired` (the one place that does it).
+ * The run's row first, as a cancel takes it (run, then queued jobs): the two never lock each other's jobs.
+ */
 export async function expireQueuedJobs(db: Executor, runId: string): Promise<number> {
   const r = await db.query(
-    `UPDATE outbound_call_jobs SET status = 'expired', last_error = 'the run reached its stopAt before this lead was dialed', finished_at = now(), updated_at = now()
-      WHERE run_id = $1 AND status = 'queued'`,
+    `WITH run AS (SELECT id FROM bulk_call_runs WHERE id = $1 FOR NO KEY UPDATE)
+     UPDATE outbound_call_jobs SET status = 'expired', last_error = 'the run reached its stopAt before this lead was dialed', finished_at = now(), updated_at = now()
+      WHERE run_id = (SELECT id FROM run) AND status = 'queued'`,
     [runId],
   );
   return r.rowCount ?? 0;
