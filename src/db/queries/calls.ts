@@ -406,7 +406,8 @@ export async function markCarrierUnknown(db: Executor, id: string): Promise<void
 
 /**
  * Whether an active call waits for an operator: the carrier does not know it, or `$n` checks in a
- * row learned nothing from it (see GET /v1/held-calls). One definition, for the list and the release.
+ * row learned nothing from it (see GET /v1/held-calls). The list's definition; the release reads the
+ * same rule off the row it locks (isHeldCallRow).
  */
 const HELD = (checksParam: string) => `(carrier_unknown_at IS NOT NULL OR uncertain_checks > ${checksParam})`;
 
@@ -420,10 +421,9 @@ export async function heldCallRows(db: Executor, afterChecks: number, limit: num
   return r.rows;
 }
 
-/** Whether this call is active and held (see HELD). */
-export async function isHeldCall(db: Executor, id: string, afterChecks: number): Promise<boolean> {
-  const r = await db.query(`SELECT 1 FROM calls WHERE id = $1 AND status = ANY($2) AND ${HELD('$3')}`, [id, ACTIVE_CALL_STATUSES, afterChecks]);
-  return (r.rowCount ?? 0) > 0;
+/** HELD of a call's row as read (e.g. locked by the statement that ends it), whatever its status. */
+export function isHeldCallRow(call: Pick<CallRow, 'carrier_unknown_at' | 'uncertain_checks'>, afterChecks: number): boolean {
+  return call.carrier_unknown_at !== null || call.uncertain_checks > afterChecks;
 }
 
 /**

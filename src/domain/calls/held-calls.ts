@@ -1,7 +1,8 @@
-import { applyCallStatus } from '../../calls/apply-status';
+import { applyCallStatus, type AppliedStatus } from '../../calls/apply-status';
+import { Rollback } from '../../db/client';
 import { endedCallWake } from '../../calls/wake-runs';
 import { insertCallRelease, type CallReleaseRow } from '../../db/queries/call-releases';
-import { findCall, heldCallRows, isHeldCall, type CallRow } from '../../db/queries/calls';
+import { findCall, heldCallRows, isHeldCallRow, type CallRow } from '../../db/queries/calls';
 import type { DomainDeps } from '../deps';
 import type { Principal } from '../principal';
 import { callView, type CallView } from './call-view';
@@ -53,22 +54,24 @@ export interface ReleaseView {
 export type ReleaseResult = { kind: 'released'; call: CallView; release: ReleaseView } | { kind: 'not-found' } | { kind: 'not-held' };
 
 export async function releaseHeldCall(
-  deps: Pick<DomainDeps, 'database' | 'config' | 'wakeRuns'>,
+  deps: Pick<DomainDeps, 'database' | 'wakeRuns'> & { config: Pick<DomainDeps['config'], 'heldCallAfterChecks'> },
   request: { callId: string; principal: Principal; reason: string; status: 'failed' | 'canceled' },
 ): Promise<ReleaseResult> {
   const found = await findCall(deps.database.pool, request.callId);
   if (!found) return { kind: 'not-found' };
-  if (!(await isHeldCall(deps.database.pool, request.callId, deps.config.heldCallAfterChecks))) return { kind: 'not-held' };
   let release: CallReleaseRow | null = null;
   // Never retried: the carrier may have dialed the lead, so another attempt could call it twice.
   const applied = await applyCallStatus(
     deps.database,
     { callId: request.callId, status: request.status, errorMessage: `released by an operator: ${request.reason}`, permanent: true },
-    async (client) => {
+    async (client, call) => {
+      // Decided with the call's row locked: a check that found the call live since it was listed
+      // keeps its slot taken (releasing a live call would let the business go over its limit).
+      if (!isHeldCallRow(call, deps.config.heldCallAfterChecks)) throw new Rollback<AppliedStatus>({ result: 'unchanged', callId: call.id, status: call.status });
       release = await insertCallRelease(client, { callId: request.callId, releasedBy: request.principal.id, reason: request.reason, status: request.status });
     },
   );
-  // A callback ended the call meanwhile: nothing to release.
+  // Ended meanwhile (a callback), or no longer held: nothing to release.
   if (applied.result !== 'applied' || !release) return { kind: 'not-held' };
   if (applied.freedSlot) await deps.wakeRuns(applied.businessId, endedCallWake(applied));
   const ended = await findCall(deps.database.pool, request.callId);
