@@ -428,13 +428,19 @@ export function isHeldCallRow(call: Pick<CallRow, 'carrier_unknown_at' | 'uncert
 
 /**
  * Makes every dialed active call without news since `since` due for a check now (its callbacks may
- * have been refused meanwhile); returns the businesses they belong to.
+ * have been refused meanwhile); returns the businesses they belong to. A call another statement
+ * holds is skipped (it is getting news): so this many-row update never waits, nor deadlocks with a
+ * dial recording its calls' SIDs.
  */
 export async function checkCallsQuietSince(db: Executor, since: Date): Promise<string[]> {
   const r = await db.query<{ business_id: string }>(
-    `WITH due AS (
-       UPDATE calls SET next_check_at = now()
+    `WITH quiet AS (
+       SELECT id FROM calls
         WHERE status = ANY($1) AND dialed_at IS NOT NULL AND updated_at < $2 AND (next_check_at IS NULL OR next_check_at > now())
+        FOR UPDATE SKIP LOCKED
+     ),
+     due AS (
+       UPDATE calls SET next_check_at = now() FROM quiet WHERE calls.id = quiet.id
        RETURNING business_id
      )
      SELECT DISTINCT business_id FROM due`,
