@@ -112,7 +112,8 @@ function topBy(before: PostgresCounters, after: PostgresCounters, key: 'calls' |
 
 /**
  * What Postgres's backends are doing while a dialer dials, sampled every 50 ms from
- * pg_stat_activity (every database of the cluster but the sampler's own connection): on average
+ * pg_stat_activity (every database of the cluster but the sampler's own connection, whose statements
+ * pg_stat_statements does not count): on average
  * how many sit idle inside a transaction (a client holding it open between round trips, with any
  * row lock it took) and how many wait for a lock.
  */
@@ -122,6 +123,9 @@ function sampleBackends(databaseUrl: string): { stop(): Promise<{ idleInTransact
   let stopped = false;
   const loop = (async () => {
     await client.connect();
+    // Its own statements are not the dialer's: kept out of pg_stat_statements' counts (they were
+    // two per freed slot of the freed-slot scenario).
+    await client.query("SET pg_stat_statements.track = 'none'");
     while (!stopped) {
       const r = await client.query<{ idle: string; waiting: string }>(
         `SELECT count(*) FILTER (WHERE state = 'idle in transaction') AS idle, count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting
