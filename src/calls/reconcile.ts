@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import { checkCallsQuietSince, markCarrierUnknown, takeCallsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
+import { checkCallsQuietSince, dialsWithoutSid, markCarrierUnknown, takeCallsDueForCheck, ownedCallSids, scheduleNextCheck, withdrawReservation, type DueCall } from '../db/queries/calls';
 import { CALL_STATUSES, type CallStatus } from '../db/statuses';
 import type { Logger } from '../logger';
 import { reconcileOutcomes, timeCarrierRequest } from '../metrics/registry';
@@ -110,14 +110,28 @@ async function refreshFromCarrier(deps: ReconcileDeps, call: StaleCall, sid: str
 /**
  * A reservation without a SID: the dial's answer was lost (timeout, 5xx, a crash). Look for a call
  * to that number from that caller ID created since the reservation that no other row owns.
+ * Other dials to the same number whose SID is unknown may own those calls too: while one of their
+ * creates may still be answered, nothing is adopted (that answer names its call); once none can,
+ * the dials take the carrier's unowned calls in order, the oldest dial the oldest call. Adopting
+ * another dial's call would leave that dial's SID unrecordable (a SID belongs to one row) and it
+ * withdrawn and dialed again.
  */
 async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outcome> {
   // No dial attempt ever began (its process died between claim and dial): nothing to ask about.
   if (call.dialed_at === null) return withdraw(deps, call, 'never dialed: the reservation was left behind');
+  const dials = await dialsWithoutSid(deps.database.pool, call.to_number, call.from_number, withdrawableAfterSeconds(deps.config));
+  const others = dials.filter((d) => d.id !== call.id);
+  const since = Math.min(call.created_at.getTime(), ...others.map((d) => d.createdAt.getTime())) - CLOCK_SKEW_MS;
   const candidates = await timeCarrierRequest('list', () => deps.telephony.calls.list({ to: call.to_number, from: call.from_number, limit: BATCH }));
-  const recent = candidates.filter((c) => c.dateCreated.getTime() >= call.created_at.getTime() - CLOCK_SKEW_MS);
+  const recent = candidates.filter((c) => c.dateCreated.getTime() >= since);
   const owned = await ownedCallSids(deps.database.pool, recent.map((c) => c.sid));
-  const ours = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime())[0];
+  const unowned = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime());
+  const inFlight = others.filter((d) => d.inFlight);
+  if (unowned.length > 0 && inFlight.length > 0) {
+    return markChecked(deps, call, false, Math.max(1, ...inFlight.map((d) => d.inFlightSeconds)));
+  }
+  const rank = Math.max(0, dials.findIndex((d) => d.id === call.id));
+  const ours = unowned[rank];
   if (ours) return settle(deps, call, ours.sid, asCallStatus(ours.status), ours.duration ? Number(ours.duration) : null);
   // Its create may still reach the carrier (calls.withdrawable_at, else the dial bound): ask again
   // later, and no later than the moment it may be withdrawn, so its slot never stands empty past it.

@@ -6,6 +6,7 @@ import { createDatabase, migrateDatabase, type Database } from '../../src/db/cli
 import { reserveDirectCall } from '../../src/claim/direct';
 import { reconcileStaleCalls } from '../../src/calls/reconcile';
 import { withdrawableAfterSeconds } from '../../src/calls/place-call';
+import { recordPlaced } from '../../src/db/queries/calls';
 import type { TelephonyClient } from '../../src/telephony/client';
 import { ensureReconcileSchedule } from '../../src/temporal/reconcile-schedule';
 import { reconcile } from '../../src/workflows';
@@ -169,6 +170,35 @@ describe('reconciliation with the carrier', () => {
     expect(byId.get(ids.recent)).toMatchObject({ status: 'reserved', last_error: 'dial outcome unknown: timeout', checks: 1 });
     expect(byId.get(ids.old)).toMatchObject({ status: 'failed', last_error: 'never placed: the carrier has no such call' });
     expect((await stack.api<{ business: { activeCalls: number } }>('GET', `/v1/businesses/${business.id}`)).body.business.activeCalls).toBe(1);
+  });
+
+  test('two dials to one number, one answer lost: the carrier\'s call is not adopted while the other create may own it, and each dial ends with its own', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 2 });
+    const to = '+14155800021';
+    const reserve = async () => {
+      const reserved = await reserveDirectCall(stack.database, business.id, { to }, stack.apiUrl);
+      if (!reserved.ok) throw new Error(`reservation refused: ${reserved.reason}`);
+      return reserved.call.callId;
+    };
+    // Lost: dialed a minute ago, its create answered 500, and the carrier never made its call.
+    const lost = await reserve();
+    await stack.database.pool.query(`UPDATE calls SET dialed_at = now() - interval '60 seconds', next_check_at = now(), last_error = 'dial outcome unknown: 500' WHERE id = $1`, [lost]);
+    // In flight: dialed just now, the carrier made its call, its SID not recorded yet.
+    const inFlight = await reserve();
+    await stack.database.pool.query(`UPDATE calls SET dialed_at = now(), next_check_at = now() + interval '1 hour' WHERE id = $1`, [inFlight]);
+    const made = await stack.deps().telephony.calls.create({ to, from: business.callerId, twiml: '<Response><Say>hi</Say></Response>' });
+    const deps = { ...stack.deps(), config: stack.config };
+
+    expect(await reconcileStaleCalls(deps, business.id)).toEqual({ settled: 0, withdrawn: 0, freed: 0 });
+    const row = async (id: string) => (await stack.database.pool.query('SELECT status, twilio_call_sid FROM calls WHERE id = $1', [id])).rows[0];
+    expect(await row(lost)).toEqual({ status: 'reserved', twilio_call_sid: null });
+
+    // The create's answer arrives: the call is the in-flight dial's. Asked again, the lost dial finds no call of its own.
+    await recordPlaced(stack.database.pool, [{ id: inFlight, sid: made.sid }]);
+    await stack.database.pool.query('UPDATE calls SET next_check_at = now() WHERE id = $1', [lost]);
+    expect(await reconcileStaleCalls(deps, business.id)).toMatchObject({ withdrawn: 1 });
+    expect(await row(lost)).toEqual({ status: 'failed', twilio_call_sid: null });
+    expect(await row(inFlight)).toMatchObject({ twilio_call_sid: made.sid });
   });
 
   test('a direct call refused at the limit is let in once the carrier confirms the blocking call ended', async () => {
