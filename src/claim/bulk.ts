@@ -4,7 +4,7 @@ import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url'
 import { inTransaction, type Database } from '../db/client';
 import type { BusinessRow } from '../db/queries/businesses';
 import { claimQueuedJobs, claimRound, expireQueuedJobs, type ClaimedJob, type ClaimReservation } from '../db/queries/jobs';
-import { nextDialableAt, settleRunClaim, type RunDemandRow, type RunRow, type SlotStanding } from '../db/queries/runs';
+import { lockRun, nextDialableAt, settleRunClaim, type RunDemandRow, type RunRow, type SlotStanding } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
@@ -293,6 +293,9 @@ async function claimUnderSlotLock(
     // The carrier account's pace, last: it is shared by every business of the account.
     let free = assessed.free;
     if (isPaced(pacing)) {
+      // The run's row before the account's pace lock: a claim waiting for its run (a cancel ending
+      // many queued jobs holds it) must not hold up every business of the account meanwhile.
+      await lockRun(client, runId);
       const places = await sendPlacesLeft(client, pacing);
       if (places.left <= 0) return { ...nothing, heldBy: 'pacing', waiting: { reason: 'pacing', until: places.nextFreeAt }, slots };
       free = Math.min(free, places.left);

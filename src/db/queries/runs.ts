@@ -256,6 +256,11 @@ export async function settleRunClaim(db: Executor, runId: string, waiting: { rea
   );
 }
 
+/** Takes the run's row lock for the rest of the transaction (the order is business, run, jobs: src/db/queries/jobs.ts claimRound). */
+export async function lockRun(db: Executor, runId: string): Promise<void> {
+  await db.query('SELECT id FROM bulk_call_runs WHERE id = $1 FOR NO KEY UPDATE', [runId]);
+}
+
 /** Marks a run woken for a freed slot: until its claim runs, its free slots are spoken for (src/calls/wake-runs.ts). */
 export async function markRunWoken(db: Executor, runId: string): Promise<void> {
   await db.query('UPDATE bulk_call_runs SET woken_at = now() WHERE id = $1', [runId]);
