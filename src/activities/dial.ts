@@ -9,7 +9,7 @@ import { reconcileStaleCalls } from '../calls/reconcile';
 import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
 import type { Database } from '../db/client';
-import { cancelQueuedJobs } from '../db/queries/jobs';
+import { endQueuedJobs } from '../db/queries/jobs';
 import { changeRunStatus, countDialed, endRunSession, findRun, markRunInSession, runStanding, type RunRow } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { reserveAndClaimJobs, spareRunSlots } from '../claim/bulk';
@@ -164,7 +164,7 @@ export function createDialActivities(deps: DialDeps) {
   async function fullStanding(runId: string): Promise<Standing> {
     let standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
     if (standing.status === 'canceling' && standing.queued > 0) {
-      await cancelQueuedJobs(database.pool, runId);
+      await endQueuedJobs(database.pool, runId, 'canceled');
       standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
     }
     return { runStatus: standing.status, queued: standing.queued, dialing: standing.dialing, nextCheckAt: standing.nextCheckAt?.toISOString() ?? null };

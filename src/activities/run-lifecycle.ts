@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { inTransaction, type Database } from '../db/client';
-import { cancelQueuedJobs } from '../db/queries/jobs';
+import { endQueuedJobs } from '../db/queries/jobs';
 import { changeRunStatus, runStatus } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
@@ -54,7 +54,7 @@ export function createRunLifecycleActivities({ database, logger, config }: RunLi
           throw nonRetryable(FailureType.InvalidTransition, `cannot ${action} a run that is ${current}`);
         }
         if (action === 'cancel') {
-          const canceledJobs = await cancelQueuedJobs(client, runId);
+          const canceledJobs = await endQueuedJobs(client, runId, 'canceled');
           logger.info({ runId, canceledJobs }, 'run canceling: queued jobs canceled, live calls finish');
         } else {
           logger.info({ runId, status: to }, `run ${to}`);

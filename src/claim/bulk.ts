@@ -3,7 +3,7 @@ import { callVariables } from '../calls/instructions';
 import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url';
 import { inTransaction, type Database } from '../db/client';
 import type { BusinessRow } from '../db/queries/businesses';
-import { claimQueuedJobs, claimRound, expireQueuedJobs, type ClaimedJob, type ClaimReservation } from '../db/queries/jobs';
+import { claimQueuedJobs, claimRound, endQueuedJobs, type ClaimedJob, type ClaimReservation } from '../db/queries/jobs';
 import { lockRun, nextDialableAt, settleRunClaim, type RunDemandRow, type RunRow, type SlotStanding } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
@@ -278,7 +278,7 @@ async function claimUnderSlotLock(
     const assessed = assessClaim(run, locked.slots, standing);
     if (assessed.kind === 'not-running') return unclaimed(run, standing, locked.slots, { slots: null });
     const window = effectiveWindow(run, business);
-    if (assessed.kind === 'past-stop') return unclaimed(run, standing, locked.slots, { expired: await expireQueuedJobs(client, runId), slots: null, otherCandidates: [] });
+    if (assessed.kind === 'past-stop') return unclaimed(run, standing, locked.slots, { expired: await endQueuedJobs(client, runId, 'expired'), slots: null, otherCandidates: [] });
     const nothing = unclaimed(run, standing, locked.slots, { slots: null });
     if (assessed.kind === 'nothing-dialable') {
       const next = await nextDialableAt(client, runId, window);

@@ -3,7 +3,7 @@ import type { PoolClient } from 'pg';
 import { applyCallStatus, SignedForAnotherUrl, type AppliedStatus, type CallStatusUpdate } from '../../src/calls/apply-status';
 import { createDatabase, type Database } from '../../src/db/client';
 import { changeCallStatus } from '../../src/db/queries/calls';
-import { cancelQueuedJobs } from '../../src/db/queries/jobs';
+import { endQueuedJobs } from '../../src/db/queries/jobs';
 import { statusesBehind } from '../../src/db/statuses';
 import type { CallStatus } from '../../src/db/statuses';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
@@ -146,7 +146,7 @@ describe('applyCallStatus', () => {
     try {
       await cancel.query('BEGIN');
       await cancel.query(`UPDATE bulk_call_runs SET status = 'canceling' WHERE id = $1`, [runId]);
-      await cancelQueuedJobs(cancel, runId);
+      await endQueuedJobs(cancel, runId, 'canceled');
       let settled = false;
       const busy = applyCallStatus(database, { callId, callSid: sid(30), status: 'busy' }).finally(() => (settled = true));
       // Until the retry's insert waits on the run's row (polled, not slept for), or the callback is done without waiting.

@@ -3,7 +3,7 @@ import { createDatabase, type Database } from '../../src/db/client';
 import { readBusinessRunSlots } from '../../src/claim/slots';
 import { reserveDirectCall } from '../../src/claim/direct';
 import { fieldsOfRow, findBusiness, updateBusiness } from '../../src/db/queries/businesses';
-import { cancelQueuedJobs, claimRound, type ClaimReservation } from '../../src/db/queries/jobs';
+import { claimRound, endQueuedJobs, type ClaimReservation } from '../../src/db/queries/jobs';
 import type { CallingWindow } from '../../src/db/settings';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
 
@@ -163,7 +163,7 @@ describe('a claim gated on the slot version', () => {
         const waiting = await database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
         if (Number(waiting.rows[0].n) > 0) break;
       }
-      expect(await cancelQueuedJobs(cancel, ids.runId)).toBe(4);
+      expect(await endQueuedJobs(cancel, ids.runId, 'canceled')).toBe(4);
       await cancel.query('COMMIT');
       expect((await claim).claimed).toEqual([]);
     } finally {

@@ -181,7 +181,7 @@ export interface ClaimingRun {
  * `calls`: drizzle/0022_slot_version.sql), so a gated claim commits only if no slot was taken since
  * it counted: what the slot lock guarantees a locked claim.
  * Locks in the order business, run, jobs, gated or not: a cancel locks the run's row before its
- * queued jobs (cancelQueuedJobs), so a claim that locked jobs first could deadlock with it.
+ * queued jobs (endQueuedJobs), so a claim that locked jobs first could deadlock with it.
  * `offset`: refill waits already reported by earlier rounds of the same claim.
  */
 export async function claimRound(
@@ -294,26 +294,23 @@ export async function queueRetry(client: PoolClient, ended: { jobId: string; del
   return (r.rowCount ?? 0) > 0;
 }
 
+/** Why a run's queued jobs end before they are dialed, and the error each then carries. */
+const QUEUED_JOB_ENDINGS = {
+  canceled: null,
+  expired: 'the run reached its stopAt before this lead was dialed',
+} as const;
+
 /**
- * The run's stopAt has passed: every job not yet dialed ends `expired` (the one place that does it).
- * The run's row first, as a cancel takes it (run, then queued jobs): the two never lock each other's jobs.
+ * Ends every queued job of a run: `canceled` (the run was canceled) or `expired` (its stopAt
+ * passed); the one place either is done. The run's row first (the lock order is business, run,
+ * jobs), so a cancel and an expiry never lock each other's jobs.
  */
-export async function expireQueuedJobs(db: Executor, runId: string): Promise<number> {
+export async function endQueuedJobs(db: Executor, runId: string, end: keyof typeof QUEUED_JOB_ENDINGS): Promise<number> {
   const r = await db.query(
     `WITH run AS (SELECT id FROM bulk_call_runs WHERE id = $1 FOR NO KEY UPDATE)
-     UPDATE outbound_call_jobs SET status = 'expired', last_error = 'the run reached its stopAt before this lead was dialed', finished_at = now(), updated_at = now()
+     UPDATE outbound_call_jobs SET status = $2, last_error = coalesce($3, last_error), finished_at = now(), updated_at = now()
       WHERE run_id = (SELECT id FROM run) AND status = 'queued'`,
-    [runId],
-  );
-  return r.rowCount ?? 0;
-}
-
-/** Ends every queued job of a run as canceled: the one place a canceled run's queue is emptied. */
-export async function cancelQueuedJobs(db: Executor, runId: string): Promise<number> {
-  const r = await db.query(
-    `UPDATE outbound_call_jobs SET status = 'canceled', finished_at = now(), updated_at = now()
-      WHERE run_id = $1 AND status = 'queued'`,
-    [runId],
+    [runId, end, QUEUED_JOB_ENDINGS[end]],
   );
   return r.rowCount ?? 0;
 }
