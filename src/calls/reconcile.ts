@@ -126,7 +126,7 @@ async function findAtCarrier(deps: ReconcileDeps, call: StaleCall): Promise<Outc
   const recent = candidates.filter((c) => c.dateCreated.getTime() >= since);
   const owned = await ownedCallSids(deps.database.pool, recent.map((c) => c.sid));
   const unowned = recent.filter((c) => !owned.has(c.sid)).sort((a, b) => a.dateCreated.getTime() - b.dateCreated.getTime());
-  const inFlight = others.filter((d) => d.inFlight);
+  const inFlight = others.filter((d) => d.inFlightSeconds > 0);
   if (unowned.length > 0 && inFlight.length > 0) {
     return markChecked(deps, call, false, Math.max(1, ...inFlight.map((d) => d.inFlightSeconds)));
   }

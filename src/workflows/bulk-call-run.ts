@@ -144,7 +144,7 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
   let dialedTotal = carried?.dialedTotal ?? 0;
   const executions = (carried?.executions ?? 0) + 1;
   let finished = false;
-  /** Set once the run has begun to mark itself finished: from then on it takes no pause, resume or cancel. */
+  /** Set once the run has begun to mark itself finished (before `finished`): from then on it takes no pause, resume or cancel. */
   let finishing = false;
   let woken = false;
   let wakeSignals = 0;
@@ -197,8 +197,8 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       },
       {
         validator: () => {
-          if (finished || finishing || !allowsTransition(phase, action)) {
-            throw nonRetryable(FailureType.InvalidTransition, `cannot ${action} a run that is ${finished ? 'finished' : finishing ? 'finishing' : phase}`);
+          if (finishing || !allowsTransition(phase, action)) {
+            throw nonRetryable(FailureType.InvalidTransition, `cannot ${action} a run that is ${finishing ? 'finishing' : phase}`);
           }
         },
       },

@@ -452,16 +452,17 @@ export async function checkCallsQuietSince(db: Executor, since: Date): Promise<s
 /**
  * The dials to one number from one caller ID whose SID Outdial does not know (`reserved`, dialed,
  * no SID), the oldest first: calls at the carrier to that number may be any of theirs.
- * `inFlight`: its create may still be answered (its dial bound, `afterDialSeconds`, not reached).
+ * `inFlightSeconds`: how much longer its create may still be answered (its dial bound,
+ * `afterDialSeconds`); 0 when it can no longer be.
  */
-export async function dialsWithoutSid(db: Executor, to: string, from: string, afterDialSeconds: number): Promise<{ id: string; createdAt: Date; inFlight: boolean; inFlightSeconds: number }[]> {
+export async function dialsWithoutSid(db: Executor, to: string, from: string, afterDialSeconds: number): Promise<{ id: string; createdAt: Date; inFlightSeconds: number }[]> {
   const r = await db.query<{ id: string; created_at: Date; in_flight_seconds: number }>(
     `SELECT id, created_at, extract(epoch FROM ${withdrawableAtSql('$3')} - now())::float8 AS in_flight_seconds FROM calls
       WHERE to_number = $1 AND from_number = $2 AND status = 'reserved' AND twilio_call_sid IS NULL AND dialed_at IS NOT NULL
       ORDER BY dialed_at, id`,
     [to, from, afterDialSeconds],
   );
-  return r.rows.map((row) => ({ id: row.id, createdAt: row.created_at, inFlight: row.in_flight_seconds > 0, inFlightSeconds: Math.max(0, row.in_flight_seconds) }));
+  return r.rows.map((row) => ({ id: row.id, createdAt: row.created_at, inFlightSeconds: Math.max(0, row.in_flight_seconds) }));
 }
 
 /** Which of these carrier SIDs some call row already owns. */
