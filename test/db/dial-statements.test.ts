@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createDatabase, type Database } from '../../src/db/client';
 import { beginDials, recordPlaced } from '../../src/db/queries/calls';
-import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
+import { ownDatabaseForFile } from '../helpers/db';
 
 const sid = (n: number) => `CA${n.toString(16).padStart(32, '0')}`;
 
@@ -11,35 +10,25 @@ const sid = (n: number) => `CA${n.toString(16).padStart(32, '0')}`;
  * number of creates (recordPlaced), each call decided on its own.
  */
 describe('the statements of one claim’s dials', () => {
-  let admin: Database;
-  let own: { url: string; drop(): Promise<void> };
-  let database: Database;
+  const own = ownDatabaseForFile({ max: 2 });
   let businessId: string;
 
   beforeAll(async () => {
-    admin = connectTestDatabase();
-    own = await createMigratedDatabase(admin);
-    database = createDatabase(own.url, { max: 2 });
-    businessId = (await database.pool.query("INSERT INTO businesses (name, caller_id) VALUES ('Dials', '+15005550006') RETURNING id")).rows[0].id;
-  });
-  afterAll(async () => {
-    await database?.close();
-    await own?.drop();
-    await admin?.close();
+    businessId = (await own.database.pool.query("INSERT INTO businesses (name, caller_id) VALUES ('Dials', '+15005550006') RETURNING id")).rows[0].id;
   });
 
   async function run(status: 'running' | 'paused'): Promise<string> {
-    return (await database.pool.query(`INSERT INTO bulk_call_runs (business_id, status, workflow_id) VALUES ($1, $2, $3) RETURNING id`, [businessId, status, `run-${randomUUID()}`])).rows[0].id;
+    return (await own.database.pool.query(`INSERT INTO bulk_call_runs (business_id, status, workflow_id) VALUES ($1, $2, $3) RETURNING id`, [businessId, status, `run-${randomUUID()}`])).rows[0].id;
   }
 
   /** A run's reserved call with its dialing job. */
   async function reserved(runId: string, to: string, age = '0 seconds'): Promise<{ callId: string; jobId: string }> {
-    const lead = await database.pool.query('INSERT INTO leads (business_id, phone) VALUES ($1, $2) RETURNING id', [businessId, to]);
-    const job = await database.pool.query(
+    const lead = await own.database.pool.query('INSERT INTO leads (business_id, phone) VALUES ($1, $2) RETURNING id', [businessId, to]);
+    const job = await own.database.pool.query(
       `INSERT INTO outbound_call_jobs (run_id, lead_id, position, status, dial_lock_token, dial_started_at) VALUES ($1, $2, 0, 'dialing', gen_random_uuid(), now()) RETURNING id`,
       [runId, lead.rows[0].id],
     );
-    const call = await database.pool.query(
+    const call = await own.database.pool.query(
       `INSERT INTO calls (business_id, direction, status, to_number, from_number, run_id, job_id, created_at)
        VALUES ($1, 'bulk', 'reserved', $2, '+15005550006', $3, $4, now() - $5::interval) RETURNING id`,
       [businessId, to, runId, job.rows[0].id, age],
@@ -53,18 +42,18 @@ describe('the statements of one claim’s dials', () => {
     const fresh = [await reserved(running, '+14155580001'), await reserved(running, '+14155580002')];
     const ofPaused = await reserved(paused, '+14155580003');
     const listed = await reserved(running, '+14155580004');
-    await database.pool.query('INSERT INTO do_not_call_numbers (business_id, phone) VALUES ($1, $2)', [businessId, '+14155580004']);
+    await own.database.pool.query('INSERT INTO do_not_call_numbers (business_id, phone) VALUES ($1, $2)', [businessId, '+14155580004']);
     const stale = await reserved(running, '+14155580005', '1 minute');
     const missing = randomUUID();
 
-    const began = await beginDials(database.pool, [...fresh.map((c) => c.callId), ofPaused.callId, listed.callId, stale.callId, missing]);
+    const began = await beginDials(own.database.pool, [...fresh.map((c) => c.callId), ofPaused.callId, listed.callId, stale.callId, missing]);
 
     expect(fresh.map((c) => began.get(c.callId)?.result)).toEqual(['ok', 'ok']);
     expect(began.get(ofPaused.callId)).toEqual({ result: 'stopped' });
     expect(began.get(listed.callId)).toEqual({ result: 'do-not-call' });
     expect(began.get(stale.callId)).toEqual({ result: 'stopped' });
     expect(began.get(missing)).toEqual({ result: 'stopped' });
-    const stamped = await database.pool.query<{ id: string }>('SELECT id FROM calls WHERE business_id = $1 AND dialed_at IS NOT NULL ORDER BY to_number', [businessId]);
+    const stamped = await own.database.pool.query<{ id: string }>('SELECT id FROM calls WHERE business_id = $1 AND dialed_at IS NOT NULL ORDER BY to_number', [businessId]);
     expect(stamped.rows.map((r) => r.id)).toEqual(fresh.map((c) => c.callId));
   });
 
@@ -72,11 +61,11 @@ describe('the statements of one claim’s dials', () => {
     const running = await run('running');
     const calls = [await reserved(running, '+14155581001'), await reserved(running, '+14155581002')];
     // The second call's answered callback beat its create's answer.
-    await database.pool.query("UPDATE calls SET status = 'in-progress' WHERE id = $1", [calls[1]!.callId]);
+    await own.database.pool.query("UPDATE calls SET status = 'in-progress' WHERE id = $1", [calls[1]!.callId]);
 
-    await recordPlaced(database.pool, calls.map((c, i) => ({ id: c.callId, sid: sid(9000 + i) })));
+    await recordPlaced(own.database.pool, calls.map((c, i) => ({ id: c.callId, sid: sid(9000 + i) })));
 
-    const rows = await database.pool.query<{ status: string; twilio_call_sid: string; job_sid: string }>(
+    const rows = await own.database.pool.query<{ status: string; twilio_call_sid: string; job_sid: string }>(
       `SELECT c.status, c.twilio_call_sid, j.twilio_call_sid AS job_sid FROM calls c JOIN outbound_call_jobs j ON j.id = c.job_id WHERE c.id = ANY($1) ORDER BY c.to_number`,
       [calls.map((c) => c.callId)],
     );

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createDatabase, type Database } from '../../src/db/client';
 import { readBusinessRunSlots } from '../../src/claim/slots';
 import { reserveDirectCall } from '../../src/claim/direct';
 import { fieldsOfRow, findBusiness, updateBusiness } from '../../src/db/queries/businesses';
 import { claimRound, endQueuedJobs, type ClaimReservation } from '../../src/db/queries/jobs';
 import type { CallingWindow } from '../../src/db/settings';
-import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
+import { ownDatabaseForFile } from '../helpers/db';
 
 const ALWAYS: CallingWindow = { alwaysOpen: true };
 const BASE_URL = 'https://outdial.example.test';
@@ -18,28 +17,16 @@ const BASE_URL = 'https://outdial.example.test';
  * before its statement or while it waited for the row.
  */
 describe('a claim gated on the slot version', () => {
-  let admin: Database;
-  let own: { url: string; drop(): Promise<void> };
-  let database: Database;
+  const own = ownDatabaseForFile({ max: 4 });
 
-  beforeAll(async () => {
-    admin = connectTestDatabase();
-    own = await createMigratedDatabase(admin);
-    database = createDatabase(own.url, { max: 4 });
-  });
-  afterAll(async () => {
-    await database?.close();
-    await own?.drop();
-    await admin?.close();
-  });
 
   /** A business (limit 3) with a running run of `leads` queued jobs. */
   async function runWithLeads(leads: number): Promise<{ businessId: string; runId: string }> {
-    const businessId = (await database.pool.query("INSERT INTO businesses (name, caller_id, calling_window) VALUES ('Gated', '+15005550006', $1) RETURNING id", [ALWAYS])).rows[0].id;
-    const runId = (await database.pool.query(`INSERT INTO bulk_call_runs (business_id, status, workflow_id) VALUES ($1, 'running', $2) RETURNING id`, [businessId, `run-${randomUUID()}`])).rows[0].id;
+    const businessId = (await own.database.pool.query("INSERT INTO businesses (name, caller_id, calling_window) VALUES ('Gated', '+15005550006', $1) RETURNING id", [ALWAYS])).rows[0].id;
+    const runId = (await own.database.pool.query(`INSERT INTO bulk_call_runs (business_id, status, workflow_id) VALUES ($1, 'running', $2) RETURNING id`, [businessId, `run-${randomUUID()}`])).rows[0].id;
     for (let i = 0; i < leads; i++) {
-      const lead = await database.pool.query('INSERT INTO leads (business_id, phone) VALUES ($1, $2) RETURNING id', [businessId, `+1415559${String(i).padStart(4, '0')}`]);
-      await database.pool.query('INSERT INTO outbound_call_jobs (run_id, lead_id, position) VALUES ($1, $2, $3)', [runId, lead.rows[0].id, i]);
+      const lead = await own.database.pool.query('INSERT INTO leads (business_id, phone) VALUES ($1, $2) RETURNING id', [businessId, `+1415559${String(i).padStart(4, '0')}`]);
+      await own.database.pool.query('INSERT INTO outbound_call_jobs (run_id, lead_id, position) VALUES ($1, $2, $3)', [runId, lead.rows[0].id, i]);
     }
     return { businessId, runId };
   }
@@ -57,21 +44,21 @@ describe('a claim gated on the slot version', () => {
   }
 
   const gatedClaim = (ids: { businessId: string; runId: string }, n: number, slotVersion: string) =>
-    claimRound(database.pool, { id: ids.runId, businessId: ids.businessId, timeZone: 'UTC', window: ALWAYS }, reservation(n), randomUUID(), {
+    claimRound(own.database.pool, { id: ids.runId, businessId: ids.businessId, timeZone: 'UTC', window: ALWAYS }, reservation(n), randomUUID(), {
       round: 0,
       offset: 0,
       gate: { slotVersion },
     });
 
   async function state(runId: string) {
-    const jobs = await database.pool.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM outbound_call_jobs WHERE run_id = $1 GROUP BY status ORDER BY status', [runId]);
-    const calls = await database.pool.query<{ n: string }>('SELECT count(*) AS n FROM calls WHERE run_id = $1', [runId]);
+    const jobs = await own.database.pool.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM outbound_call_jobs WHERE run_id = $1 GROUP BY status ORDER BY status', [runId]);
+    const calls = await own.database.pool.query<{ n: string }>('SELECT count(*) AS n FROM calls WHERE run_id = $1', [runId]);
     return { jobs: Object.fromEntries(jobs.rows.map((r) => [r.status, Number(r.n)])), calls: Number(calls.rows[0]!.n) };
   }
 
   test('at the version it counted at it claims and reserves, and moves the version; at an older one it writes nothing', async () => {
     const ids = await runWithLeads(5);
-    const read = await readBusinessRunSlots(database.pool, ids.businessId, { runId: ids.runId });
+    const read = await readBusinessRunSlots(own.database.pool, ids.businessId, { runId: ids.runId });
     expect(read?.slots).toMatchObject({ limit: 3, active: 0 });
     const version = read!.business.slot_version;
 
@@ -79,7 +66,7 @@ describe('a claim gated on the slot version', () => {
     expect(first).toMatchObject({ stale: false, skipped: 0 });
     expect(first.claimed.map((j) => j.position)).toEqual([0, 1]);
     expect(await state(ids.runId)).toEqual({ jobs: { dialing: 2, queued: 3 }, calls: 2 });
-    const after = (await findBusiness(database.pool, ids.businessId))!.slot_version;
+    const after = (await findBusiness(own.database.pool, ids.businessId))!.slot_version;
     expect(BigInt(after)).toBe(BigInt(version) + 1n);
 
     // A second claim from the same reading: a slot was taken since, so it claims nothing.
@@ -90,16 +77,16 @@ describe('a claim gated on the slot version', () => {
 
   test('a direct call reserved after the reading, or a change of the limits, makes the claim stale', async () => {
     const ids = await runWithLeads(3);
-    const version = (await readBusinessRunSlots(database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
-    const direct = await reserveDirectCall(database, ids.businessId, { to: '+14155598000' }, BASE_URL);
+    const version = (await readBusinessRunSlots(own.database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
+    const direct = await reserveDirectCall(own.database, ids.businessId, { to: '+14155598000' }, BASE_URL);
     expect(direct.ok).toBe(true);
     expect((await gatedClaim(ids, 2, version)).stale).toBe(true);
     expect(await state(ids.runId)).toEqual({ jobs: { queued: 3 }, calls: 0 });
 
-    const before = (await findBusiness(database.pool, ids.businessId))!;
-    await updateBusiness(database.pool, ids.businessId, { ...fieldsOfRow(before), maxConcurrentCalls: 2 });
+    const before = (await findBusiness(own.database.pool, ids.businessId))!;
+    await updateBusiness(own.database.pool, ids.businessId, { ...fieldsOfRow(before), maxConcurrentCalls: 2 });
     expect((await gatedClaim(ids, 1, before.slot_version)).stale).toBe(true);
-    const now = await readBusinessRunSlots(database.pool, ids.businessId, { runId: ids.runId });
+    const now = await readBusinessRunSlots(own.database.pool, ids.businessId, { runId: ids.runId });
     expect(now?.slots).toMatchObject({ limit: 2, active: 1 });
     expect((await gatedClaim(ids, 1, now!.business.slot_version)).claimed).toHaveLength(1);
     expect(await state(ids.runId)).toEqual({ jobs: { dialing: 1, queued: 2 }, calls: 1 });
@@ -107,9 +94,9 @@ describe('a claim gated on the slot version', () => {
 
   test('a claim that waits for the row while another takes a slot sees that commit and writes nothing', async () => {
     const ids = await runWithLeads(3);
-    const version = (await readBusinessRunSlots(database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
+    const version = (await readBusinessRunSlots(own.database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
     // Another slot-taker holds the business's row, its reservation not yet committed.
-    const other = await database.pool.connect();
+    const other = await own.database.pool.connect();
     try {
       await other.query('BEGIN');
       await other.query('SELECT id FROM businesses WHERE id = $1 FOR NO KEY UPDATE', [ids.businessId]);
@@ -117,7 +104,7 @@ describe('a claim gated on the slot version', () => {
       const claim = gatedClaim(ids, 2, version);
       // The claim's statement is waiting on that row lock (polled from pg_stat_activity, not slept for).
       for (;;) {
-        const waiting = await database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
+        const waiting = await own.database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
         if (Number(waiting.rows[0].n) > 0) break;
       }
       await other.query('COMMIT');
@@ -130,14 +117,14 @@ describe('a claim gated on the slot version', () => {
 
   test('the version moves in the database, whoever writes: a call row inserted by any statement, a limit changed by any UPDATE', async () => {
     const ids = await runWithLeads(1);
-    const version = async () => BigInt((await findBusiness(database.pool, ids.businessId))!.slot_version);
+    const version = async () => BigInt((await findBusiness(own.database.pool, ids.businessId))!.slot_version);
     const v0 = await version();
-    await database.pool.query(`INSERT INTO calls (business_id, direction, status, to_number, from_number) VALUES ($1, 'direct', 'reserved', '+14155598001', '+15005550006')`, [ids.businessId]);
+    await own.database.pool.query(`INSERT INTO calls (business_id, direction, status, to_number, from_number) VALUES ($1, 'direct', 'reserved', '+14155598001', '+15005550006')`, [ids.businessId]);
     expect(await version()).toBe(v0 + 1n);
-    expect((await findBusiness(database.pool, ids.businessId))!.last_claim_at).not.toBeNull();
-    await database.pool.query('UPDATE businesses SET name = $2 WHERE id = $1', [ids.businessId, 'Renamed']);
+    expect((await findBusiness(own.database.pool, ids.businessId))!.last_claim_at).not.toBeNull();
+    await own.database.pool.query('UPDATE businesses SET name = $2 WHERE id = $1', [ids.businessId, 'Renamed']);
     expect(await version()).toBe(v0 + 1n);
-    await database.pool.query('UPDATE businesses SET reserved_direct_slots = 1 WHERE id = $1', [ids.businessId]);
+    await own.database.pool.query('UPDATE businesses SET reserved_direct_slots = 1 WHERE id = $1', [ids.businessId]);
     expect(await version()).toBe(v0 + 2n);
     expect((await gatedClaim(ids, 1, String(v0 + 1n))).stale).toBe(true);
   });
@@ -152,15 +139,15 @@ describe('a claim gated on the slot version', () => {
     ['locked', false],
   ])('a %s claim that meets a cancel holding the run row waits for it, claims nothing, and the cancel ends every queued job', async (_name, gated) => {
     const ids = await runWithLeads(4);
-    const version = (await readBusinessRunSlots(database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
-    const cancel = await database.pool.connect();
+    const version = (await readBusinessRunSlots(own.database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
+    const cancel = await own.database.pool.connect();
     try {
       await cancel.query('BEGIN');
       await cancel.query(`UPDATE bulk_call_runs SET status = 'canceling' WHERE id = $1`, [ids.runId]);
       const run = { id: ids.runId, businessId: ids.businessId, timeZone: 'UTC', window: ALWAYS };
-      const claim = claimRound(database.pool, run, reservation(2), randomUUID(), { round: 0, offset: 0, gate: gated ? { slotVersion: version } : null });
+      const claim = claimRound(own.database.pool, run, reservation(2), randomUUID(), { round: 0, offset: 0, gate: gated ? { slotVersion: version } : null });
       for (;;) {
-        const waiting = await database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
+        const waiting = await own.database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
         if (Number(waiting.rows[0].n) > 0) break;
       }
       expect(await endQueuedJobs(cancel, ids.runId, 'canceled')).toBe(4);
@@ -174,8 +161,8 @@ describe('a claim gated on the slot version', () => {
 
   test('a run paused after the reading claims nothing', async () => {
     const ids = await runWithLeads(2);
-    const version = (await readBusinessRunSlots(database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
-    await database.pool.query(`UPDATE bulk_call_runs SET status = 'paused' WHERE id = $1`, [ids.runId]);
+    const version = (await readBusinessRunSlots(own.database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
+    await own.database.pool.query(`UPDATE bulk_call_runs SET status = 'paused' WHERE id = $1`, [ids.runId]);
     expect(await gatedClaim(ids, 2, version)).toMatchObject({ claimed: [], stale: true });
     expect(await state(ids.runId)).toEqual({ jobs: { queued: 2 }, calls: 0 });
   });

@@ -37,3 +37,36 @@ export async function createMigratedDatabase(admin: Database): Promise<{ url: st
   await migrator.close();
   return own;
 }
+
+/**
+ * A migrated database of the test file's own (createMigratedDatabase), made before the file's tests
+ * with a pool of `max` connections and dropped after them. `admin`: the suite's shared database
+ * (its pg_stat_activity sees every database's backends).
+ */
+export function ownDatabaseForFile({ max }: { max: number }): { readonly database: Database; readonly admin: Database } {
+  let admin: Database | undefined;
+  let own: { url: string; drop(): Promise<void> } | undefined;
+  let database: Database | undefined;
+  beforeAll(async () => {
+    admin = connectTestDatabase();
+    own = await createMigratedDatabase(admin);
+    database = createDatabase(own.url, { max });
+  });
+  afterAll(async () => {
+    await database?.close();
+    await own?.drop();
+    await admin?.close();
+  });
+  const made = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the own database is made in beforeAll: use it inside a test or a later hook');
+    return value;
+  };
+  return {
+    get database() {
+      return made(database);
+    },
+    get admin() {
+      return made(admin);
+    },
+  };
+}
