@@ -140,6 +140,10 @@ const variables = {
     schema: z.coerce.number().min(0).max(86_400).default(10),
     hint: 'set it to the seconds a committed run may stay pending before the sweep starts its workflow (0 <= n <= 86400)',
   },
+  QUEUED_JOBS_END_BATCH: {
+    schema: z.coerce.number().int().min(100).max(100_000).default(5_000),
+    hint: "set it to how many of a run's queued jobs a cancel or a passed stopAt ends per transaction (100-100000)",
+  },
   API_METRICS_ENABLED: {
     schema: z.enum(['true', 'false']).default('true'),
     hint: 'set it to true (the API serves GET /metrics) or false',
@@ -280,6 +284,8 @@ export interface Config {
   heldCallAfterChecks: number;
   /** A run still pending this long after its commit lost its workflow start: the sweep starts it. */
   stalledRunAfterSeconds: number;
+  /** A cancel or a passed stopAt ends a run's queued jobs this many per transaction. */
+  queuedJobsEndBatch: number;
   /** How often the Temporal Schedule sweeps every business; 0: no schedule. */
   reconcileSweepSeconds: number;
   /**
@@ -407,6 +413,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     heldCallAfterChecks: v('HELD_CALL_AFTER_CHECKS'),
     reconcileSweepSeconds: v('RECONCILE_SWEEP_SECONDS'),
     stalledRunAfterSeconds: v('STALLED_RUN_AFTER_SECONDS'),
+    queuedJobsEndBatch: v('QUEUED_JOBS_END_BATCH'),
     metrics: {
       apiEnabled: v('API_METRICS_ENABLED') === 'true',
       ...(metricsToken ? { token: metricsToken } : {}),

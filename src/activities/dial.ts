@@ -24,7 +24,7 @@ export interface DialDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: CheckSchedule & Pick<Config, 'twilio' | 'dialPass'>;
+  config: CheckSchedule & Pick<Config, 'twilio' | 'dialPass' | 'queuedJobsEndBatch'>;
   /** Freed slots heard from Postgres (a worker's); without it a pass dials once and returns. */
   slotWaits?: SlotWaits;
 }
@@ -164,7 +164,7 @@ export function createDialActivities(deps: DialDeps) {
   async function fullStanding(runId: string): Promise<Standing> {
     let standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
     if (standing.status === 'canceling' && standing.queued > 0) {
-      await endQueuedJobs(database.pool, runId, 'canceled');
+      await endQueuedJobs(database.pool, runId, 'canceled', deps.config.queuedJobsEndBatch);
       standing = await runStanding(database.pool, runId, quietCallCheckSeconds(deps.config));
     }
     return { runStatus: standing.status, queued: standing.queued, dialing: standing.dialing, nextCheckAt: standing.nextCheckAt?.toISOString() ?? null };
@@ -178,7 +178,11 @@ export function createDialActivities(deps: DialDeps) {
   async function dialPass(run: RunRow, publicBaseUrl: string, { handOn }: { handOn: boolean }): Promise<PassResult> {
       const runId = run.id;
       const businessId = run.business_id;
-      const claim = await reserveAndClaimJobs(database, run, randomUUID(), publicBaseUrl, { pacing: pacingOf(deps.config), quietSeconds: quietCallCheckSeconds(deps.config) });
+      const claim = await reserveAndClaimJobs(database, run, randomUUID(), publicBaseUrl, {
+        pacing: pacingOf(deps.config),
+        quietSeconds: quietCallCheckSeconds(deps.config),
+        endBatch: deps.config.queuedJobsEndBatch,
+      });
       if (claim.runStatus === null || !(LIVE_RUN_STATUSES as readonly string[]).includes(claim.runStatus)) {
         // The run ended in Postgres (failed by the API, or gone): its workflow must not dial for it.
         throw nonRetryable(FailureType.RunNotLive, `run ${runId} is ${claim.runStatus ?? 'gone'} in Postgres; it dials no more`);

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { inTransaction, type Database } from '../db/client';
+import type { Database } from '../db/client';
 import { endQueuedJobs } from '../db/queries/jobs';
 import { changeRunStatus, runStatus } from '../db/queries/runs';
 import type { Logger } from '../logger';
@@ -11,7 +11,7 @@ import { RUN_TRANSITIONS, type RunTransition, type RunTransitionResult } from '.
 export interface RunLifecycleDeps {
   database: Database;
   logger: Logger;
-  config: Pick<Config, 'publicHost' | 'env' | 'port'>;
+  config: Pick<Config, 'publicHost' | 'env' | 'port' | 'queuedJobsEndBatch'>;
 }
 
 export function createRunLifecycleActivities({ database, logger, config }: RunLifecycleDeps) {
@@ -42,25 +42,28 @@ export function createRunLifecycleActivities({ database, logger, config }: RunLi
       return { publicBaseUrl: host.baseUrl };
     },
 
-    /** Pause, resume or cancel in Postgres; cancel also ends every queued job, in the same transaction. */
+    /**
+     * Pause, resume or cancel in Postgres. A cancel then ends every queued job, in batches after its
+     * status commits (claims take nothing from a canceling run). A retry of this activity after its
+     * change committed finds the run where it was to go: that is not refused, and a cancel ends
+     * what is still queued.
+     */
     async transitionRun({ runId, action }: { runId: string; action: RunTransition }): Promise<RunTransitionResult> {
       const { to } = RUN_TRANSITIONS[action];
-      return inTransaction(database, async (client) => {
-        // Resuming clears the reason a run was paused for (e.g. a carrier refusal).
-        const changed = await changeRunStatus(client, runId, { ...RUN_TRANSITIONS[action], ...(action === 'resume' ? { lastError: null } : {}) });
-        if (!changed) {
-          const current = await runStatus(client, runId);
-          if (!current) throw runNotFound(runId);
-          throw nonRetryable(FailureType.InvalidTransition, `cannot ${action} a run that is ${current}`);
-        }
-        if (action === 'cancel') {
-          const canceledJobs = await endQueuedJobs(client, runId, 'canceled');
-          logger.info({ runId, canceledJobs }, 'run canceling: queued jobs canceled, live calls finish');
-        } else {
-          logger.info({ runId, status: to }, `run ${to}`);
-        }
-        return { runId, status: to };
-      });
+      // Resuming clears the reason a run was paused for (e.g. a carrier refusal).
+      const changed = await changeRunStatus(database.pool, runId, { ...RUN_TRANSITIONS[action], ...(action === 'resume' ? { lastError: null } : {}) });
+      if (!changed) {
+        const current = await runStatus(database.pool, runId);
+        if (!current) throw runNotFound(runId);
+        if (current !== to) throw nonRetryable(FailureType.InvalidTransition, `cannot ${action} a run that is ${current}`);
+      }
+      if (action === 'cancel') {
+        const canceledJobs = await endQueuedJobs(database.pool, runId, 'canceled', config.queuedJobsEndBatch);
+        logger.info({ runId, canceledJobs }, 'run canceling: queued jobs canceled, live calls finish');
+      } else {
+        logger.info({ runId, status: to }, `run ${to}`);
+      }
+      return { runId, status: to };
     },
 
     async finishRun({ runId, status }: { runId: string; status: 'completed' | 'canceled' }): Promise<void> {

@@ -39,7 +39,7 @@ export interface ClaimResult {
   claimed: ReservedBulkCall[];
   /** Jobs ended `skipped_dnc` by this claim: their numbers are on a do-not-call list. */
   skippedDoNotCall: number;
-  /** Jobs ended `expired` by this claim: the run's stopAt has passed. */
+  /** Jobs ended `expired` by this claim (after its slot lock): the run's stopAt has passed. */
   expired: number;
   /** Set when no queued lead may be dialed now, whatever the slots: the run sleeps until `until`. */
   waiting: RunWaiting | null;
@@ -207,9 +207,10 @@ const GATED_ATTEMPTS = 3;
  * slots are read without the lock, and the claim's statement commits only if the business's slot
  * version has not moved since (claimRound's gate: every reservation and every change of the limits
  * moves it). Slots a call ends meanwhile only make the count safe-side. When the version moved, it
- * reads and claims again; after GATED_ATTEMPTS, or for anything else (an expiry, a wait to record,
- * a wake-up to clear, the carrier's pace), it claims in one transaction under the business's slot
- * lock (see slots.ts).
+ * reads and claims again; after GATED_ATTEMPTS, or for anything else (a wait to record, a wake-up
+ * to clear, the carrier's pace), it claims in one transaction under the business's slot lock (see
+ * slots.ts). A run past its stopAt claims nothing, and its queued jobs expire after that, `endBatch`
+ * per transaction, outside the slot lock (endQueuedJobs).
  *
  * `run` is the run's row as read by the caller just before (its settings; its status is read again
  * with the slots). `quietSeconds`: the check schedule's quiet call delay, for the business's next check.
@@ -219,8 +220,9 @@ export async function reserveAndClaimJobs(
   run: RunRow,
   lockToken: string,
   publicBaseUrl: string,
-  { pacing = null, quietSeconds }: { pacing?: Pacing | null; quietSeconds: number },
+  { pacing = null, quietSeconds, endBatch }: { pacing?: Pacing | null; quietSeconds: number; endBatch: number },
 ): Promise<ClaimResult> {
+  const expire = async (result: ClaimResult): Promise<ClaimResult> => ({ ...result, expired: await endQueuedJobs(database.pool, run.id, 'expired', endBatch) });
   const taken: ReservedBulkCall[] = [];
   let skipped = 0;
   // The answer of the last round that claimed, with every call taken so far: those are dialed whatever comes next.
@@ -233,6 +235,8 @@ export async function reserveAndClaimJobs(
       const { business, standing } = read;
       // What takes no slot and writes nothing needs no lock: a pass that finds none, or a run that does not run.
       if (assessed.kind === 'not-running' && !last) return { ...unclaimed(run, standing, read.slots, { slots: null }), skippedDoNotCall: skipped };
+      // Calls an earlier round took are dialed first; the next pass expires the rest.
+      if (assessed.kind === 'past-stop') return last ?? expire({ ...unclaimed(run, standing, read.slots, { slots: null, otherCandidates: [] }), skippedDoNotCall: skipped });
       if (assessed.kind === 'slots' && !assessed.settle && (assessed.free <= 0 || !assessed.dialable)) {
         return last ?? { ...unclaimed(run, standing, read.slots, { heldBy: assessed.heldBy, slots: assessed.slots }), skippedDoNotCall: skipped };
       }
@@ -257,8 +261,9 @@ export async function reserveAndClaimJobs(
     }
   }
   if (last) return last;
-  const locked = await claimUnderSlotLock(database, run, lockToken, publicBaseUrl, { pacing, quietSeconds });
-  return { ...locked, skippedDoNotCall: skipped + locked.skippedDoNotCall };
+  const { pastStop, ...locked } = await claimUnderSlotLock(database, run, lockToken, publicBaseUrl, { pacing, quietSeconds });
+  const result = { ...locked, skippedDoNotCall: skipped + locked.skippedDoNotCall };
+  return pastStop ? expire(result) : result;
 }
 
 /** The claim in one transaction under the business's slot lock: every case of assessClaim, with the writes it needs. */
@@ -268,17 +273,17 @@ async function claimUnderSlotLock(
   lockToken: string,
   publicBaseUrl: string,
   { pacing, quietSeconds }: { pacing: Pacing | null; quietSeconds: number },
-): Promise<ClaimResult> {
+): Promise<ClaimResult & { pastStop?: true }> {
   const runId = run.id;
   let refills: number[] = [];
-  const result = await inTransaction(database, async (client): Promise<ClaimResult> => {
+  const result = await inTransaction(database, async (client): Promise<ClaimResult & { pastStop?: true }> => {
     const locked = await lockBusinessRunSlots(client, run.business_id, { runId, quietSeconds });
     if (!locked) throw new Error(`business ${run.business_id} of run ${runId} does not exist`);
     const { business, standing } = locked;
     const assessed = assessClaim(run, locked.slots, standing);
     if (assessed.kind === 'not-running') return unclaimed(run, standing, locked.slots, { slots: null });
     const window = effectiveWindow(run, business);
-    if (assessed.kind === 'past-stop') return unclaimed(run, standing, locked.slots, { expired: await endQueuedJobs(client, runId, 'expired'), slots: null, otherCandidates: [] });
+    if (assessed.kind === 'past-stop') return { ...unclaimed(run, standing, locked.slots, { slots: null, otherCandidates: [] }), pastStop: true };
     const nothing = unclaimed(run, standing, locked.slots, { slots: null });
     if (assessed.kind === 'nothing-dialable') {
       const next = await nextDialableAt(client, runId, window);

@@ -135,7 +135,7 @@ describe('applyCallStatus', () => {
     try {
       await cancel.query('BEGIN');
       await cancel.query(`UPDATE bulk_call_runs SET status = 'canceling' WHERE id = $1`, [runId]);
-      await endQueuedJobs(cancel, runId, 'canceled');
+      await endQueuedJobs(cancel, runId, 'canceled', 5_000);
       let settled = false;
       const busy = applyCallStatus(own.database, { callId, callSid: sid(30), status: 'busy' }).finally(() => (settled = true));
       // Until the retry's insert waits on the run's row (polled, not slept for), or the callback is done without waiting.

@@ -150,7 +150,7 @@ describe('a claim gated on the slot version', () => {
         const waiting = await own.database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
         if (Number(waiting.rows[0].n) > 0) break;
       }
-      expect(await endQueuedJobs(cancel, ids.runId, 'canceled')).toBe(4);
+      expect(await endQueuedJobs(cancel, ids.runId, 'canceled', 5_000)).toBe(4);
       await cancel.query('COMMIT');
       expect((await claim).claimed).toEqual([]);
     } finally {

@@ -135,6 +135,7 @@ export class OutdialTestStack {
       callbackReplayMax: 10_000,
       heldCallAfterChecks: opts.heldCallAfterChecks ?? 10,
       stalledRunAfterSeconds: opts.stalledRunAfterSeconds ?? 10,
+      queuedJobsEndBatch: 5_000,
       adminKeys: [],
       apiRateLimitPerMinute: opts.rateLimitPerMinute ?? 0,
       metrics: { apiEnabled: true, workerPort: 0, temporalAddress: null },

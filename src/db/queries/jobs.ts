@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { CallingWindow, LeadVariables } from '../settings';
-import type { CallStatus, JobStatus, OnMachinePolicy } from '../statuses';
+import type { CallStatus, JobStatus, OnMachinePolicy, RunStatus } from '../statuses';
 import type { Executor } from './executor';
 import { reserveCallsSql } from './reservations';
 
@@ -294,25 +294,46 @@ export async function queueRetry(client: PoolClient, ended: { jobId: string; del
   return (r.rowCount ?? 0) > 0;
 }
 
-/** Why a run's queued jobs end before they are dialed, and the error each then carries. */
+/**
+ * Why a run's queued jobs end before they are dialed: the error each then carries, and what must
+ * still hold of the run for each batch (a retried cancel, a backstop, may come late).
+ */
 const QUEUED_JOB_ENDINGS = {
-  canceled: null,
-  expired: 'the run reached its stopAt before this lead was dialed',
+  canceled: { error: null, runStatuses: ['canceling', 'canceled'] satisfies RunStatus[], pastStop: false },
+  expired: { error: 'the run reached its stopAt before this lead was dialed', runStatuses: null, pastStop: true },
 } as const;
 
 /**
- * Ends every queued job of a run: `canceled` (the run was canceled) or `expired` (its stopAt
- * passed); the one place either is done. The run's row first (the lock order is business, run,
- * jobs), so a cancel and an expiry never lock each other's jobs.
+ * Ends every queued job of a run: `canceled` (the run is canceling) or `expired` (its stopAt has
+ * passed); the one place either is done. At most `batch` jobs per statement, each its own
+ * transaction when `db` is the pool: a 100,000-lead run's ending held the run's row for seconds in
+ * one, and a claim of the run waited that long while holding its business's slot lock. Each batch
+ * takes the run's row first (the lock order is business, run, jobs), so a cancel and an expiry
+ * never lock each other's jobs. Claims take no job of such a run meanwhile (it is not running, or
+ * past its stopAt, by their own reading).
  */
-export async function endQueuedJobs(db: Executor, runId: string, end: keyof typeof QUEUED_JOB_ENDINGS): Promise<number> {
-  const r = await db.query(
-    `WITH run AS (SELECT id FROM bulk_call_runs WHERE id = $1 FOR NO KEY UPDATE)
-     UPDATE outbound_call_jobs SET status = $2, last_error = coalesce($3, last_error), finished_at = now(), updated_at = now()
-      WHERE run_id = (SELECT id FROM run) AND status = 'queued'`,
-    [runId, end, QUEUED_JOB_ENDINGS[end]],
-  );
-  return r.rowCount ?? 0;
+export async function endQueuedJobs(db: Executor, runId: string, end: keyof typeof QUEUED_JOB_ENDINGS, batch: number): Promise<number> {
+  const { error, runStatuses, pastStop } = QUEUED_JOB_ENDINGS[end];
+  let ended = 0;
+  for (;;) {
+    const r = await db.query(
+      `WITH run AS (
+         SELECT r.id FROM bulk_call_runs r
+          WHERE r.id = $1 AND ($5::text[] IS NULL OR r.status = ANY($5)) AND (NOT $6 OR r.stop_at <= now())
+          FOR NO KEY UPDATE
+       ),
+       ending AS (
+         SELECT j.id FROM outbound_call_jobs j WHERE j.run_id = (SELECT id FROM run) AND j.status = 'queued'
+          ORDER BY j.position LIMIT $4 FOR UPDATE
+       )
+       UPDATE outbound_call_jobs j SET status = $2, last_error = coalesce($3, j.last_error), finished_at = now(), updated_at = now()
+         FROM ending WHERE j.id = ending.id AND j.status = 'queued'`,
+      [runId, end, error, batch, runStatuses, pastStop],
+    );
+    const n = r.rowCount ?? 0;
+    ended += n;
+    if (n < batch) return ended;
+  }
 }
 
 export interface JobTallies {
