@@ -2,7 +2,6 @@ import { MAX_DIAL_DELAY_SECONDS } from '../db/queries/jobs';
 import type { PoolClient } from 'pg';
 import type { CallInstructions } from '../calls/instructions';
 import { lockBusiness, type BusinessRow } from '../db/queries/businesses';
-import { countActiveCallsByDirection } from '../db/queries/calls';
 import type { OnMachinePolicy } from '../db/statuses';
 import { slotStanding, type SlotStanding } from '../db/queries/runs';
 import type { Executor } from '../db/queries/executor';
@@ -61,13 +60,6 @@ export interface BusinessSlots {
   activeInRuns: number;
 }
 
-/** Takes the business's slot lock for the rest of the transaction and reads its slots under it (a direct call's claim). */
-export async function lockBusinessSlots(client: PoolClient, businessId: string): Promise<{ business: BusinessRow; slots: BusinessSlots } | null> {
-  const business = await lockBusiness(client, businessId);
-  if (!business) return null;
-  return { business, slots: slotsOf(business, await countActiveCallsByDirection(client, businessId)) };
-}
-
 /**
  * The slot lock for the business's runs (a run's claim, a wake-up): the lock, then in one statement
  * its slots, every running run's demand, `runId`'s status and timing, and its next check with the
@@ -96,7 +88,8 @@ export async function readBusinessRunSlots(
   return { business: standing.business, slots: slotsOf(standing.business, standing.active), standing };
 }
 
-function slotsOf(business: BusinessRow, active: { total: number; bulk: number }): BusinessSlots {
+/** A business's slots from its row and its active calls (all of them, and its runs'). */
+export function slotsOf(business: BusinessRow, active: { total: number; bulk: number }): BusinessSlots {
   return { limit: business.max_concurrent_calls, reservedDirectSlots: business.reserved_direct_slots, active: active.total, activeInRuns: active.bulk };
 }
 

@@ -8,7 +8,7 @@ import { slotRefillSeconds } from './registry';
  */
 export const SLOT_REFILL_HORIZON_SECONDS = 300;
 
-/** What a claim's insert measures its refill waits from (insertReservedCalls): the business's previous claim, within the horizon. */
+/** What a claim's insert measures its refill waits from (insertReservedCallUnderLimit): the business's previous claim, within the horizon. */
 export function refillsSince(business: Pick<BusinessRow, 'last_claim_at'>): { since: Date | null; horizonSeconds: number } {
   return { since: business.last_claim_at, horizonSeconds: SLOT_REFILL_HORIZON_SECONDS };
 }

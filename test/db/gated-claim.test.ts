@@ -130,9 +130,9 @@ describe('a claim gated on the slot version', () => {
   });
 
   /**
-   * A cancel locks its run's row, then ends the queued jobs (run-lifecycle.ts transitionRun). A claim
-   * that locked jobs before the run's row would deadlock with it; the claim takes the run's row
-   * first, so it waits, and then finds the jobs ended.
+   * A cancel's batches lock the run's row, then its queued jobs (endQueuedJobs). A claim that locked
+   * jobs before the run's row would deadlock with one; the claim takes the run's row first, so it
+   * waits, and then finds the jobs ended.
    */
   test.each([
     ['gated', true],
@@ -165,5 +165,33 @@ describe('a claim gated on the slot version', () => {
     await own.database.pool.query(`UPDATE bulk_call_runs SET status = 'paused' WHERE id = $1`, [ids.runId]);
     expect(await gatedClaim(ids, 2, version)).toMatchObject({ claimed: [], stale: true });
     expect(await state(ids.runId)).toEqual({ jobs: { queued: 2 }, calls: 0 });
+  });
+
+  test('a direct call counts its slots after it has the slot lock: the last slot, taken by another while it waited, refuses it at the limit', async () => {
+    const ids = await runWithLeads(0);
+    for (const to of ['+14155598010', '+14155598011']) expect((await reserveDirectCall(own.database, ids.businessId, { to }, BASE_URL)).ok).toBe(true);
+    // Another slot-taker holds the business's row, its reservation of the last slot not yet committed.
+    const other = await own.database.pool.connect();
+    try {
+      const pid: number = (await other.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      await other.query('BEGIN');
+      await other.query('SELECT id FROM businesses WHERE id = $1 FOR NO KEY UPDATE', [ids.businessId]);
+      await other.query(`INSERT INTO calls (business_id, direction, status, to_number, from_number) VALUES ($1, 'direct', 'reserved', '+14155598012', '+15005550006')`, [ids.businessId]);
+      const direct = reserveDirectCall(own.database, ids.businessId, { to: '+14155598013' }, BASE_URL);
+      // Until the direct call waits for that row (polled from pg_stat_activity, not slept for).
+      for (;;) {
+        const waiting = await own.database.pool.query('SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
+        if (Number(waiting.rows[0].n) > 0) break;
+      }
+      await other.query('COMMIT');
+      expect(await direct).toMatchObject({ ok: false, reason: 'at-limit', slots: { limit: 3, active: 3 } });
+    } finally {
+      other.release();
+    }
+    const reserved = await own.database.pool.query("SELECT count(*) AS n FROM calls WHERE business_id = $1 AND status = 'reserved'", [ids.businessId]);
+    expect(Number(reserved.rows[0].n)).toBe(3);
+    // A slot freed: the next one is reserved, and says so.
+    await own.database.pool.query("UPDATE calls SET status = 'completed', ended_at = now() WHERE business_id = $1 AND to_number = '+14155598012'", [ids.businessId]);
+    expect(await reserveDirectCall(own.database, ids.businessId, { to: '+14155598013' }, BASE_URL)).toMatchObject({ ok: true, slots: { limit: 3, active: 3 } });
   });
 });

@@ -74,35 +74,32 @@ export interface NewReservedCall {
 }
 
 /**
- * Inserts a direct call's reserved row and stamps the claim as the business's last (reserveCallsSql);
- * returns its refill wait (none or one). One statement: it runs in every direct call's reservation.
+ * A direct call's reservation, under the business's slot lock (taken by the statement before: this
+ * statement's snapshot then sees every reservation committed before the lock): counts the
+ * business's active calls and inserts the `reserved` row only while they are under `limit`, and
+ * stamps the claim as the business's last (reserveCallsSql). One round trip under the lock. Returns
+ * the counts as they were before it, and the row as inserted with its refill wait (none or one),
+ * or `row: null` at the limit (nothing written).
  */
-export async function insertReservedCalls(
+export async function insertReservedCallUnderLimit(
   client: PoolClient,
-  slot: { businessId: string; from: string },
-  calls: NewReservedCall[],
+  slot: { businessId: string; from: string; limit: number },
+  call: NewReservedCall,
   refills: { since: Date | null; horizonSeconds: number },
-): Promise<number[]> {
-  const r = await client.query<{ waits: number[] }>(
-    `WITH to_reserve AS (
-       SELECT c.*, NULL::uuid AS job_id FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[]) AS c(id, phone, url, on_machine, amd_url)
+): Promise<{ active: { total: number; bulk: number }; reserved: { row: CallRow; refills: number[] } | null }> {
+  const r = await client.query<{ active_total: string; active_bulk: string; is_reserved: boolean; waits: number[] } & CallRow>(
+    `WITH active AS (SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk FROM calls WHERE business_id = $1 AND ${activeCallSql()}),
+     to_reserve AS (
+       SELECT $4::uuid AS id, $5::text AS phone, $6::text AS url, $7::text AS on_machine, $8::text AS amd_url, NULL::uuid AS job_id
+        WHERE (SELECT total FROM active) < $11
      ),
      ${reserveCallsSql({ business: 1, from: 2, run: 3, since: 9, horizon: 10 })}
-     SELECT waits FROM refills`,
-    [
-      slot.businessId,
-      slot.from,
-      null,
-      calls.map((c) => c.id),
-      calls.map((c) => c.to),
-      calls.map((c) => c.statusCallbackUrl),
-      calls.map((c) => c.onMachine ?? null),
-      calls.map((c) => c.amdCallbackUrl ?? null),
-      refills.since,
-      refills.horizonSeconds,
-    ],
+     SELECT active.total AS active_total, active.bulk AS active_bulk, reserved.id IS NOT NULL AS is_reserved, refills.waits, reserved.*
+       FROM active CROSS JOIN refills LEFT JOIN reserved ON true`,
+    [slot.businessId, slot.from, null, call.id, call.to, call.statusCallbackUrl, call.onMachine ?? null, call.amdCallbackUrl ?? null, refills.since, refills.horizonSeconds, slot.limit],
   );
-  return r.rows[0]?.waits ?? [];
+  const { active_total, active_bulk, is_reserved, waits, ...row } = r.rows[0]!;
+  return { active: { total: Number(active_total), bulk: Number(active_bulk) }, reserved: is_reserved ? { row: row as CallRow, refills: waits } : null };
 }
 
 export async function findCall(db: Executor, id: string): Promise<CallRow | null> {

@@ -1,6 +1,6 @@
 /**
  * The SQL that reserves one claim's calls, shared by the statements that claim: a run's jobs
- * (src/db/queries/jobs.ts `claimQueuedJobs`) and a direct call (calls.ts `insertReservedCalls`).
+ * (src/db/queries/jobs.ts `claimQueuedJobs`) and a direct call (calls.ts `insertReservedCallUnderLimit`).
  */
 
 /** Where reserveCallsSql finds its parameters: their numbers in the statement. */
@@ -32,6 +32,7 @@ export function reserveCallsSql(p: ReservationParams): string {
        INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url, on_machine, amd_callback_url)
        SELECT r.id, $${p.business}, CASE WHEN $${p.run}::uuid IS NULL THEN 'direct' ELSE 'bulk' END, 'reserved', r.phone, $${p.from}, $${p.run}, r.job_id, r.url, r.on_machine, r.amd_url
          FROM to_reserve r
+       RETURNING *
      ),
      refills AS (
        SELECT coalesce(array_agg(w.seconds ORDER BY w.ended_at), '{}') AS waits FROM (

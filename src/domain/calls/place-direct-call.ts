@@ -60,9 +60,8 @@ export async function placeDirectCall(deps: DomainDeps, command: DirectCallComma
         if (replayed) replay = replayed.replay;
         return replayed !== null;
       },
-      after: async (client, call) => {
-        const reserved = await findCall(client, call.callId);
-        await recordResult(client, idempotency, { kind: 'pending', call: callView(reserved!) } satisfies DirectCallResult);
+      after: async (client, _call, reserved) => {
+        await recordResult(client, idempotency, { kind: 'pending', call: callView(reserved) } satisfies DirectCallResult);
       },
     }, pacingOf(deps.config));
 
