@@ -37,8 +37,8 @@ export interface ReservationHooks {
 }
 
 /**
- * A direct call checks the do-not-call lists (before the business's slot lock: they hold no slot),
- * takes the lock, checks its caller ID, and in one statement counts every slot of the business
+ * A direct call reads the do-not-call lists (before the business's slot lock: they hold no slot),
+ * takes the lock, checks its caller ID and the lists, and in one statement counts every slot of the business
  * (reserved direct slots included) and inserts its `reserved` row, or is refused; a refusal rolls
  * back whatever `hooks.before` wrote. Under the lock: the lock, the counted insert, the carrier
  * account's pace when it is paced, `hooks.after`, the commit (a direct call in a storm of them
@@ -56,12 +56,14 @@ export async function reserveDirectCall(
   let refills: number[] = [];
   const reservation = await inTransaction(database, async (client): Promise<DirectReservation> => {
     if (await hooks.before?.(client)) return { ok: false, reason: 'stopped' };
-    if ((await doNotCallEntries(client, businessId, request.to)).length > 0) throw refuse({ ok: false, reason: 'do-not-call' });
+    // Read before the lock (the lists hold no slot), refused in the order the checks always had.
+    const listed = (await doNotCallEntries(client, businessId, request.to)).length > 0;
     const business = await lockBusiness(client, businessId);
     if (!business) throw refuse({ ok: false, reason: 'business-not-found' });
     const owned = ownedCallerIds(business);
     const from = request.callerId ?? business.caller_id;
     if (!owned.includes(from)) throw refuse({ ok: false, reason: 'caller-id-not-owned', callerIds: owned });
+    if (listed) throw refuse({ ok: false, reason: 'do-not-call' });
     const callId = randomUUID();
     const amd = request.machineDetection ?? null;
     const call: ReservedCall = {

@@ -92,6 +92,28 @@ describe("ending a run's queued jobs", () => {
     expect(await jobs(b)).toEqual({ dialing: 2 });
   });
 
+  test("a claim under the slot lock that read its run running, then meets the cancel's committed status on the run's row, claims nothing", async () => {
+    const { a } = await business(5);
+    const cancel: PoolClient = await own.database.pool.connect();
+    try {
+      const pid: number = (await cancel.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      // The cancel's status change, not yet committed: the claim reads the run running.
+      await cancel.query('BEGIN');
+      await cancel.query("UPDATE bulk_call_runs SET status = 'canceling' WHERE id = $1", [a]);
+      // At the account's pace the claim reads under the slot lock, then locks its run (claimUnderSlotLock).
+      const pacing = { account: `AC${randomUUID().replace(/-/g, '')}`, callsPerSecond: 100, inFlightSeconds: 20 };
+      const claimed = reserveAndClaimJobs(own.database, (await findRun(own.database.pool, a))!, randomUUID(), BASE_URL, { pacing, quietSeconds: 20, endBatch: BATCH });
+      await waitsFor({ pid });
+      await cancel.query('COMMIT');
+      expect((await claimed).claimed).toEqual([]);
+    } finally {
+      await cancel.query('ROLLBACK').catch(() => undefined);
+      cancel.release();
+    }
+    expect(await jobs(a)).toEqual({ queued: 5 });
+    expect(Number((await own.database.pool.query('SELECT count(*) AS n FROM calls WHERE run_id = $1', [a])).rows[0].n)).toBe(0);
+  });
+
   test("a retried cancel (its status already committed) is not refused: it ends what is still queued", async () => {
     const { a } = await business(3);
     const lifecycle = createRunLifecycleActivities({ database: own.database, logger, config: { publicHost: { platform: {} }, env: 'test', port: 3000, queuedJobsEndBatch: BATCH } });

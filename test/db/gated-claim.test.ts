@@ -186,6 +186,7 @@ describe('a claim gated on the slot version', () => {
       await other.query('COMMIT');
       expect(await direct).toMatchObject({ ok: false, reason: 'at-limit', slots: { limit: 3, active: 3 } });
     } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
       other.release();
     }
     const reserved = await own.database.pool.query("SELECT count(*) AS n FROM calls WHERE business_id = $1 AND status = 'reserved'", [ids.businessId]);
@@ -193,5 +194,16 @@ describe('a claim gated on the slot version', () => {
     // A slot freed: the next one is reserved, and says so.
     await own.database.pool.query("UPDATE calls SET status = 'completed', ended_at = now() WHERE business_id = $1 AND to_number = '+14155598012'", [ids.businessId]);
     expect(await reserveDirectCall(own.database, ids.businessId, { to: '+14155598013' }, BASE_URL)).toMatchObject({ ok: true, slots: { limit: 3, active: 3 } });
+  });
+
+  test("a direct call the account's pace refuses after its counted insert leaves nothing: no call row, the slot version unmoved", async () => {
+    const ids = await runWithLeads(0);
+    const pacing = { account: `AC${randomUUID().replace(/-/g, '')}`, callsPerSecond: 1, inFlightSeconds: 20 };
+    expect((await reserveDirectCall(own.database, ids.businessId, { to: '+14155598020' }, BASE_URL, {}, pacing)).ok).toBe(true);
+    const version = (await findBusiness(own.database.pool, ids.businessId))!.slot_version;
+    expect(await reserveDirectCall(own.database, ids.businessId, { to: '+14155598021' }, BASE_URL, {}, pacing)).toMatchObject({ ok: false, reason: 'paced' });
+    const calls = await own.database.pool.query<{ to_number: string }>('SELECT to_number FROM calls WHERE business_id = $1', [ids.businessId]);
+    expect(calls.rows).toEqual([{ to_number: '+14155598020' }]);
+    expect((await findBusiness(own.database.pool, ids.businessId))!.slot_version).toBe(version);
   });
 });

@@ -55,15 +55,6 @@ export async function countActiveCallsOf(db: Executor, businessIds: readonly str
   return new Map(r.rows.map((row) => [row.business_id, Number(row.n)]));
 }
 
-/** A business's active calls, all of them and those of its runs (the runs' share excludes reserved direct slots). */
-export async function countActiveCallsByDirection(db: Executor, businessId: string): Promise<{ total: number; bulk: number }> {
-  const r = await db.query<{ total: string; bulk: string }>(
-    `SELECT count(*) AS total, count(*) FILTER (WHERE direction = 'bulk') AS bulk FROM calls WHERE business_id = $1 AND ${activeCallSql()}`,
-    [businessId],
-  );
-  return { total: Number(r.rows[0]?.total ?? 0), bulk: Number(r.rows[0]?.bulk ?? 0) };
-}
-
 export interface NewReservedCall {
   id: string;
   to: string;
@@ -93,7 +84,7 @@ export async function insertReservedCallUnderLimit(
        SELECT $4::uuid AS id, $5::text AS phone, $6::text AS url, $7::text AS on_machine, $8::text AS amd_url, NULL::uuid AS job_id
         WHERE (SELECT total FROM active) < $11
      ),
-     ${reserveCallsSql({ business: 1, from: 2, run: 3, since: 9, horizon: 10 })}
+     ${reserveCallsSql({ business: 1, from: 2, run: 3, since: 9, horizon: 10, returning: true })}
      SELECT active.total AS active_total, active.bulk AS active_bulk, reserved.id IS NOT NULL AS is_reserved, refills.waits, reserved.*
        FROM active CROSS JOIN refills LEFT JOIN reserved ON true`,
     [slot.businessId, slot.from, null, call.id, call.to, call.statusCallbackUrl, call.onMachine ?? null, call.amdCallbackUrl ?? null, refills.since, refills.horizonSeconds, slot.limit],

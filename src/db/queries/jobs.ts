@@ -179,9 +179,11 @@ export interface ClaimingRun {
  * is still the one its slots were counted at and the run still runs, between its start and stop;
  * `stale` says it was not (it wrote nothing). Every reservation moves the version (a trigger on
  * `calls`: drizzle/0022_slot_version.sql), so a gated claim commits only if no slot was taken since
- * it counted: what the slot lock guarantees a locked claim.
- * Locks in the order business, run, jobs, gated or not: a cancel locks the run's row before its
- * queued jobs (endQueuedJobs), so a claim that locked jobs first could deadlock with it.
+ * it counted: what the slot lock guarantees a locked claim. Gated or not, it claims only while the
+ * run's row, once locked, says the run runs: a cancel commits its status before it ends the queued
+ * jobs (endQueuedJobs), so a claim that read the run running may meet it canceling (`stale` then).
+ * Locks in the order business, run, jobs, gated or not: each batch of a cancel locks the run's row
+ * before its queued jobs, so a claim that locked jobs first could deadlock with it.
  * `offset`: refill waits already reported by earlier rounds of the same claim.
  */
 export async function claimRound(
@@ -193,17 +195,15 @@ export async function claimRound(
 ): Promise<{ claimed: ClaimedJob[]; skipped: number; refills: number[]; stale: boolean }> {
   const lookahead = LISTED_LOOKAHEAD_BY_ROUND[Math.min(round, LISTED_LOOKAHEAD_BY_ROUND.length - 1)]!;
   const r = await db.query<ClaimedJob & { skipped: boolean; stale: boolean; refills: number[] | null }>(
-    `WITH ${
-      gate
-        ? `slot_lock AS (SELECT b.id FROM businesses b WHERE b.id = $4 AND b.slot_version = $17::bigint FOR NO KEY UPDATE),
+    `WITH ${gate ? `slot_lock AS (SELECT b.id FROM businesses b WHERE b.id = $4 AND b.slot_version = $17::bigint FOR NO KEY UPDATE),` : ''}
+       -- The run as its row stands once locked (a cancel's status may have committed since the
+       -- slots were read, under the slot lock or not): only a running run between its start and stop claims.
        gate AS (
          SELECT r.business_id AS id FROM bulk_call_runs r
           WHERE r.id = $1 AND r.status = 'running' AND coalesce(r.start_at <= now(), true) AND coalesce(r.stop_at > now(), true)
-            AND EXISTS (SELECT 1 FROM slot_lock)
+            ${gate ? 'AND EXISTS (SELECT 1 FROM slot_lock)' : ''}
           FOR NO KEY UPDATE
-       ),`
-        : `gate AS (SELECT r.business_id AS id FROM bulk_call_runs r WHERE r.id = $1 FOR NO KEY UPDATE),`
-    }
+       ),
        candidates AS (
          SELECT j.id, j.position,
                 EXISTS (SELECT 1 FROM do_not_call_numbers d WHERE d.phone = l.phone AND (d.business_id = $4 OR d.business_id IS NULL)) AS listed
@@ -277,8 +277,8 @@ export async function claimRound(
 /**
  * The next attempt of a lead whose attempt just ended, due `delaySeconds` from now, if its run still
  * dials (running or paused) and its stopAt (if any) comes after that. Returns whether it was queued.
- * It shares the run's row: a cancel in flight (its run row changed, its queued jobs ended, not yet
- * committed) is waited for, so no attempt is queued after a cancel has emptied the queue.
+ * It shares the run's row: a cancel in flight (its status changed, not yet committed) is waited
+ * for, and then the run is found canceling, so no attempt is queued behind a cancel.
  */
 export async function queueRetry(client: PoolClient, ended: { jobId: string; delaySeconds: number }): Promise<boolean> {
   const r = await client.query(

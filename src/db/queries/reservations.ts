@@ -14,6 +14,8 @@ export interface ReservationParams {
   horizon: number;
   /** Refill waits already reported by an earlier round of the same claim (absent: none). */
   offset?: number;
+  /** The `reserved` CTE returns the rows it inserted (a direct call hands its row on; a run's claim reads none). */
+  returning?: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ export function reserveCallsSql(p: ReservationParams): string {
        INSERT INTO calls (id, business_id, direction, status, to_number, from_number, run_id, job_id, status_callback_url, on_machine, amd_callback_url)
        SELECT r.id, $${p.business}, CASE WHEN $${p.run}::uuid IS NULL THEN 'direct' ELSE 'bulk' END, 'reserved', r.phone, $${p.from}, $${p.run}, r.job_id, r.url, r.on_machine, r.amd_url
          FROM to_reserve r
-       RETURNING *
+       ${p.returning ? 'RETURNING *' : ''}
      ),
      refills AS (
        SELECT coalesce(array_agg(w.seconds ORDER BY w.ended_at), '{}') AS waits FROM (
