@@ -46,8 +46,8 @@ export const businesses = pgTable(
     /** When a claim last took a slot of the business (stamped with its reservation, by trigger): the slot refill metric's start line. */
     lastClaimAt: timestamp('last_claim_at', { withTimezone: true }),
     /**
-     * Moves with every reservation of the business's slots and every change of its limits (triggers:
-     * drizzle/0022_slot_version.sql): a claim that counted the slots without the slot lock commits
+     * Moves with every reservation of the business's slots and every change of its limits, calling
+     * window or time zone (triggers: drizzle/0022_slot_version.sql, 0023): a claim that counted the slots without the slot lock commits
      * only if it is unchanged (src/claim/bulk.ts).
      */
     slotVersion: bigint('slot_version', { mode: 'number' }).notNull().default(0),

@@ -129,6 +129,22 @@ describe('a claim gated on the slot version', () => {
     expect((await gatedClaim(ids, 1, String(v0 + 1n))).stale).toBe(true);
   });
 
+  test("a change of the business's calling window or time zone moves the version: a claim that read the old window claims nothing", async () => {
+    const ids = await runWithLeads(2);
+    const read = (await readBusinessRunSlots(own.database.pool, ids.businessId, { runId: ids.runId }))!;
+    const narrowed: CallingWindow = { days: ['mon'], start: '09:00', end: '10:00', blackoutDates: [] };
+    await updateBusiness(own.database.pool, ids.businessId, { ...fieldsOfRow(read.business), callingWindow: narrowed });
+    // Its reading had the window that was always open: it must not claim by it.
+    expect(await gatedClaim(ids, 2, read.business.slot_version)).toMatchObject({ claimed: [], stale: true });
+    const afterWindow = (await findBusiness(own.database.pool, ids.businessId))!;
+    await updateBusiness(own.database.pool, ids.businessId, { ...fieldsOfRow(afterWindow), timeZone: 'Asia/Tokyo' });
+    expect(BigInt((await findBusiness(own.database.pool, ids.businessId))!.slot_version)).toBe(BigInt(afterWindow.slot_version) + 1n);
+    // A change of anything else (its name) does not.
+    await updateBusiness(own.database.pool, ids.businessId, { ...fieldsOfRow((await findBusiness(own.database.pool, ids.businessId))!), name: 'Renamed' });
+    expect(BigInt((await findBusiness(own.database.pool, ids.businessId))!.slot_version)).toBe(BigInt(afterWindow.slot_version) + 1n);
+    expect(await state(ids.runId)).toEqual({ jobs: { queued: 2 }, calls: 0 });
+  });
+
   /**
    * A cancel's batches lock the run's row, then its queued jobs (endQueuedJobs). A claim that locked
    * jobs before the run's row would deadlock with one; the claim takes the run's row first, so it
