@@ -4,7 +4,7 @@ import { amdCallbackUrl, statusCallbackUrl } from '../calls/status-callback-url'
 import { inTransaction, type Database } from '../db/client';
 import type { BusinessRow } from '../db/queries/businesses';
 import { claimQueuedJobs, claimRound, endQueuedJobs, type ClaimedJob, type ClaimReservation } from '../db/queries/jobs';
-import { lockRun, nextDialableAt, settleRunClaim, type RunDemandRow, type RunRow, type SlotStanding } from '../db/queries/runs';
+import { lockRun, nextDialableAt, runStatus, settleRunClaim, type RunDemandRow, type RunRow, type SlotStanding } from '../db/queries/runs';
 import { DEFAULT_CALLING_WINDOW, type CallingWindow } from '../db/settings';
 import type { RunStatus } from '../db/statuses';
 import { fairShares } from './fair-share';
@@ -307,7 +307,8 @@ async function claimUnderSlotLock(
     }
     const reservation = reservationFor(run, business, free, publicBaseUrl);
     const claim = await claimQueuedJobs(client, { id: runId, businessId: run.business_id, timeZone: business.time_zone, window }, reservation, lockToken);
-    if (claim.claimed.length === 0) return { ...nothing, skippedDoNotCall: claim.skipped, slots };
+    // A run that stopped running since the reading says so: its pass must not wait as if it ran.
+    if (claim.claimed.length === 0) return { ...nothing, skippedDoNotCall: claim.skipped, slots, ...(claim.stale ? { runStatus: (await runStatus(client, runId)) ?? nothing.runStatus } : {}) };
     refills = claim.refills;
     const calls = callsOf(run, business, claim.claimed, reservation.from, isPaced(pacing));
     if (isPaced(pacing)) await recordSends(client, pacing.account, calls.map((c) => c.callId));

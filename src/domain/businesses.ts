@@ -108,7 +108,8 @@ export async function listBusinesses(deps: Pick<DomainDeps, 'database'>, page: {
 /**
  * Changes the given fields (absent ones keep their value; callerIds replaces the list). Under the
  * slot lock, so the check between limit and reserved slots sees the row it changes. More slots for
- * runs (a higher limit, fewer reserved) are free at once, so the business's runs are woken.
+ * runs (a higher limit, fewer reserved) are free at once, and a new calling window or time zone may
+ * open leads a run sleeps for (its timer is set to the old opening): the business's runs are woken.
  */
 export async function changeBusiness(deps: Pick<DomainDeps, 'database' | 'wakeRuns'>, id: string, change: Partial<BusinessInput>): Promise<BusinessResult> {
   const result = await inTransaction(deps.database, async (client): Promise<BusinessResult & { wake?: boolean }> => {
@@ -133,7 +134,8 @@ export async function changeBusiness(deps: Pick<DomainDeps, 'database' | 'wakeRu
     if (problem) return { ok: false, reason: 'invalid', message: problem };
     const row = (await updateBusiness(client, id, fields))!;
     const runSlots = (f: BusinessFields) => f.maxConcurrentCalls - f.reservedDirectSlots;
-    return { ok: true, business: view(row, await countActiveCalls(client, id)), wake: runSlots(fields) > runSlots(current) };
+    const windowChanged = row.time_zone !== before.time_zone || JSON.stringify(row.calling_window) !== JSON.stringify(before.calling_window);
+    return { ok: true, business: view(row, await countActiveCalls(client, id)), wake: runSlots(fields) > runSlots(current) || windowChanged };
   });
   if (result.ok && result.wake) await deps.wakeRuns(id);
   if (!result.ok) return result;

@@ -105,7 +105,8 @@ describe("ending a run's queued jobs", () => {
       const claimed = reserveAndClaimJobs(own.database, (await findRun(own.database.pool, a))!, randomUUID(), BASE_URL, { pacing, quietSeconds: 20, endBatch: BATCH });
       await waitsFor({ pid });
       await cancel.query('COMMIT');
-      expect((await claimed).claimed).toEqual([]);
+      // It claims nothing, and says why: the run is canceling now.
+      expect(await claimed).toMatchObject({ claimed: [], runStatus: 'canceling' });
     } finally {
       await cancel.query('ROLLBACK').catch(() => undefined);
       cancel.release();

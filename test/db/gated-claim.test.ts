@@ -104,7 +104,7 @@ describe('a claim gated on the slot version', () => {
       const claim = gatedClaim(ids, 2, version);
       // The claim's statement is waiting on that row lock (polled from pg_stat_activity, not slept for).
       for (;;) {
-        const waiting = await own.database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
+        const waiting = await own.database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
         if (Number(waiting.rows[0].n) > 0) break;
       }
       await other.query('COMMIT');
@@ -146,33 +146,39 @@ describe('a claim gated on the slot version', () => {
   });
 
   /**
-   * A cancel's batches lock the run's row, then its queued jobs (endQueuedJobs). A claim that locked
-   * jobs before the run's row would deadlock with one; the claim takes the run's row first, so it
-   * waits, and then finds the jobs ended.
+   * A cancel commits its status, then its batches lock the run's row, then its queued jobs
+   * (endQueuedJobs). A claim that locked jobs before the run's row would deadlock with a batch; the
+   * claim takes the run's row first, so it waits, and then finds the run canceling (and, behind a
+   * batch, the jobs ended).
    */
   test.each([
-    ['gated', true],
-    ['locked', false],
-  ])('a %s claim that meets a cancel holding the run row waits for it, claims nothing, and the cancel ends every queued job', async (_name, gated) => {
+    ['gated', 'its status alone', true, false],
+    ['locked', 'its status alone', false, false],
+    ['gated', 'a batch of its jobs', true, true],
+    ['locked', 'a batch of its jobs', false, true],
+  ])('a %s claim that waits for the run row while a cancel commits %s claims nothing', async (_name, _what, gated, batchInside) => {
     const ids = await runWithLeads(4);
     const version = (await readBusinessRunSlots(own.database.pool, ids.businessId, { runId: ids.runId }))!.business.slot_version;
     const cancel = await own.database.pool.connect();
     try {
+      const pid: number = (await cancel.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
       await cancel.query('BEGIN');
       await cancel.query(`UPDATE bulk_call_runs SET status = 'canceling' WHERE id = $1`, [ids.runId]);
       const run = { id: ids.runId, businessId: ids.businessId, timeZone: 'UTC', window: ALWAYS };
       const claim = claimRound(own.database.pool, run, reservation(2), randomUUID(), { round: 0, offset: 0, gate: gated ? { slotVersion: version } : null });
+      // Until the claim waits for the cancel's row lock (polled from pg_stat_activity, not slept for).
       for (;;) {
-        const waiting = await own.database.pool.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%candidates AS (%'`);
+        const waiting = await own.database.pool.query('SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
         if (Number(waiting.rows[0].n) > 0) break;
       }
-      expect(await endQueuedJobs(cancel, ids.runId, 'canceled', 5_000)).toBe(4);
+      if (batchInside) expect(await endQueuedJobs(cancel, ids.runId, 'canceled', 5_000)).toBe(4);
       await cancel.query('COMMIT');
-      expect((await claim).claimed).toEqual([]);
+      expect(await claim).toMatchObject({ claimed: [], stale: true });
     } finally {
+      await cancel.query('ROLLBACK').catch(() => undefined);
       cancel.release();
     }
-    expect(await state(ids.runId)).toEqual({ jobs: { canceled: 4 }, calls: 0 });
+    expect(await state(ids.runId)).toEqual({ jobs: batchInside ? { canceled: 4 } : { queued: 4 }, calls: 0 });
   });
 
   test('a run paused after the reading claims nothing', async () => {
@@ -210,6 +216,13 @@ describe('a claim gated on the slot version', () => {
     // A slot freed: the next one is reserved, and says so.
     await own.database.pool.query("UPDATE calls SET status = 'completed', ended_at = now() WHERE business_id = $1 AND to_number = '+14155598012'", [ids.businessId]);
     expect(await reserveDirectCall(own.database, ids.businessId, { to: '+14155598013' }, BASE_URL)).toMatchObject({ ok: true, slots: { limit: 3, active: 3 } });
+  });
+
+  test('a direct call to a listed number from a caller ID the business does not own is refused for the caller ID, as before the lists were read outside the lock', async () => {
+    const ids = await runWithLeads(0);
+    await own.database.pool.query('INSERT INTO do_not_call_numbers (business_id, phone) VALUES ($1, $2)', [ids.businessId, '+14155598030']);
+    expect(await reserveDirectCall(own.database, ids.businessId, { to: '+14155598030', callerId: '+15005550009' }, BASE_URL)).toMatchObject({ ok: false, reason: 'caller-id-not-owned' });
+    expect(await reserveDirectCall(own.database, ids.businessId, { to: '+14155598030' }, BASE_URL)).toMatchObject({ ok: false, reason: 'do-not-call' });
   });
 
   test("a direct call the account's pace refuses after its counted insert leaves nothing: no call row, the slot version unmoved", async () => {

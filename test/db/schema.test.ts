@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createDatabase, migrateDatabase, type Database } from '../../src/db/client';
 import { connectTestDatabase, createEmptyDatabase } from '../helpers/db';
 import { pollUntil } from '../helpers/outdial';
@@ -37,6 +39,13 @@ describe('database schema', () => {
       "INSERT INTO businesses (name, caller_id) VALUES ('Acme', '+15005550006') RETURNING max_concurrent_calls",
     );
     expect(business.rows[0].max_concurrent_calls).toBe(3);
+  });
+
+  test("the migration journal's times increase: drizzle applies a migration only if its time is after the last one applied", () => {
+    const journal = JSON.parse(readFileSync(path.join(__dirname, '../../drizzle/meta/_journal.json'), 'utf8')) as { entries: { tag: string; when: number }[] };
+    // drizzle-kit stamps a new migration with the clock; the recorded ones are later than it (set by hand), so a new one needs its time set above the last.
+    const out = journal.entries.filter((e, i) => i > 0 && e.when <= journal.entries[i - 1]!.when).map((e) => e.tag);
+    expect(out).toEqual([]);
   });
 
   describe('constraints reject bad rows', () => {

@@ -137,6 +137,30 @@ describe('calling time', () => {
     expect(passes).toBe(1 + count(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) + timersFired);
   });
 
+  test("a business's calling window widened while a run sleeps for the old one's opening: the run is woken and dials now", async () => {
+    const business = await stack.createBusiness();
+    // Closed today and tomorrow wherever the lead is (blackout dates in its own zone): the opening is days away.
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const closed = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '23:59', blackoutDates: [day(-1), day(0), day(1), day(2)] };
+    expect((await stack.api('PATCH', `/v1/businesses/${business.id}`, { callingWindow: closed })).status).toBe(200);
+    const phone = '+12125550193';
+    const created = await stack.api<{ run: { id: string; workflowId: string } }>('POST', `/v1/businesses/${business.id}/runs`, { leads: [{ phone }] });
+    expect(created.status).toBe(201);
+    const waiting = await pollFor(
+      () => stack.getRun(created.body.run.id),
+      (r) => r.waiting !== null,
+    );
+    expect(waiting.waiting!.reason).toBe('calling-window');
+    expect(Date.parse(waiting.waiting!.until!)).toBeGreaterThan(Date.now() + 86_400_000);
+    expect(stack.carrier.calls({ to: phone })).toHaveLength(0);
+
+    // No fallback timer fires in this suite: only the change's wake-up can bring the run to dial.
+    expect((await stack.api('PATCH', `/v1/businesses/${business.id}`, { callingWindow: { alwaysOpen: true } })).status).toBe(200);
+    const done = await stack.runResult(created.body.run);
+    expect(done.jobs).toMatchObject({ total: 1, completed: 1 });
+    expect(stack.carrier.calls({ to: phone })).toHaveLength(1);
+  });
+
   test('a run with startAt a few seconds ahead makes no call before it', async () => {
     const business = await stack.createBusiness();
     const startAt = new Date(Date.now() + 3_000);

@@ -150,20 +150,23 @@ export async function claimQueuedJobs(
   run: ClaimingRun,
   reservation: ClaimReservation,
   lockToken: string,
-): Promise<{ claimed: ClaimedJob[]; skipped: number; refills: number[] }> {
+): Promise<{ claimed: ClaimedJob[]; skipped: number; refills: number[]; stale: boolean }> {
   const max = reservation.calls.length;
   const claimed: ClaimedJob[] = [];
   const refills: number[] = [];
   let skipped = 0;
+  let stale = false;
   for (let round = 0; ; round++) {
     const now = await claimRound(client, run, { ...reservation, calls: reservation.calls.slice(claimed.length) }, lockToken, { round, offset: claimed.length, gate: null });
     skipped += now.skipped;
     refills.push(...now.refills);
     claimed.push(...now.claimed);
+    // The run's row, once locked, says it no longer runs (a cancel or pause committed since the reading).
+    stale ||= now.stale;
     // Only a round that lost picks to the list can have left dialable jobs behind.
     if (now.skipped === 0 || claimed.length >= max) break;
   }
-  return { claimed: claimed.sort((a, b) => a.position - b.position), skipped, refills };
+  return { claimed: claimed.sort((a, b) => a.position - b.position), skipped, refills, stale };
 }
 
 export interface ClaimingRun {
@@ -178,7 +181,7 @@ export interface ClaimingRun {
  * the statement takes the business's row lock itself and claims only if the business's slot version
  * is still the one its slots were counted at and the run still runs, between its start and stop;
  * `stale` says it was not (it wrote nothing). Every reservation moves the version (a trigger on
- * `calls`: drizzle/0022_slot_version.sql), so a gated claim commits only if no slot was taken since
+ * `calls`: drizzle/0022_slot_version.sql; so does a change of the limits, window or zone), so a gated claim commits only if no slot was taken since
  * it counted: what the slot lock guarantees a locked claim. Gated or not, it claims only while the
  * run's row, once locked, says the run runs: a cancel commits its status before it ends the queued
  * jobs (endQueuedJobs), so a claim that read the run running may meet it canceling (`stale` then).
