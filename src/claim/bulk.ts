@@ -206,10 +206,10 @@ const GATED_ATTEMPTS = 3;
  * carrier pace) takes two round trips and holds the business's row lock only inside the second: the
  * slots are read without the lock, and the claim's statement commits only if the business's slot
  * version has not moved since (claimRound's gate: every reservation and every change of the limits,
- * the calling window or the time zone moves it). Slots a call ends meanwhile only make the count safe-side. When the version moved, it
- * reads and claims again; after GATED_ATTEMPTS, or for anything else (a wait to record, a wake-up
- * to clear, the carrier's pace), it claims in one transaction under the business's slot lock (see
- * slots.ts). A run past its stopAt claims nothing, and its queued jobs expire after that, `endBatch`
+ * the calling window or the time zone moves it). Slots a call ends meanwhile only make the count
+ * safe-side. When the version moved, it reads and claims again; after GATED_ATTEMPTS, or for
+ * anything else (a wait to record, a wake-up to clear, the carrier's pace), it claims in one
+ * transaction under the business's slot lock (see slots.ts). A run past its stopAt claims nothing, and its queued jobs expire after that, `endBatch`
  * per transaction, outside the slot lock (endQueuedJobs).
  *
  * `run` is the run's row as read by the caller just before (its settings; its status is read again

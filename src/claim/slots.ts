@@ -22,7 +22,8 @@ import { DEFAULT_CALLING_WINDOW } from '../db/settings';
  * are visible to the next lock holder. A run's claim may instead count first, without the lock,
  * and take the row only in the statement that claims (claimRound's gate): it claims only if the
  * business's `slot_version`, which triggers move with every reservation and every change of the
- * limits, the calling window or the time zone (drizzle/0022_slot_version.sql, 0023), is the one it counted at, so it commits only what a locked count would have
+ * limits, the calling window or the time zone (drizzle/0022_slot_version.sql, 0023), is the one
+ * it counted at, so it commits only what a locked count would have
  * allowed (a call that ended meanwhile only leaves a slot uncounted). Rows only leave the active set when the carrier says the
  * call ended, or when the call certainly never existed there (refused with a 4xx, a 429, a refused
  * connection, or absent when reconciled), so the carrier's live calls are always a subset of our
