@@ -70,7 +70,7 @@ export interface NewReservedCall {
  * business's active calls and inserts the `reserved` row only while they are under `limit`, and
  * stamps the claim as the business's last (reserveCallsSql). One round trip under the lock. Returns
  * the counts as they were before it, and the row as inserted with its refill wait (none or one),
- * or `row: null` at the limit (nothing written).
+ * or `reserved: null` at the limit (nothing written).
  */
 export async function insertReservedCallUnderLimit(
   client: PoolClient,

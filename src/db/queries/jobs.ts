@@ -181,8 +181,9 @@ export interface ClaimingRun {
  * the statement takes the business's row lock itself and claims only if the business's slot version
  * is still the one its slots were counted at and the run still runs, between its start and stop;
  * `stale` says it was not (it wrote nothing). Every reservation moves the version (a trigger on
- * `calls`: drizzle/0022_slot_version.sql; so does a change of the limits, window or zone), so a gated claim commits only if no slot was taken since
- * it counted: what the slot lock guarantees a locked claim. Gated or not, it claims only while the
+ * `calls`: drizzle/0022_slot_version.sql; so does a change of the limits, window or zone), so a
+ * gated claim commits only if no slot was taken since it counted: what the slot lock guarantees a
+ * locked claim. Gated or not, it claims only while the
  * run's row, once locked, says the run runs: a cancel commits its status before it ends the queued
  * jobs (endQueuedJobs), so a claim that read the run running may meet it canceling (`stale` then).
  * Locks in the order business, run, jobs, gated or not: each batch of a cancel locks the run's row
