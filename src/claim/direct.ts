@@ -37,12 +37,12 @@ export interface ReservationHooks {
 }
 
 /**
- * A direct call reads the do-not-call lists (before the business's slot lock: they hold no slot),
- * takes the lock, checks its caller ID and the lists, and in one statement counts every slot of the business
- * (reserved direct slots included) and inserts its `reserved` row, or is refused; a refusal rolls
- * back whatever `hooks.before` wrote. Under the lock: the lock, the counted insert, the carrier
- * account's pace when it is paced, `hooks.after`, the commit (a direct call in a storm of them
- * waits for the others that long).
+ * A direct call reads the do-not-call lists (before the business's slot lock: they hold no
+ * slot), takes the lock, checks its caller ID and the lists, and in one statement counts every
+ * slot of the business (reserved direct slots included) and inserts its `reserved` row, or is
+ * refused; a refusal rolls back whatever `hooks.before` wrote. Under the lock: the lock, the
+ * counted insert, the carrier account's pace when it is paced, `hooks.after`, the commit (a direct
+ * call in a storm of them waits for the others that long).
  */
 export async function reserveDirectCall(
   database: Database,
