@@ -1,12 +1,12 @@
 import type { Config } from '../config';
-import type { Database } from '../db/client';
+import { inTransaction, type Database } from '../db/client';
 import { endQueuedJobs } from '../db/queries/jobs';
-import { changeRunStatus, runStatus } from '../db/queries/runs';
+import { changeRunStatus, completeRunIfDone, runStatus } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
 import { resolvePublicHost } from '../public-host';
 import { FailureType, nonRetryable } from '../workflows/failures';
-import { RUN_TRANSITIONS, type RunTransition, type RunTransitionResult } from '../workflows/messages';
+import { allowsTransition, RUN_TRANSITIONS, type RunTransition, type RunTransitionResult } from '../workflows/messages';
 
 export interface RunLifecycleDeps {
   database: Database;
@@ -66,9 +66,23 @@ export function createRunLifecycleActivities({ database, logger, config }: RunLi
       return { runId, status: to };
     },
 
-    async finishRun({ runId, status }: { runId: string; status: 'completed' | 'canceled' }): Promise<void> {
-      await changeRunStatus(database.pool, runId, { ...RUN_TRANSITIONS[status === 'completed' ? 'complete' : 'endCanceled'], finished: true });
+    /**
+     * Marks the run finished. A run to complete is not while it has open jobs: leads added after its
+     * last pass (src/domain/runs/add-leads.ts) answer `finished: false`, and the workflow dials on.
+     * A retry after the change committed finds it done.
+     */
+    async finishRun({ runId, status }: { runId: string; status: 'completed' | 'canceled' }): Promise<{ finished: boolean }> {
+      if (status === 'completed') {
+        const completed = await inTransaction(database, (client) => completeRunIfDone(client, runId, RUN_TRANSITIONS.complete));
+        if (!completed && allowsTransition((await runStatus(database.pool, runId)) ?? 'completed', 'complete')) {
+          logger.info({ runId }, 'run not completed: leads were added since its last pass');
+          return { finished: false };
+        }
+      } else {
+        await changeRunStatus(database.pool, runId, { ...RUN_TRANSITIONS.endCanceled, finished: true });
+      }
       logger.info({ runId, status }, `run ${status}`);
+      return { finished: true };
     },
   };
 }

@@ -32,9 +32,8 @@ export interface ApiDeps extends DomainDeps {
 /** Headers that carry secrets: never written to a log line. */
 export const REDACTED_HEADERS = ['req.headers.authorization', 'req.headers["x-twilio-signature"]', 'req.headers.cookie', 'req.headers["idempotency-key"]'];
 
-/** A body on a JSON route must be JSON. */
-/** The one route that also takes CSV (a run's leads), streamed by the route itself. */
-const CSV_ROUTE = /^\/businesses\/[^/]+\/runs\/?$/;
+/** A body on a JSON route must be JSON. The routes that also take CSV (a run's leads, new or added) stream it themselves. */
+const CSV_ROUTE = /^\/(businesses\/[^/]+\/runs|runs\/[^/]+\/leads)\/?$/;
 
 const jsonOnly: RequestHandler = (req, _res, next) => {
   const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;

@@ -10,6 +10,9 @@ export const LIVE_RUN_STATUSES = ['pending', 'running', 'paused', 'canceling'] a
 /** A run in one of these has ended for good: nothing about it changes any more. */
 export const FINAL_RUN_STATUSES = ['completed', 'canceled', 'failed'] as const satisfies readonly RunStatus[];
 
+/** A run in one of these takes more leads: it has not begun to end (src/domain/runs/add-leads.ts). */
+export const LEAD_ACCEPTING_RUN_STATUSES = ['pending', 'running', 'paused'] as const satisfies readonly RunStatus[];
+
 export function isFinalRunStatus(status: string): boolean {
   return (FINAL_RUN_STATUSES as readonly string[]).includes(status);
 }
@@ -20,6 +23,8 @@ export function isFinalRunStatus(status: string): boolean {
  */
 export const JOB_STATUSES = ['queued', 'dialing', 'completed', 'failed', 'canceled', 'skipped_dnc', 'expired'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
+/** A job in one of these is not done: its run is not complete while it has one. */
+export const OPEN_JOB_STATUSES = ['queued', 'dialing'] as const satisfies readonly JobStatus[];
 
 /** Twilio's call states (REST and callbacks), plus `reserved`: our slot is taken, the carrier not yet asked. */
 export const CALL_STATUSES = [

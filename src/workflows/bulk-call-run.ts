@@ -252,7 +252,12 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       // finishRun and leave the run canceling there, while its workflow completes.
       finishing = true;
       const status = phase === 'canceling' ? 'canceled' : 'completed';
-      await finishRun.executeWithOptions({ summary: `finish the run: ${status}, ${dialedTotal} dialed` }, [{ runId: input.runId, status }]);
+      const finish = await finishRun.executeWithOptions({ summary: `finish the run: ${status}, ${dialedTotal} dialed` }, [{ runId: input.runId, status }]);
+      // Leads were added since the pass (runs recorded before that could happen answer nothing here).
+      if (finish?.finished === false) {
+        finishing = false;
+        continue;
+      }
       setCurrentDetails(`${status}; dialed ${dialedTotal}`);
       finished = true;
       log.info('run finished', { runId: input.runId, status, dialed: dialedTotal });

@@ -70,6 +70,7 @@ describe('API keys and tenant isolation', () => {
       ['POST', `/v1/runs/${runB.id}/pause`],
       ['POST', `/v1/runs/${runB.id}/resume`],
       ['POST', `/v1/runs/${runB.id}/cancel`],
+      ['POST', `/v1/runs/${runB.id}/leads`, { leads: [{ phone: '+14155570903' }] }],
       ['GET', `/v1/calls/${callB.body.call.id}`],
     ];
     for (const [method, path, body] of asA) {

@@ -66,4 +66,39 @@ describe('BulkCallRun finishing', () => {
     expect(transitions).toEqual([]);
     expect(finished).toEqual(['completed']);
   });
+
+  test('a finish that finds leads added since the last pass dials on, and completes once they are done', async () => {
+    const taskQueue = `finishing-${randomUUID()}`;
+    const passes: DialPassSummary[] = [
+      { runStatus: 'running', dialed: 0, rejected: 0, notSent: 0, unknown: 0, queued: 0, dialing: 0, active: 0, limit: 3, dialedTotal: 2 },
+      { runStatus: 'running', dialed: 1, rejected: 0, notSent: 0, unknown: 0, queued: 0, dialing: 0, active: 0, limit: 3, dialedTotal: 3 },
+    ];
+    let pass = 0;
+    const finishes: boolean[] = [];
+    const worker = await Worker.create({
+      connection: temporal.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: {
+        startRun: async () => ({ publicBaseUrl: 'https://outdial.example.test' }),
+        dialAvailableSlots: async () => passes[Math.min(pass++, passes.length - 1)]!,
+        // The first finish finds a lead added after the first pass; the second finds it done.
+        finishRun: async () => {
+          const finished = finishes.length > 0;
+          finishes.push(finished);
+          return { finished };
+        },
+      },
+    });
+    const result = await worker.runUntil(
+      temporal.client.workflow.execute(bulkCallRun, {
+        taskQueue,
+        workflowId: `finishing-${randomUUID()}`,
+        args: [{ runId: randomUUID(), businessId: randomUUID(), wakeFallbackSeconds: 60 }],
+      }),
+    );
+    expect(result).toMatchObject({ status: 'completed', dialed: 3 });
+    expect(pass).toBe(2);
+    expect(finishes).toEqual([false, true]);
+  });
 });

@@ -1,5 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { addLeads } from '../../domain/runs/add-leads';
 import { changeRunState } from '../../domain/runs/change-run';
 import { createRun, oneChunk } from '../../domain/runs/create-run';
 import { getRun } from '../../domain/runs/run-view';
@@ -78,6 +79,11 @@ function parseJsonRun(req: Request) {
 /** Validates every lead row, so the caller learns of all bad rows at once; any bad row rejects the whole run. */
 function parseRunBody(body: unknown) {
   const { leads, ...settings } = parseOr400(createRunBody, body);
+  return { ...settings, leads: validLeadRows(leads, 'nothing was created') };
+}
+
+/** Every row checked; any bad one rejects them all (400 naming each). */
+function validLeadRows(leads: unknown[], nothingWritten: string) {
   const rows: z.output<typeof leadRow>[] = [];
   const errors: { index: number; field: string; message: string }[] = [];
   leads.forEach((raw, index) => {
@@ -86,9 +92,24 @@ function parseRunBody(body: unknown) {
     else for (const issue of r.error.issues) errors.push({ index, field: issue.path.join('.') || 'lead', message: issue.message });
   });
   if (errors.length > 0) {
-    throw new HttpError(400, 'invalid_leads', `${new Set(errors.map((e) => e.index)).size} of ${leads.length} leads are invalid; nothing was created`, errors);
+    throw new HttpError(400, 'invalid_leads', `${new Set(errors.map((e) => e.index)).size} of ${leads.length} leads are invalid; ${nothingWritten}`, errors);
   }
-  return { ...settings, leads: rows };
+  return rows;
+}
+
+/** Leads for a run that exists: JSON `{ leads, allowDuplicates }`, or a CSV with `allowDuplicates` in `options`. */
+const addLeadsBody = z.object({ leads: z.array(z.unknown()).min(1, 'must hold at least one lead').max(MAX_LEADS_PER_RUN), allowDuplicates: z.boolean().default(false) }).strict();
+const addLeadsCsvOptions = z.object({ allowDuplicates: z.boolean().default(false) }).strict();
+
+function parseAddedLeads(req: Request) {
+  if (req.is('text/csv')) {
+    const query = parseOr400(csvQuery, req.query, 'query');
+    const { allowDuplicates } = parseOr400(addLeadsCsvOptions, query.options ?? {}, 'options');
+    const csv = readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn }, MAX_LEADS_PER_RUN);
+    return { leads: csv.chunks, allowDuplicates, fingerprint: () => ({ csvSha256: csv.sha256(), query: req.query }) };
+  }
+  const { leads, allowDuplicates } = parseOr400(addLeadsBody, req.body);
+  return { leads: oneChunk(validLeadRows(leads, 'nothing was added')), allowDuplicates, fingerprint: () => req.body as unknown };
 }
 
 /** The run, if the caller may see it; otherwise it does not exist. */
@@ -122,6 +143,23 @@ export function runRoutes(deps: ApiDeps) {
 
   router.get('/v1/runs/:runId', async (req, res) => {
     res.json({ run: await visibleRun(deps, res, req.params.runId) });
+  });
+
+  router.post('/v1/runs/:runId/leads', async (req, res) => {
+    const run = await visibleRun(deps, res, req.params.runId);
+    const { leads, allowDuplicates, fingerprint } = parseAddedLeads(req);
+    const added = await addLeads(deps, { runId: run.id, leads, allowDuplicates, maxLeads: MAX_LEADS_PER_RUN, idempotency: deferredIdempotencyOf(req, res, fingerprint) });
+    if (added.ok) return void res.status(201).json({ run: added.run, added: added.added, duplicatesMerged: added.duplicatesMerged });
+    switch (added.reason) {
+      case 'not-found':
+        throw notFound('run', run.id);
+      case 'not-accepting': {
+        const why = added.pastStopAt ? `passed its stopAt (${added.pastStopAt.toISOString()})` : `is ${added.status}`;
+        throw new HttpError(409, 'run_not_accepting_leads', `run ${run.id} ${why}: it takes no more leads; nothing was added`, { status: added.status });
+      }
+      case 'too-many-leads':
+        throw new HttpError(422, 'too_many_leads', `run ${run.id} holds ${added.held} leads; a run holds at most ${added.maxLeads}; nothing was added`, { held: added.held, maxLeads: added.maxLeads });
+    }
   });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {

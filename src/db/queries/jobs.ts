@@ -58,7 +58,7 @@ async function copyRows<T>(client: PoolClient, target: string, rows: T[], line: 
 }
 
 /**
- * Leads of a new run and one job each, in the order given (that is the order they are dialed), the
+ * Leads of a run and one job each, in the order given (that is the order they are dialed), the
  * first at `firstPosition`: a run's list may come in several chunks. COPY, not INSERT: 100,000 leads
  * as parameter arrays cost seconds to encode and unnest; a COPY streams them (the constraints are
  * checked the same, the references to the business, run and lead once per COPY: drizzle/0016_statement_references.sql).
@@ -76,6 +76,24 @@ export async function insertLeadsAndJobs(client: PoolClient, run: { id: string; 
   );
   const jobIds = ascendingUuids(leads.length);
   await copyRows(client, 'outbound_call_jobs (id, run_id, lead_id, position)', leadIds, (leadId, i) => `${jobIds[i]}\t${runId}\t${leadId}\t${firstPosition + i}`);
+}
+
+/** Where a run's list ends: its leads so far, and the position the next one takes. */
+export async function runListEnd(db: Executor, runId: string): Promise<{ leads: number; nextPosition: number }> {
+  const r = await db.query<{ leads: string; next: number }>(
+    'SELECT count(*) FILTER (WHERE attempt = 1) AS leads, coalesce(max(position) + 1, 0) AS next FROM outbound_call_jobs WHERE run_id = $1',
+    [runId],
+  );
+  return { leads: Number(r.rows[0]?.leads ?? 0), nextPosition: r.rows[0]?.next ?? 0 };
+}
+
+/** The numbers a run's list holds (each once). */
+export async function runListPhones(db: Executor, runId: string): Promise<string[]> {
+  const r = await db.query<{ phone: string }>(
+    'SELECT DISTINCT l.phone FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id WHERE j.run_id = $1 AND j.attempt = 1',
+    [runId],
+  );
+  return r.rows.map((row) => row.phone);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../settings';
-import { activeCallSql, type RunStatus } from '../statuses';
+import type { PoolClient } from 'pg';
+import { activeCallSql, LEAD_ACCEPTING_RUN_STATUSES, OPEN_JOB_STATUSES, type RunStatus } from '../statuses';
 import { dueAt } from './calls';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import type { Executor } from './executor';
@@ -318,6 +319,47 @@ export async function changeRunStatus(
     [id, change.from, change.to, change.lastError !== undefined, change.lastError ?? null, change.started ?? false, change.finished ?? false],
   );
   return r.rows[0]?.status ?? null;
+}
+
+/**
+ * Marks the run completed if it may be (`from`) and none of its jobs is open. The run's row is
+ * locked first and the jobs read by a second statement, whose snapshot is taken once the lock is
+ * held: leads added by a transaction that held the lock first are seen (a single UPDATE that waited
+ * for that lock would recheck the run's row alone, with its jobs as they were before the wait).
+ */
+export async function completeRunIfDone(client: PoolClient, id: string, change: { from: readonly RunStatus[]; to: RunStatus }): Promise<boolean> {
+  await lockRun(client, id);
+  const r = await client.query(
+    `UPDATE bulk_call_runs SET status = $3, finished_at = now(), updated_at = now()
+      WHERE id = $1 AND status = ANY($2)
+        AND NOT EXISTS (SELECT 1 FROM outbound_call_jobs WHERE run_id = $1 AND status = ANY($4))`,
+    [id, change.from, change.to, OPEN_JOB_STATUSES],
+  );
+  return (r.rowCount ?? 0) > 0;
+}
+
+/**
+ * Serialises additions to one run's list (positions follow on, numbers are merged against those
+ * already there) with a lock of its own, not the run's row lock: every claim of the run takes that
+ * one, and an upload may take seconds.
+ */
+export async function lockRunList(client: PoolClient, runId: string): Promise<void> {
+  await client.query("SELECT pg_advisory_xact_lock(hashtext('outdial-run-list'), hashtext($1))", [runId]);
+}
+
+/**
+ * The last step of adding leads, under the run's row lock until commit: accepted only while the run
+ * takes leads (it has not begun to end, its stopAt has not passed), so a finish or cancel that
+ * committed first refuses them, and one that comes after sees them (`completeRunIfDone`). Null when
+ * refused.
+ */
+export async function acceptAddedLeads(client: PoolClient, runId: string, merged: number): Promise<RunRow | null> {
+  const r = await client.query<RunRow>(
+    `UPDATE bulk_call_runs SET duplicates_merged = duplicates_merged + $2, updated_at = now()
+      WHERE id = $1 AND status = ANY($3) AND coalesce(stop_at > now(), true) RETURNING *`,
+    [runId, merged, LEAD_ACCEPTING_RUN_STATUSES],
+  );
+  return r.rows[0] ?? null;
 }
 
 /** Runs still `pending` this long after they were committed: their workflow start may have been lost. */

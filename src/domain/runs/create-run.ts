@@ -52,11 +52,11 @@ export async function* oneChunk<T>(leads: T[]): AsyncGenerator<T[]> {
 }
 
 /**
- * One dial per number, chunk after chunk: later rows with a number already seen are merged into the
- * first (its name is kept); `merged` counts them.
+ * One dial per number, chunk after chunk: later rows with a number already seen (or `already` in the
+ * list) are merged into the first (its name is kept); `merged` counts them.
  */
-export function duplicateMerger<T extends { phone: string }>() {
-  const seen = new Set<string>();
+export function duplicateMerger<T extends { phone: string }>(already: Iterable<string> = []) {
+  const seen = new Set<string>(already);
   const merger = {
     merged: 0,
     keep(leads: T[]): T[] {
@@ -69,7 +69,7 @@ export function duplicateMerger<T extends { phone: string }>() {
 }
 
 /** A chunk's leads with their zones: a lead's own, else its number's (looked up for the chunk in one batch). */
-function withZones(given: LeadInput[]): NewLead[] {
+export function withZones(given: LeadInput[]): NewLead[] {
   const numberZones = zonesOfNumbers(given.filter((lead) => !lead.timeZone).map((lead) => lead.phone));
   let unnamed = 0;
   return given.map(({ timeZone, ...lead }) => ({ ...lead, timeZones: timeZone ? [timeZone] : numberZones[unnamed++] ?? null }));
