@@ -8,7 +8,7 @@ import { createCallBody } from './routes/calls';
 import { releaseBody } from './routes/held-calls';
 import { addBody as doNotCallAddBody, listedNumber, pageQuery as doNotCallPageQuery } from './routes/do-not-call';
 import { businessesQuery, callsQuery, jobsQuery, resultsCsvQuery, runsQuery } from './routes/lists';
-import { csvQuery, leadRow, MAX_LEADS_PER_RUN, runSettings } from './routes/runs';
+import { addLeadsBody, csvQuery, leadRow, MAX_LEADS_PER_RUN, runSettings } from './routes/runs';
 import { eventsQuery } from './routes/run-events';
 import { deliveriesQuery, rotateBody as webhookRotateBody, setBody as webhookSetBody } from './routes/webhooks';
 import { amdParams, callbackParams } from './routes/twilio-status';
@@ -263,6 +263,20 @@ registerRoute({
   summary: "The run's live page (HTML); its data comes from the API with the key given in the page (#key=…)",
   auth: 'none',
   responses: { 200: { description: 'the page', contentType: 'text/html', schema: z.string() } },
+});
+registerRoute({
+  method: 'post',
+  path: '/v1/runs/:runId/leads',
+  summary:
+    "Add leads to a run that has not begun to end: dialed after those it holds, under the run's settings; JSON, or CSV (text/csv, ?options={\"allowDuplicates\":true}). 409 once the run is finishing, canceling or ended, or past its stopAt",
+  auth: 'key',
+  query: csvQuery.partial(),
+  body: {
+    'application/json': addLeadsBody.extend({ leads: z.array(leadRow).min(1).max(MAX_LEADS_PER_RUN) }).strict(),
+    'text/csv': z.string().meta({ description: 'as for a new run: a header row with a phone column; name, time_zone and every other column a variable' }),
+  },
+  responses: { 201: { description: 'added', schema: z.object({ run: runView, added: z.number().int(), duplicatesMerged: z.number().int() }).strict() } },
+  errors: [404, 409, 422],
 });
 for (const action of ['pause', 'resume', 'cancel'] as const) {
   registerRoute({

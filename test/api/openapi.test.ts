@@ -223,6 +223,11 @@ describe('OpenAPI document', () => {
     const laterId = later.body.run.id as string;
     await pollUntil(async () => (await stack.getRun(laterId)).status === 'running');
     await expectCall(200, 'post', '/v1/runs/{runId}/pause', [laterId], { key });
+    await expectCall(201, 'post', '/v1/runs/{runId}/leads', [laterId], { key, body: { leads: [{ phone: '+12125553106', name: 'Lin' }] } });
+    await expectCall(201, 'post', '/v1/runs/{runId}/leads', [laterId], { key, query: `options=${encodeURIComponent(JSON.stringify({ allowDuplicates: true }))}`, raw: { type: 'text/csv', text: 'phone\n+12125553106\n' } });
+    await expectCall(400, 'post', '/v1/runs/{runId}/leads', [laterId], { key, body: { leads: [{ phone: '555' }] } });
+    await expectCall(404, 'post', '/v1/runs/{runId}/leads', [otherBusiness], { key, body: { leads: [{ phone: '+12125553107' }] } });
+    await expectCall(409, 'post', '/v1/runs/{runId}/leads', [runId], { key, body: { leads: [{ phone: '+12125553107' }] } });
     await expectCall(200, 'post', '/v1/runs/{runId}/resume', [laterId], { key });
     await expectCall(200, 'post', '/v1/runs/{runId}/cancel', [laterId], { key });
     await pollUntil(async () => (await stack.getRun(laterId)).status === 'canceled');

@@ -171,7 +171,7 @@ describe('outdial CLI', () => {
     expect(leads.rows[3]).toEqual({ phone: phones[3], name: 'Lead 3', variables: { first_name: 'Ada, 3' } });
   });
 
-  test('pause, resume and cancel change the run as the API shows it', async () => {
+  test('pause, resume, cancel and add-leads change the run as the API shows it', async () => {
     const business = await stack.createBusiness();
     // A run that waits for its start time: nothing dials while the commands act on it.
     const startAt = new Date(Date.now() + 3_600_000).toISOString();
@@ -182,6 +182,12 @@ describe('outdial CLI', () => {
 
     expect(await cli(['pause', runId])).toEqual({ code: 0, stdout: [`run ${runId} paused`], stderr: [] });
     expect((await stack.getRun(runId)).status).toBe('paused');
+    // Leads added to the paused run: one number it holds is merged, the new ones follow its own.
+    const more = csvFile('more.csv', ['Number,first_name', ...leadPhones(2, '+1415612').map((p) => `${p},Kim`), `${leadPhones(1, '+1415611')[0]!},`]);
+    const addedRes = await cli(['runs', 'add-leads', runId, more, '--phone-column', 'Number']);
+    expect({ code: addedRes.code, stdout: addedRes.stdout, stderr: messages(addedRes) }).toEqual({ code: 0, stdout: [`added 2 leads to run ${runId} (5 in all, 1 duplicates merged)`], stderr: [] });
+    const listed = await stack.database.pool.query('SELECT l.phone, l.variables FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id WHERE j.run_id = $1 ORDER BY j.position', [runId]);
+    expect(listed.rows.slice(3)).toEqual(leadPhones(2, '+1415612').map((phone) => ({ phone, variables: { first_name: 'Kim' } })));
     expect(await json(['resume', runId])).toMatchObject({ id: runId, status: 'running' });
     expect((await stack.getRun(runId)).status).toBe('running');
     // Resuming a running run is refused by the API: its reason, in one line.
@@ -189,8 +195,10 @@ describe('outdial CLI', () => {
 
     expect((await cli(['cancel', runId])).code).toBe(0);
     const canceled = await pollFor(() => stack.getRun(runId), (r: RunView) => r.status === 'canceled');
-    expect(canceled.jobs).toMatchObject({ total: 3, canceled: 3 });
+    expect(canceled.jobs).toMatchObject({ total: 5, canceled: 5 });
     expect(stack.carrier.calls({ from: business.callerId })).toHaveLength(0);
+    // A canceled run takes no more: the API's reason, in one line.
+    expect(failure(await cli(['runs', 'add-leads', runId, more]))).toMatch(new RegExp(`^outdial: run ${runId} is canceled: it takes no more leads; nothing was added \\(HTTP 409 run_not_accepting_leads\\)$`));
   });
 
   test('a bad CSV, bad settings and an unknown business are one error line each, exit 1, and create nothing', async () => {

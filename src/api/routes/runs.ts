@@ -98,8 +98,8 @@ function validLeadRows(leads: unknown[], nothingWritten: string) {
 }
 
 /** Leads for a run that exists: JSON `{ leads, allowDuplicates }`, or a CSV with `allowDuplicates` in `options`. */
-const addLeadsBody = z.object({ leads: z.array(z.unknown()).min(1, 'must hold at least one lead').max(MAX_LEADS_PER_RUN), allowDuplicates: z.boolean().default(false) }).strict();
-const addLeadsCsvOptions = z.object({ allowDuplicates: z.boolean().default(false) }).strict();
+export const addLeadsBody = z.object({ leads: z.array(z.unknown()).min(1, 'must hold at least one lead').max(MAX_LEADS_PER_RUN), allowDuplicates: z.boolean().default(false) }).strict();
+export const addLeadsCsvOptions = z.object({ allowDuplicates: z.boolean().default(false) }).strict();
 
 function parseAddedLeads(req: Request) {
   if (req.is('text/csv')) {

@@ -47,10 +47,7 @@ async function watchToEnd({ client, json }: CliContext, runId: string, flags: Wa
   process.exitCode = EXIT_CODE_OF_FINAL_STATUS[run.status] ?? 1;
 }
 
-interface CreateRunFlags extends WatchFlags {
-  phoneColumn?: string;
-  nameColumn?: string;
-  timeZoneColumn?: string;
+interface CreateRunFlags extends WatchFlags, CsvFlags {
   options?: unknown;
   allowDuplicates?: boolean;
   voiceUrl?: string;
@@ -64,7 +61,6 @@ interface CreateRunFlags extends WatchFlags {
   retries?: unknown;
   callingWindow?: unknown;
   alwaysOpen?: boolean;
-  idempotencyKey?: string;
   watch: boolean;
 }
 
@@ -89,15 +85,23 @@ function runSettingsOf(flags: CreateRunFlags): Record<string, unknown> {
   };
 }
 
-/** Streams the CSV file to the API (text/csv), showing the bytes sent, and returns the run it made. */
-async function uploadCsv(client: ApiClient, businessId: string, file: string, flags: CreateRunFlags) {
+/** The CSV flags of `runs create` and `runs add-leads`. */
+interface CsvFlags {
+  phoneColumn?: string;
+  nameColumn?: string;
+  timeZoneColumn?: string;
+  idempotencyKey?: string;
+  progressInterval: number;
+}
+
+/** Streams the CSV file to `path` (text/csv), showing the bytes sent; `settings` go in the `options` query. */
+async function uploadCsv<T>(client: ApiClient, path: string, file: string, settings: Record<string, unknown>, flags: CsvFlags): Promise<T> {
   const size = await stat(file).then(
     (s) => s.size,
     (err: NodeJS.ErrnoException) => {
       throw new CliError(`cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
     },
   );
-  const settings = runSettingsOf(flags);
   const progress = uploadProgressView(file, size, progressOptions(flags.progressInterval));
   let sent = 0;
   async function* counted() {
@@ -108,7 +112,7 @@ async function uploadCsv(client: ApiClient, businessId: string, file: string, fl
     }
   }
   try {
-    return await client.request<{ run: RunView; duplicatesMerged: number }>('POST', `/v1/businesses/${encodeURIComponent(businessId)}/runs`, {
+    return await client.request<T>('POST', path, {
       query: {
         phoneColumn: flags.phoneColumn,
         nameColumn: flags.nameColumn,
@@ -123,15 +127,22 @@ async function uploadCsv(client: ApiClient, businessId: string, file: string, fl
   }
 }
 
+/** The columns' flags, on `runs create` and `runs add-leads`. */
+function addCsvColumnOptions(command: Command): Command {
+  return command
+    .option('--phone-column <header>', 'the column of phone numbers (default "phone")')
+    .option('--name-column <header>', 'the column of names (default "name")')
+    .option('--time-zone-column <header>', 'the column of IANA time zones (default "time_zone")');
+}
+
 export function runCommands(program: Command) {
   const runs = program.command('runs').description('bulk-call runs: create one from a CSV, list them, show one');
 
-  const create = runs
-    .command('create <businessId> <file.csv>')
-    .description("upload a CSV of leads as a new run and watch it (a header row; a phone column; name and time_zone optional; other columns become each lead's variables)")
-    .option('--phone-column <header>', 'the column of phone numbers (default "phone")')
-    .option('--name-column <header>', 'the column of names (default "name")')
-    .option('--time-zone-column <header>', 'the column of IANA time zones (default "time_zone")')
+  const create = addCsvColumnOptions(
+    runs
+      .command('create <businessId> <file.csv>')
+      .description("upload a CSV of leads as a new run and watch it (a header row; a phone column; name and time_zone optional; other columns become each lead's variables)"),
+  )
     .option('--options <json>', 'run settings as a JSON object (the flags below override its fields)', jsonOption)
     .option('--allow-duplicates', 'dial a number as often as it appears (default: merge duplicates)')
     .option('--caller-id <e164>', "the caller ID (one of the business's)")
@@ -144,11 +155,26 @@ export function runCommands(program: Command) {
     .option('--no-watch', 'return once the run is created');
   addWatchOptions(addCallingWindowOptions(addVoiceAppOptions(create))).action(async (businessId: string, file: string, flags: CreateRunFlags, command: Command) => {
     const ctx = contextOf(command);
-    const { run, duplicatesMerged } = await uploadCsv(ctx.client, businessId, file, flags);
+    const { run, duplicatesMerged } = await uploadCsv<{ run: RunView; duplicatesMerged: number }>(ctx.client, `/v1/businesses/${encodeURIComponent(businessId)}/runs`, file, runSettingsOf(flags), flags);
     if (ctx.json && !flags.watch) return printJson({ run, duplicatesMerged });
     // With --json, stdout holds only the final run's JSON.
     (ctx.json ? process.stderr : process.stdout).write(`created run ${run.id} (${run.jobs.total} leads${duplicatesMerged ? `, ${duplicatesMerged} duplicates merged` : ''})\n`);
     if (flags.watch) await watchToEnd(ctx, run.id, flags);
+  });
+
+  addCsvColumnOptions(
+    runs
+      .command('add-leads <runId> <file.csv>')
+      .description('add a CSV of leads to a run that has not begun to end: dialed after those it holds, under its settings (the same columns as create)'),
+  )
+    .option('--allow-duplicates', 'keep rows whose number the run already holds or that repeat (default: merge them)')
+    .option('--idempotency-key <key>', 'repeat the upload safely: the same key and bytes add the leads once')
+    .option('--progress-interval <ms>', 'least time between two plain progress lines (when not on a terminal)', intOption(0), DEFAULT_PROGRESS_INTERVAL_MS)
+    .action(async (runId: string, file: string, flags: CsvFlags & { allowDuplicates?: boolean }, command: Command) => {
+    const { client, json } = contextOf(command);
+    const answer = await uploadCsv<{ run: RunView; added: number; duplicatesMerged: number }>(client, runPath(runId, '/leads'), file, defined({ allowDuplicates: flags.allowDuplicates }), flags);
+    if (json) return printJson(answer);
+    process.stdout.write(`added ${answer.added} leads to run ${answer.run.id} (${answer.run.jobs.total} in all${answer.duplicatesMerged ? `, ${answer.duplicatesMerged} duplicates merged` : ''})\n`);
   });
 
   addPaging(runs.command('list <businessId>').description("the business's runs, newest first").option('--status <list>', 'only runs in these statuses, comma-separated (e.g. running,paused)')).action(
