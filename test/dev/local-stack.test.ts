@@ -127,7 +127,8 @@ describe('npm start (the local stack)', () => {
       expect([pasted.status, pasted.stderr]).toEqual([0, '']);
       const answers = pasted.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>);
       const run = answers.find((a) => a.run)!.run!;
-      expect(run).toMatchObject({ duplicatesMerged: 1, jobs: expect.objectContaining({ total: 4 }) });
+      // Four leads and a repeat, then one more and a repeat added (POST /v1/runs/:id/leads).
+      expect(run).toMatchObject({ duplicatesMerged: 2, jobs: expect.objectContaining({ total: 5 }) });
       expect(answers.find((a) => a.call)!.call).toMatchObject({ direction: 'direct', to: '+14155551005' });
       expect(answers.find((a) => a.business)!.business).toMatchObject({ maxConcurrentCalls: 5, reservedDirectSlots: 1 });
       expect(answers.find((a) => 'added' in a)).toEqual({ added: 2, alreadyListed: 0 });
