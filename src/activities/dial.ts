@@ -10,7 +10,7 @@ import type { Config } from '../config';
 import { LIVE_RUN_STATUSES } from '../db/statuses';
 import type { Database } from '../db/client';
 import { endQueuedJobs } from '../db/queries/jobs';
-import { changeRunStatus, countDialed, endRunSession, findRun, markRunInSession, runStanding, type RunRow } from '../db/queries/runs';
+import { changeRunStatus, endRunSession, findRun, markRunInSession, runProgress, runStanding, type RunRow } from '../db/queries/runs';
 import type { Logger } from '../logger';
 import { reserveAndClaimJobs, spareRunSlots } from '../claim/bulk';
 import { pacingOf } from '../claim/slots';
@@ -63,7 +63,8 @@ export function createDialActivities(deps: DialDeps) {
         async () => {
           // Counted once, for the workflow: a session's passes need only what holds them back.
           const pass = await dialSession(runId, publicBaseUrl, session);
-          return { ...pass, dialedTotal: await countDialed(database.pool, runId) };
+          const progress = await runProgress(database.pool, runId);
+          return { ...pass, dialedTotal: progress.dialed, open: progress.open };
         },
         () => session.latest,
       );

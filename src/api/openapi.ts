@@ -278,6 +278,14 @@ registerRoute({
   responses: { 201: { description: 'added', schema: z.object({ run: runView, added: z.number().int(), duplicatesMerged: z.number().int() }).strict() } },
   errors: [404, 409, 422],
 });
+registerRoute({
+  method: 'post',
+  path: '/v1/runs/:runId/close',
+  summary: 'Close a run kept open (keepOpen): it completes once its leads are done. A run not kept open, or ended, is answered as it stands',
+  auth: 'key',
+  responses: { 200: { description: 'closed (or as it stands)', schema: runBody } },
+  errors: [404],
+});
 for (const action of ['pause', 'resume', 'cancel'] as const) {
   registerRoute({
     method: 'post',

@@ -12,7 +12,7 @@ import { slotFreedSignal } from '../workflows/messages';
 export interface WakeRequest {
   /** How many slots were freed; at most this many runs are woken for them. Default: every spare slot of the business. */
   slots?: number;
-  /** The run whose call ended: woken whatever the slots when it has nothing it may dial now (it may be done, or a retry changed its next wake-up). */
+  /** The run whose call ended (or that was closed): woken whatever the slots when it has nothing it may dial now (it may be done, or a retry changed its next wake-up). */
   endedRun?: { runId: string; retryQueued: boolean } | null;
   /** Never this run: its own dial pass hands on the slots it could not use. */
   except?: string;

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import {
   activeCallSql,
   ANSWERED_BY_VALUES,
@@ -106,6 +106,8 @@ export const bulkCallRuns = pgTable(
     startAt: timestamp('start_at', { withTimezone: true }),
     /** At this, leads not yet dialed end `expired`; live calls finish. */
     stopAt: timestamp('stop_at', { withTimezone: true }),
+    /** The run does not complete when its leads are done: it waits for more until closed (or its stopAt). */
+    keepOpen: boolean('keep_open').notNull().default(false),
     /** Why the run is not dialing and until when (set by its passes; null while it dials). */
     waitingReason: text('waiting_reason'),
     waitingUntil: timestamp('waiting_until', { withTimezone: true }),

@@ -245,7 +245,9 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
     dialedTotal = pass.dialedTotal ?? dialedTotal + pass.dialed;
     if (pass.runStatus === 'paused' && phase === 'running') phase = 'paused';
 
-    if (pass.queued === 0 && pass.dialing === 0 && phase !== 'paused') {
+    // A run kept open has nothing left but is not done: it sleeps until leads come (or a close, its stopAt).
+    const keptOpen = pass.open === true && phase !== 'canceling';
+    if (pass.queued === 0 && pass.dialing === 0 && phase !== 'paused' && !keptOpen) {
       // A cancel accepted while the pass ran must decide the outcome: let its handler finish first.
       await condition(allHandlersFinished);
       // From here the outcome is decided: a cancel accepted now could commit in Postgres before

@@ -98,6 +98,8 @@ export interface DialPassSummary {
   dialing: number;
   /** The pass ended its dial session at its deadline (or its worker's shutdown) with leads still to dial: the next starts at once. */
   again?: boolean;
+  /** The run is kept open (keepOpen, its stopAt not passed): with nothing left it waits for leads, not completes (absent in passes recorded before it). */
+  open?: boolean;
   /** Calls of the run that reached the carrier, so far (absent in passes recorded before it was reported). */
   dialedTotal?: number;
   active: number;

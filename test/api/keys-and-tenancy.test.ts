@@ -71,6 +71,7 @@ describe('API keys and tenant isolation', () => {
       ['POST', `/v1/runs/${runB.id}/resume`],
       ['POST', `/v1/runs/${runB.id}/cancel`],
       ['POST', `/v1/runs/${runB.id}/leads`, { leads: [{ phone: '+14155570903' }] }],
+      ['POST', `/v1/runs/${runB.id}/close`],
       ['GET', `/v1/calls/${callB.body.call.id}`],
     ];
     for (const [method, path, body] of asA) {

@@ -218,7 +218,7 @@ describe('OpenAPI document', () => {
     // A run waiting for its start: paused, resumed, canceled; then nothing more.
     const later = await expectCall(201, 'post', '/v1/businesses/{businessId}/runs', [businessId], {
       key,
-      body: { startAt: new Date(Date.now() + 3_600_000).toISOString(), stopAt: new Date(Date.now() + 7_200_000).toISOString(), leads: [{ phone: '+12125553105' }] },
+      body: { startAt: new Date(Date.now() + 3_600_000).toISOString(), stopAt: new Date(Date.now() + 7_200_000).toISOString(), keepOpen: true, leads: [{ phone: '+12125553105' }] },
     });
     const laterId = later.body.run.id as string;
     await pollUntil(async () => (await stack.getRun(laterId)).status === 'running');
@@ -228,6 +228,8 @@ describe('OpenAPI document', () => {
     await expectCall(400, 'post', '/v1/runs/{runId}/leads', [laterId], { key, body: { leads: [{ phone: '555' }] } });
     await expectCall(404, 'post', '/v1/runs/{runId}/leads', [otherBusiness], { key, body: { leads: [{ phone: '+12125553107' }] } });
     await expectCall(409, 'post', '/v1/runs/{runId}/leads', [runId], { key, body: { leads: [{ phone: '+12125553107' }] } });
+    await expectCall(200, 'post', '/v1/runs/{runId}/close', [laterId], { key });
+    await expectCall(404, 'post', '/v1/runs/{runId}/close', [otherBusiness], { key });
     await expectCall(200, 'post', '/v1/runs/{runId}/resume', [laterId], { key });
     await expectCall(200, 'post', '/v1/runs/{runId}/cancel', [laterId], { key });
     await pollUntil(async () => (await stack.getRun(laterId)).status === 'canceled');

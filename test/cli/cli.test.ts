@@ -171,12 +171,13 @@ describe('outdial CLI', () => {
     expect(leads.rows[3]).toEqual({ phone: phones[3], name: 'Lead 3', variables: { first_name: 'Ada, 3' } });
   });
 
-  test('pause, resume, cancel and add-leads change the run as the API shows it', async () => {
+  test('pause, resume, add-leads, close and cancel change the run as the API shows it', async () => {
     const business = await stack.createBusiness();
     // A run that waits for its start time: nothing dials while the commands act on it.
     const startAt = new Date(Date.now() + 3_600_000).toISOString();
     const file = csvFile('later.csv', ['phone', ...leadPhones(3, '+1415611')]);
-    const created = await json<{ run: { id: string } }>(['runs', 'create', business.id, file, '--start-at', startAt, '--no-watch']);
+    const created = await json<{ run: { id: string; keepOpen: boolean } }>(['runs', 'create', business.id, file, '--start-at', startAt, '--keep-open', '--no-watch']);
+    expect(created.run.keepOpen).toBe(true);
     const runId = created.run.id;
     await pollFor(() => stack.getRun(runId), (r) => r.status === 'running');
 
@@ -193,6 +194,8 @@ describe('outdial CLI', () => {
     // Resuming a running run is refused by the API: its reason, in one line.
     expect(failure(await cli(['resume', runId]))).toMatch(new RegExp(`^outdial: cannot resume run ${runId}: .+ \\(HTTP 409 invalid_transition\\)$`));
 
+    expect(await cli(['close', runId])).toEqual({ code: 0, stdout: [`run ${runId} closed (running)`], stderr: [] });
+    expect((await stack.database.pool.query('SELECT keep_open FROM bulk_call_runs WHERE id = $1', [runId])).rows[0].keep_open).toBe(false);
     expect((await cli(['cancel', runId])).code).toBe(0);
     const canceled = await pollFor(() => stack.getRun(runId), (r: RunView) => r.status === 'canceled');
     expect(canceled.jobs).toMatchObject({ total: 5, canceled: 5 });

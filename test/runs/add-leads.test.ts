@@ -3,7 +3,7 @@ import { addLeads } from '../../src/domain/runs/add-leads';
 import { oneChunk, type LeadInput } from '../../src/domain/runs/create-run';
 import { insertLeadsAndJobs } from '../../src/db/queries/jobs';
 import { acceptAddedLeads, lockRunList } from '../../src/db/queries/runs';
-import { leadPhones, OutdialTestStack, pollUntil } from '../helpers/outdial';
+import { leadPhones, OutdialTestStack, pollFor, pollUntil } from '../helpers/outdial';
 
 interface Added {
   run: { id: string; status: string; jobs: Record<string, number>; duplicatesMerged: number };
@@ -154,6 +154,48 @@ describe('adding leads to a run', () => {
     expect(await leadRows(runId)).toHaveLength(2);
   });
 
+  test('a run kept open waits for leads once its own are done, dials those added, and completes once closed', async () => {
+    const business = await stack.createBusiness({ maxConcurrentCalls: 2 });
+    const phones = leadPhones(4, '+1415718');
+    const created = await stack.api<{ run: { id: string; workflowId: string; keepOpen: boolean } }>('POST', `/v1/businesses/${business.id}/runs`, {
+      leads: phones.slice(0, 2).map((phone) => ({ phone })),
+      keepOpen: true,
+    });
+    expect(created).toMatchObject({ status: 201, body: { run: { keepOpen: true } } });
+    const run = created.body.run;
+    // Its leads done, it is still running and says it waits for leads; its workflow sleeps, it does not finish.
+    const idle = await pollFor(() => stack.getRun(run.id), (r) => r.jobs.completed === 2 && r.waiting?.reason === 'leads');
+    expect(idle.status).toBe('running');
+    // Its last call's end woke it: its pass found nothing left and the run open.
+    expect(await pollFor(() => stack.latestPass(run.workflowId), (p) => p?.dialing === 0)).toMatchObject({ queued: 0, dialing: 0, open: true });
+    expect((await stack.getRun(run.id)).finishedAt).toBeNull();
+
+    expect((await add(run.id, { leads: phones.slice(2).map((phone) => ({ phone })) })).status).toBe(201);
+    await pollFor(() => stack.getRun(run.id), (r) => r.jobs.completed === 4);
+    expect((await stack.getRun(run.id)).status).toBe('running');
+
+    const closed = await stack.api<{ run: { keepOpen: boolean } }>('POST', `/v1/runs/${run.id}/close`);
+    expect(closed).toMatchObject({ status: 200, body: { run: { keepOpen: false } } });
+    expect(await stack.runResult(run)).toMatchObject({ status: 'completed', jobs: { total: 4, completed: 4 } });
+    expect(stack.carrier.calls({ from: business.callerId }).map((c) => c.to).sort()).toEqual([...phones].sort());
+    // Closing again, or a run never kept open, answers the run as it stands.
+    expect(await stack.api('POST', `/v1/runs/${run.id}/close`)).toMatchObject({ status: 200, body: { run: { status: 'completed', keepOpen: false } } });
+    expect((await add(run.id, { leads: [{ phone: '+14157189999' }] })).status).toBe(409);
+  });
+
+  test('a run kept open with a stopAt completes at its stopAt without a close', async () => {
+    const business = await stack.createBusiness();
+    const stopAt = new Date(Date.now() + 2_000);
+    const created = await stack.api<{ run: { id: string; workflowId: string } }>('POST', `/v1/businesses/${business.id}/runs`, {
+      leads: [{ phone: '+14157190001' }],
+      keepOpen: true,
+      stopAt: stopAt.toISOString(),
+    });
+    const done = await stack.runResult(created.body.run);
+    expect(done).toMatchObject({ status: 'completed', jobs: { total: 1, completed: 1 } });
+    expect(Date.parse(done.finishedAt!)).toBeGreaterThanOrEqual(stopAt.getTime());
+  });
+
   /**
    * The finish and an addition, each in the order that could lose leads. An addition that holds the
    * run's lock first: the finish waits for it and then sees its leads (the run is not completed with
@@ -202,6 +244,16 @@ describe('adding leads to a run', () => {
       // Once that lead is done too, the finish completes the run; a retry of it after it committed finds it done.
       await idle.database.pool.query("UPDATE outbound_call_jobs SET status = 'completed' WHERE run_id = $1", [run.id]);
       expect(await lifecycle().finishRun({ runId: run.id, status: 'completed' })).toEqual({ finished: true });
+      expect(await lifecycle().finishRun({ runId: run.id, status: 'completed' })).toEqual({ finished: true });
+      expect(await statusOf(run.id)).toBe('completed');
+    });
+
+    test('a run kept open is not completed with every lead done; once closed, or past its stopAt, it is', async () => {
+      const run = await doneRun('+1415720');
+      await idle.database.pool.query('UPDATE bulk_call_runs SET keep_open = true WHERE id = $1', [run.id]);
+      expect(await lifecycle().finishRun({ runId: run.id, status: 'completed' })).toEqual({ finished: false });
+      expect(await statusOf(run.id)).toBe('running');
+      await idle.database.pool.query("UPDATE bulk_call_runs SET stop_at = now() - interval '1 second' WHERE id = $1", [run.id]);
       expect(await lifecycle().finishRun({ runId: run.id, status: 'completed' })).toEqual({ finished: true });
       expect(await statusOf(run.id)).toBe('completed');
     });

@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { addLeads } from '../../domain/runs/add-leads';
 import { changeRunState } from '../../domain/runs/change-run';
+import { closeRun } from '../../domain/runs/close-run';
 import { createRun, oneChunk } from '../../domain/runs/create-run';
 import { getRun } from '../../domain/runs/run-view';
 import type { ApiDeps } from '../app';
@@ -28,6 +29,7 @@ export const runSettings = z.object({
   startAt: instantField.optional(),
   stopAt: instantField.optional(),
   retries: retriesField.optional(),
+  keepOpen: z.boolean().optional(),
 });
 
 function checkedTimes<T extends z.ZodType<{ startAt?: Date | undefined; stopAt?: Date | undefined }>>(schema: T) {
@@ -160,6 +162,13 @@ export function runRoutes(deps: ApiDeps) {
       case 'too-many-leads':
         throw new HttpError(422, 'too_many_leads', `run ${run.id} holds ${added.held} leads; a run holds at most ${added.maxLeads}; nothing was added`, { held: added.held, maxLeads: added.maxLeads });
     }
+  });
+
+  router.post('/v1/runs/:runId/close', async (req, res) => {
+    const run = await visibleRun(deps, res, req.params.runId);
+    const closed = await closeRun(deps, run.id);
+    if (!closed.ok) throw notFound('run', run.id);
+    res.json({ run: closed.run });
   });
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {

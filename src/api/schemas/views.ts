@@ -80,6 +80,7 @@ export const runView = z
     maxConcurrentCalls: z.number().int().nullable(),
     callingWindow: callingWindowField.nullable(),
     retries: retriesField.nullable(),
+    keepOpen: z.boolean(),
     waiting: z.object({ reason: z.string(), until: instant.nullable() }).strict().nullable(),
     business: z.object({ activeCalls: z.number().int(), maxConcurrentCalls: z.number().int().nullable() }).strict(),
   })

@@ -61,6 +61,7 @@ interface CreateRunFlags extends WatchFlags, CsvFlags {
   retries?: unknown;
   callingWindow?: unknown;
   alwaysOpen?: boolean;
+  keepOpen?: boolean;
   watch: boolean;
 }
 
@@ -81,6 +82,7 @@ function runSettingsOf(flags: CreateRunFlags): Record<string, unknown> {
       startAt: flags.startAt,
       stopAt: flags.stopAt,
       retries: flags.retries,
+      keepOpen: flags.keepOpen,
     }),
   };
 }
@@ -151,6 +153,7 @@ export function runCommands(program: Command) {
     .option('--start-at <iso>', 'do not dial before this instant (ISO 8601 with offset)')
     .option('--stop-at <iso>', 'dial nothing after this instant; leads left are expired')
     .option('--retries <json>', 'retry policy as JSON, e.g. {"no-answer":{"maxAttempts":3,"delaySeconds":600}}', jsonOption)
+    .option('--keep-open', 'once its leads are done, wait for more (runs add-leads) until closed (outdial close) or its stop time')
     .option('--idempotency-key <key>', 'repeat the upload safely: the same key and bytes return the same run')
     .option('--no-watch', 'return once the run is created');
   addWatchOptions(addCallingWindowOptions(addVoiceAppOptions(create))).action(async (businessId: string, file: string, flags: CreateRunFlags, command: Command) => {
@@ -204,6 +207,7 @@ export function runCommands(program: Command) {
     ['pause', 'pause a run: no new calls, live ones end on their own'],
     ['resume', 'resume a paused run'],
     ['cancel', "cancel a run: no new calls; leads not yet called are canceled"],
+    ['close', 'close a run kept open: it completes once its leads are done'],
   ] as const) {
     program
       .command(`${action} <runId>`)
@@ -212,7 +216,7 @@ export function runCommands(program: Command) {
         const { client, json } = contextOf(command);
         const { run } = await client.request<{ run: RunView }>('POST', runPath(runId, `/${action}`));
         if (json) printJson(run);
-        else process.stdout.write(`run ${run.id} ${run.status}\n`);
+        else process.stdout.write(action === 'close' ? `run ${run.id} closed (${run.status})\n` : `run ${run.id} ${run.status}\n`);
       });
   }
 

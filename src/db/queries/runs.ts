@@ -23,6 +23,7 @@ export interface RunRow {
   retry_policy: RetryPolicy | null;
   start_at: Date | null;
   stop_at: Date | null;
+  keep_open: boolean;
   waiting_reason: string | null;
   waiting_until: Date | null;
   jobs_claimed: number;
@@ -47,13 +48,14 @@ export interface NewRun {
   retryPolicy: RetryPolicy | null;
   startAt: Date | null;
   stopAt: Date | null;
+  keepOpen: boolean;
 }
 
 export async function insertRun(db: Executor, run: NewRun): Promise<RunRow> {
   const r = await db.query<RunRow>(
     `INSERT INTO bulk_call_runs (id, business_id, workflow_id, duplicates_merged, voice_app, caller_id, machine_detection, max_concurrent_calls,
-                                 calling_window, start_at, stop_at, retry_policy)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+                                 calling_window, start_at, stop_at, retry_policy, keep_open)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
     [
       run.id,
       run.businessId,
@@ -67,6 +69,7 @@ export async function insertRun(db: Executor, run: NewRun): Promise<RunRow> {
       run.startAt,
       run.stopAt,
       run.retryPolicy,
+      run.keepOpen,
     ],
   );
   return r.rows[0]!;
@@ -217,10 +220,19 @@ export async function runStanding(
     : { status: null, queued: 0, dialing: 0, nextCheckAt: null };
 }
 
-/** How many of the run's calls reached the carrier so far (a job with a call SID). */
-export async function countDialed(db: Executor, runId: string): Promise<number> {
-  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM outbound_call_jobs WHERE run_id = $1 AND twilio_call_sid IS NOT NULL', [runId]);
-  return Number(r.rows[0]?.n ?? 0);
+/**
+ * What a pass hands its workflow besides the standing, in one read: how many of the run's calls
+ * reached the carrier so far (a job with a call SID), and whether the run is kept open (keepOpen,
+ * its stopAt not passed).
+ */
+export async function runProgress(db: Executor, runId: string): Promise<{ dialed: number; open: boolean }> {
+  const r = await db.query<{ dialed: string; open: boolean }>(
+    `SELECT (SELECT count(*) FROM outbound_call_jobs WHERE run_id = r.id AND twilio_call_sid IS NOT NULL) AS dialed,
+            r.keep_open AND coalesce(r.stop_at > now(), true) AS open
+       FROM bulk_call_runs r WHERE r.id = $1`,
+    [runId],
+  );
+  return { dialed: Number(r.rows[0]?.dialed ?? 0), open: r.rows[0]?.open ?? false };
 }
 
 /**
@@ -322,7 +334,8 @@ export async function changeRunStatus(
 }
 
 /**
- * Marks the run completed if it may be (`from`) and none of its jobs is open. The run's row is
+ * Marks the run completed if it may be (`from`), none of its jobs is open and it is not kept open
+ * (or its stopAt has passed). The run's row is
  * locked first and the jobs read by a second statement, whose snapshot is taken once the lock is
  * held: leads added by a transaction that held the lock first are seen (a single UPDATE that waited
  * for that lock would recheck the run's row alone, with its jobs as they were before the wait).
@@ -331,7 +344,7 @@ export async function completeRunIfDone(client: PoolClient, id: string, change: 
   await lockRun(client, id);
   const r = await client.query(
     `UPDATE bulk_call_runs SET status = $3, finished_at = now(), updated_at = now()
-      WHERE id = $1 AND status = ANY($2)
+      WHERE id = $1 AND status = ANY($2) AND (NOT keep_open OR stop_at <= now())
         AND NOT EXISTS (SELECT 1 FROM outbound_call_jobs WHERE run_id = $1 AND status = ANY($4))`,
     [id, change.from, change.to, OPEN_JOB_STATUSES],
   );
@@ -359,6 +372,15 @@ export async function acceptAddedLeads(client: PoolClient, runId: string, merged
       WHERE id = $1 AND status = ANY($3) AND coalesce(stop_at > now(), true) RETURNING *`,
     [runId, merged, LEAD_ACCEPTING_RUN_STATUSES],
   );
+  return r.rows[0] ?? null;
+}
+
+/**
+ * A run kept open stops waiting for leads: it completes once those it holds are done. Null when the
+ * run was not kept open (or has ended).
+ */
+export async function closeRunList(db: Executor, runId: string): Promise<RunRow | null> {
+  const r = await db.query<RunRow>('UPDATE bulk_call_runs SET keep_open = false, updated_at = now() WHERE id = $1 AND keep_open RETURNING *', [runId]);
   return r.rows[0] ?? null;
 }
 

@@ -36,6 +36,8 @@ export interface CreateRunCommand {
   stopAt?: Date | undefined;
   /** Retries by outcome; default none. */
   retries?: RetryPolicy | undefined;
+  /** Wait for more leads once these are done, until closed (or stopAt); default: complete. */
+  keepOpen?: boolean | undefined;
   /** Asked for once the leads are read: a streamed body's hash is known only at its end. */
   idempotency?: (() => IdempotencyKey) | undefined;
 }
@@ -112,6 +114,7 @@ export async function createRun(deps: DomainDeps, command: CreateRunCommand): Pr
       startAt: command.startAt ?? null,
       stopAt: command.stopAt ?? null,
       retryPolicy: command.retries ?? null,
+      keepOpen: command.keepOpen ?? false,
     });
     const merger = command.allowDuplicates ? null : duplicateMerger<LeadInput>();
     for await (const chunk of command.leads) {

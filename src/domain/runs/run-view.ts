@@ -31,9 +31,11 @@ export interface RunView {
   /** The run's own window; null = its business's (or the default) at dial time. */
   callingWindow: CallingWindow | null;
   retries: RetryPolicy | null;
+  /** The run waits for more leads once its own are done, until closed (or its stopAt). */
+  keepOpen: boolean;
   startAt: string | null;
   stopAt: string | null;
-  /** Set while no queued lead may be dialed now: why (`start-at`, `calling-window`) and when it will dial next. */
+  /** Set while no queued lead may be dialed now: why (`start-at`, `calling-window`, `retry`; `leads`: kept open with none left) and when it will dial next. */
   waiting: { reason: string; until: string | null } | null;
   business: { activeCalls: number; maxConcurrentCalls: number | null };
   createdAt: string;
@@ -80,14 +82,21 @@ export async function runView(db: Executor, run: RunRow): Promise<RunView> {
     maxConcurrentCalls: run.max_concurrent_calls,
     callingWindow: run.calling_window,
     retries: run.retry_policy,
+    keepOpen: run.keep_open,
     startAt: run.start_at?.toISOString() ?? null,
     stopAt: run.stop_at?.toISOString() ?? null,
-    waiting: run.waiting_reason && run.status === 'running' ? { reason: run.waiting_reason, until: run.waiting_until?.toISOString() ?? null } : null,
+    waiting: waitingOf(run, jobs),
     business: { activeCalls, maxConcurrentCalls: business?.max_concurrent_calls ?? null },
     createdAt: run.created_at.toISOString(),
     startedAt: run.started_at?.toISOString() ?? null,
     finishedAt: run.finished_at?.toISOString() ?? null,
   };
+}
+
+function waitingOf(run: RunRow, jobs: RunView['jobs']): RunView['waiting'] {
+  if (run.status !== 'running') return null;
+  if (run.keep_open && jobs.queued === 0 && jobs.dialing === 0 && (run.stop_at === null || run.stop_at.getTime() > Date.now())) return { reason: 'leads', until: run.stop_at?.toISOString() ?? null };
+  return run.waiting_reason ? { reason: run.waiting_reason, until: run.waiting_until?.toISOString() ?? null } : null;
 }
 
 export async function getRun(database: Database, runId: string): Promise<RunView | null> {

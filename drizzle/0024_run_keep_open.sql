@@ -1,0 +1,1 @@
+ALTER TABLE "bulk_call_runs" ADD COLUMN "keep_open" boolean DEFAULT false NOT NULL;
