@@ -193,6 +193,10 @@ const variables = {
     schema: z.coerce.number().positive().max(86_400).default(30),
     hint: 'set it to the seconds a run waits for a wake-up signal before it re-checks on its own (0 < n <= 86400)',
   },
+  RUN_KEPT_OPEN_WAIT_SECONDS: {
+    schema: z.coerce.number().positive().max(86_400).default(600),
+    hint: 'set it to the seconds a run kept open with nothing left waits before it re-checks on its own (0 < n <= 86400)',
+  },
   WAKE_PENDING_SECONDS: {
     schema: z.coerce.number().positive().max(3_600).default(2),
     hint: "set it to the seconds a run woken for a freed slot keeps that slot before its claim has run (0 < n <= 3600)",
@@ -265,6 +269,8 @@ export interface Config {
   apiRateLimitPerMinute: number;
   logLevel: Parsed['LOG_LEVEL'];
   runWakeFallbackSeconds: number;
+  /** A run kept open with nothing left re-checks this often on its own (leads added wake it at once). */
+  runKeptOpenWaitSeconds: number;
   /** A run woken for a freed slot keeps it this long before its claim runs (src/calls/wake-runs.ts). */
   wakePendingSeconds: number;
   /** Wake-up signals Temporal did not answer are retried in memory (src/calls/wake-runs.ts). */
@@ -402,6 +408,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiRateLimitPerMinute: v('API_RATE_LIMIT_PER_MINUTE'),
     logLevel: v('LOG_LEVEL'),
     runWakeFallbackSeconds: v('RUN_WAKE_FALLBACK_SECONDS'),
+    runKeptOpenWaitSeconds: v('RUN_KEPT_OPEN_WAIT_SECONDS'),
     wakePendingSeconds: v('WAKE_PENDING_SECONDS'),
     wakeRetry: { maxPending: v('WAKE_RETRY_MAX_PENDING'), maxIntervalMs: v('WAKE_RETRY_MAX_INTERVAL_MS') },
     dialPass: { timeoutSeconds: v('DIAL_PASS_TIMEOUT_SECONDS'), heartbeatSeconds: v('DIAL_PASS_HEARTBEAT_SECONDS'), local: v('DIAL_PASS_LOCAL_ACTIVITY') === 'true', sessionSeconds: v('DIAL_SESSION_SECONDS') },

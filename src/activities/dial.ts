@@ -64,7 +64,7 @@ export function createDialActivities(deps: DialDeps) {
           // Counted once, for the workflow: a session's passes need only what holds them back.
           const pass = await dialSession(runId, publicBaseUrl, session);
           const progress = await runProgress(database.pool, runId);
-          return { ...pass, dialedTotal: progress.dialed, open: progress.open };
+          return { ...pass, dialedTotal: progress.dialed, keptOpen: progress.keptOpen };
         },
         () => session.latest,
       );

@@ -12,8 +12,13 @@ import { slotFreedSignal } from '../workflows/messages';
 export interface WakeRequest {
   /** How many slots were freed; at most this many runs are woken for them. Default: every spare slot of the business. */
   slots?: number;
-  /** The run whose call ended (or that was closed): woken whatever the slots when it has nothing it may dial now (it may be done, or a retry changed its next wake-up). */
+  /** The run whose call ended: woken whatever the slots when it has nothing it may dial now (it may be done, or a retry changed its next wake-up). */
   endedRun?: { runId: string; retryQueued: boolean } | null;
+  /**
+   * The run whose list changed (leads added, closed): woken whatever the slots when it has nothing
+   * it may dial now, as for a queued retry (its next wake-up may be sooner, or it may be done).
+   */
+  changedRun?: string;
   /** Never this run: its own dial pass hands on the slots it could not use. */
   except?: string;
   /**
@@ -210,6 +215,8 @@ interface MergedWake {
 
 function mergeWakes(into: MergedWake | null, request: WakeRequest): MergedWake {
   const ended = request.endedRun ? [request.endedRun] : [];
+  // A changed list needs what a queued retry needs: a pass that finds its next step.
+  if (request.changedRun) ended.push({ runId: request.changedRun, retryQueued: true });
   if (!into) {
     return { ...(request.slots === undefined ? {} : { slots: request.slots }), endedRuns: ended, ...(request.except ? { except: request.except } : {}), checkDue: request.checkDue ?? false };
   }

@@ -13,7 +13,7 @@ export interface DomainDeps {
   telephony: TelephonyClient;
   logger: Logger;
   wakeRuns: WakeRuns;
-  config: Pick<Config, 'publicHost' | 'env' | 'port' | 'temporal' | 'twilio' | 'runWakeFallbackSeconds' | 'dialPass' | 'reconcileAfterSeconds' | 'reconcileFirstCheckSeconds' | 'reconcileQuietCallSeconds' | 'heldCallAfterChecks' | 'stalledRunAfterSeconds' | 'queuedJobsEndBatch'> & {
+  config: Pick<Config, 'publicHost' | 'env' | 'port' | 'temporal' | 'twilio' | 'runWakeFallbackSeconds' | 'runKeptOpenWaitSeconds' | 'dialPass' | 'reconcileAfterSeconds' | 'reconcileFirstCheckSeconds' | 'reconcileQuietCallSeconds' | 'heldCallAfterChecks' | 'stalledRunAfterSeconds' | 'queuedJobsEndBatch'> & {
     /** Overrides when runs continue-as-new (tests use small values to see it happen). */
     runContinueAsNew?: ContinueAsNewLimits;
   };

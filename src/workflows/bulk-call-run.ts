@@ -246,7 +246,7 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
     if (pass.runStatus === 'paused' && phase === 'running') phase = 'paused';
 
     // A run kept open has nothing left but is not done: it sleeps until leads come (or a close, its stopAt).
-    const keptOpen = pass.open === true && phase !== 'canceling';
+    const keptOpen = pass.keptOpen === true && phase !== 'canceling';
     if (pass.queued === 0 && pass.dialing === 0 && phase !== 'paused' && !keptOpen) {
       // A cancel accepted while the pass ran must decide the outcome: let its handler finish first.
       await condition(allHandlersFinished);
@@ -266,7 +266,9 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
       return { status, dialed: dialedTotal, executions };
     }
     if (woken || pass.again) continue;
-    const waitMs = nextWaitMs(pass, input.wakeFallbackSeconds * 1000);
+    // A run kept open with nothing left is woken by the leads added to it; its own re-check is rarer.
+    const fallbackSeconds = keptOpen && pass.queued === 0 && pass.dialing === 0 ? (input.keptOpenWaitSeconds ?? input.wakeFallbackSeconds) : input.wakeFallbackSeconds;
+    const waitMs = nextWaitMs(pass, fallbackSeconds * 1000);
     setCurrentDetails(runDetails(dialedTotal, pass, waitMs));
     await waitForWakeUp(waitMs, waitTimerSummary(pass, waitMs));
   }

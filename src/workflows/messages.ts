@@ -39,6 +39,8 @@ export interface BulkCallRunInput {
   businessId: string;
   /** How long to wait for a wake-up signal before re-checking on its own (a lost signal costs at most this). */
   wakeFallbackSeconds: number;
+  /** A run kept open with nothing left waits this long before it re-checks on its own (RUN_KEPT_OPEN_WAIT_SECONDS; absent in runs started before: the fallback). */
+  keptOpenWaitSeconds?: number;
   /**
    * The dial pass's timeouts (DIAL_PASS_TIMEOUT_SECONDS, DIAL_PASS_HEARTBEAT_SECONDS); absent in runs
    * started before they were settings: 45 s and 5 s.
@@ -99,7 +101,7 @@ export interface DialPassSummary {
   /** The pass ended its dial session at its deadline (or its worker's shutdown) with leads still to dial: the next starts at once. */
   again?: boolean;
   /** The run is kept open (keepOpen, its stopAt not passed): with nothing left it waits for leads, not completes (absent in passes recorded before it). */
-  open?: boolean;
+  keptOpen?: boolean;
   /** Calls of the run that reached the carrier, so far (absent in passes recorded before it was reported). */
   dialedTotal?: number;
   active: number;

@@ -54,7 +54,7 @@ function waitReason(pass: DialPassSummary, waitMs: number): string {
     }
   }
   if (pass.notSent > 0) return `the carrier took no call; next pass in ${duration(waitMs)}`;
-  if (pass.queued === 0 && pass.dialing === 0 && pass.open) return 'kept open: waiting for leads (or a close)';
+  if (pass.queued === 0 && pass.dialing === 0 && pass.keptOpen) return 'kept open: waiting for leads (or a close)';
   if (pass.queued === 0) return `waiting for ${plural(pass.dialing, 'call')} to end`;
   const heldBy = pass.heldBy && pass.heldBy !== 'business-limit' ? ` (held by ${pass.heldBy})` : '';
   return `waiting for a free slot${heldBy}; re-check in ${duration(waitMs)}`;

@@ -128,6 +128,7 @@ export class OutdialTestStack {
       twilio: { accountSid: carrier.accountSid, authToken: carrier.authToken, apiBaseUrl: carrier.url, callsPerSecond: opts.callsPerSecond ?? 0, requestTimeoutMs: opts.telephonyTimeoutMs ?? 10_000, httpClient: 'node', ringingCallbacks: false },
       temporal: { address: '', namespace: 'default', taskQueue: '', tls: false },
       runWakeFallbackSeconds: opts.wakeFallbackSeconds ?? 30,
+      runKeptOpenWaitSeconds: 600,
       dialPass: { timeoutSeconds: 45, heartbeatSeconds: 5, local: false, sessionSeconds: 30, ...opts.dialPass },
       reconcileAfterSeconds: opts.reconcileAfterSeconds ?? 120,
       reconcileFirstCheckSeconds: opts.reconcileFirstCheckSeconds ?? 5,

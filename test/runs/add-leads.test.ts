@@ -132,6 +132,8 @@ describe('adding leads to a run', () => {
 
     const headers = { 'idempotency-key': 'add-once' };
     const once = await add(runId, { leads: [{ phone: phones[1] }, { phone: phones[2] }] }, { headers });
+    // The retry comes after the run was canceled: it replays the first answer all the same.
+    expect((await stack.api('POST', `/v1/runs/${runId}/cancel`)).status).toBe(200);
     const twice = await add(runId, { leads: [{ phone: phones[1] }, { phone: phones[2] }] }, { headers });
     expect(once).toMatchObject({ status: 201, body: { added: 2 } });
     expect(twice.status).toBe(201);
@@ -139,6 +141,8 @@ describe('adding leads to a run', () => {
     expect((await leadRows(runId)).map((l) => l.phone)).toEqual(phones);
     const reused = await add(runId, { leads: [{ phone: '+14157139999' }] }, { headers });
     expect(reused.status).toBe(422);
+    // A new key on the canceled run: refused for what the run is.
+    expect((await add(runId, { leads: [{ phone: '+14157139998' }] }, { headers: { 'idempotency-key': 'add-late' } })).status).toBe(409);
     expect(await leadRows(runId)).toHaveLength(3);
   });
 
@@ -154,6 +158,29 @@ describe('adding leads to a run', () => {
     expect(await leadRows(runId)).toHaveLength(2);
   });
 
+  test('a lead added whose window opens before the run was to wake is dialed at its opening, not at the run’s', async () => {
+    const business = await stack.createBusiness();
+    const now = new Date();
+    const opensAt = new Date(now.getTime() + 3_000);
+    // One window in local time, opening in 3 s in UTC: in Tokyo that opening is 15 hours away.
+    const hhmmss = (at: Date) => at.toISOString().slice(11, 19);
+    const window = { start: hhmmss(opensAt), end: hhmmss(new Date(now.getTime() + 3_600_000)) };
+    const [tokyo, utc] = ['+14157210001', '+14157210002'];
+    const created = await stack.api<{ run: { id: string; workflowId: string } }>('POST', `/v1/businesses/${business.id}/runs`, {
+      callingWindow: window,
+      leads: [{ phone: tokyo, timeZone: 'Asia/Tokyo' }],
+    });
+    const run = created.body.run;
+    const asleep = await pollFor(() => stack.getRun(run.id), (r) => r.waiting?.reason === 'calling-window');
+    expect(Date.parse(asleep.waiting!.until!) - now.getTime()).toBeGreaterThan(10 * 3_600_000);
+
+    expect((await add(run.id, { leads: [{ phone: utc, timeZone: 'UTC' }] })).status).toBe(201);
+    const [call] = await stack.carrier.waitForCalls(1, { to: utc }, { timeoutMs: 20_000 });
+    expect(call!.createdAt).toBeGreaterThanOrEqual(opensAt.getTime() - 1_000);
+    expect(stack.carrier.calls({ to: tokyo })).toHaveLength(0);
+    expect((await stack.api('POST', `/v1/runs/${run.id}/cancel`)).status).toBe(200);
+  });
+
   test('a run kept open waits for leads once its own are done, dials those added, and completes once closed', async () => {
     const business = await stack.createBusiness({ maxConcurrentCalls: 2 });
     const phones = leadPhones(4, '+1415718');
@@ -167,7 +194,7 @@ describe('adding leads to a run', () => {
     const idle = await pollFor(() => stack.getRun(run.id), (r) => r.jobs.completed === 2 && r.waiting?.reason === 'leads');
     expect(idle.status).toBe('running');
     // Its last call's end woke it: its pass found nothing left and the run open.
-    expect(await pollFor(() => stack.latestPass(run.workflowId), (p) => p?.dialing === 0)).toMatchObject({ queued: 0, dialing: 0, open: true });
+    expect(await pollFor(() => stack.latestPass(run.workflowId), (p) => p?.dialing === 0)).toMatchObject({ queued: 0, dialing: 0, keptOpen: true });
     expect((await stack.getRun(run.id)).finishedAt).toBeNull();
 
     expect((await add(run.id, { leads: phones.slice(2).map((phone) => ({ phone })) })).status).toBe(201);
@@ -194,6 +221,8 @@ describe('adding leads to a run', () => {
     const done = await stack.runResult(created.body.run);
     expect(done).toMatchObject({ status: 'completed', jobs: { total: 1, completed: 1 } });
     expect(Date.parse(done.finishedAt!)).toBeGreaterThanOrEqual(stopAt.getTime());
+    // An ended run is answered as it stands: a close changes nothing.
+    expect(await stack.api('POST', `/v1/runs/${created.body.run.id}/close`)).toMatchObject({ status: 200, body: { run: { status: 'completed', keepOpen: true } } });
   });
 
   /**

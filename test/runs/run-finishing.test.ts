@@ -111,7 +111,7 @@ describe('BulkCallRun finishing', () => {
     const { worker, start } = await stubWorker({
       dialAvailableSlots: async () => {
         passes += 1;
-        return { ...emptyPassOf(1), open };
+        return { ...emptyPassOf(1), keptOpen: open };
       },
       finishRun: async ({ status }: { status: string }) => {
         finished.push(status);
@@ -122,7 +122,7 @@ describe('BulkCallRun finishing', () => {
       const handle = await start(3600);
       // The pass's result recorded, the run sleeps on its hour-long fallback timer instead of finishing.
       const progress = await pollFor(() => handle.query(progressQuery), (p) => p.passesThisExecution === 1);
-      expect(progress).toMatchObject({ phase: 'running', lastPass: { open: true } });
+      expect(progress).toMatchObject({ phase: 'running', lastPass: { keptOpen: true } });
       expect(finished).toEqual([]);
       open = false;
       await handle.signal(slotFreedSignal);

@@ -88,14 +88,6 @@ export async function notifySlots(db: Executor, businessId: string): Promise<voi
 }
 
 /**
- * Tells the run's dial session, when it has one, to claim again once this transaction commits (new
- * leads to dial): the payload of a slot change of the run (drizzle/0021_slot_notify_xid.sql).
- */
-export async function notifyRunSlots(client: PoolClient, businessId: string, runId: string): Promise<void> {
-  await client.query("SELECT pg_notify($1, $2 || ':' || $3 || ':' || pg_current_xact_id()::text)", [SLOTS_CHANNEL, businessId, runId]);
-}
-
-/**
  * Takes the business's slot lock for the rest of the transaction (`FOR NO KEY UPDATE`: it does not
  * conflict with the `FOR KEY SHARE` locks foreign-key checks take) and reads the row under it.
  */

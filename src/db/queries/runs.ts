@@ -1,6 +1,6 @@
 import type { CallingWindow, MachineDetection, RetryPolicy, VoiceApp } from '../settings';
 import type { PoolClient } from 'pg';
-import { activeCallSql, LEAD_ACCEPTING_RUN_STATUSES, OPEN_JOB_STATUSES, type RunStatus } from '../statuses';
+import { activeCallSql, LEAD_ACCEPTING_RUN_STATUSES, LIVE_RUN_STATUSES, OPEN_JOB_STATUSES, type RunStatus } from '../statuses';
 import { dueAt } from './calls';
 import { MAX_DIAL_DELAY_SECONDS } from './jobs';
 import type { Executor } from './executor';
@@ -225,14 +225,14 @@ export async function runStanding(
  * reached the carrier so far (a job with a call SID), and whether the run is kept open (keepOpen,
  * its stopAt not passed).
  */
-export async function runProgress(db: Executor, runId: string): Promise<{ dialed: number; open: boolean }> {
-  const r = await db.query<{ dialed: string; open: boolean }>(
+export async function runProgress(db: Executor, runId: string): Promise<{ dialed: number; keptOpen: boolean }> {
+  const r = await db.query<{ dialed: string; kept_open: boolean }>(
     `SELECT (SELECT count(*) FROM outbound_call_jobs WHERE run_id = r.id AND twilio_call_sid IS NOT NULL) AS dialed,
-            r.keep_open AND coalesce(r.stop_at > now(), true) AS open
+            r.keep_open AND coalesce(r.stop_at > now(), true) AS kept_open
        FROM bulk_call_runs r WHERE r.id = $1`,
     [runId],
   );
-  return { dialed: Number(r.rows[0]?.dialed ?? 0), open: r.rows[0]?.open ?? false };
+  return { dialed: Number(r.rows[0]?.dialed ?? 0), keptOpen: r.rows[0]?.kept_open ?? false };
 }
 
 /**
@@ -363,13 +363,14 @@ export async function lockRunList(client: PoolClient, runId: string): Promise<vo
 /**
  * The last step of adding leads, under the run's row lock until commit: accepted only while the run
  * takes leads (it has not begun to end, its stopAt has not passed), so a finish or cancel that
- * committed first refuses them, and one that comes after sees them (`completeRunIfDone`). Null when
+ * committed first refuses them, and one that comes after sees them (`completeRunIfDone`). The stopAt
+ * by the clock now, not at the transaction's start (an upload may have begun before it). Null when
  * refused.
  */
 export async function acceptAddedLeads(client: PoolClient, runId: string, merged: number): Promise<RunRow | null> {
   const r = await client.query<RunRow>(
     `UPDATE bulk_call_runs SET duplicates_merged = duplicates_merged + $2, updated_at = now()
-      WHERE id = $1 AND status = ANY($3) AND coalesce(stop_at > now(), true) RETURNING *`,
+      WHERE id = $1 AND status = ANY($3) AND coalesce(stop_at > statement_timestamp(), true) RETURNING *`,
     [runId, merged, LEAD_ACCEPTING_RUN_STATUSES],
   );
   return r.rows[0] ?? null;
@@ -379,8 +380,11 @@ export async function acceptAddedLeads(client: PoolClient, runId: string, merged
  * A run kept open stops waiting for leads: it completes once those it holds are done. Null when the
  * run was not kept open (or has ended).
  */
-export async function closeRunList(db: Executor, runId: string): Promise<RunRow | null> {
-  const r = await db.query<RunRow>('UPDATE bulk_call_runs SET keep_open = false, updated_at = now() WHERE id = $1 AND keep_open RETURNING *', [runId]);
+export async function closeKeptOpenRun(db: Executor, runId: string): Promise<RunRow | null> {
+  const r = await db.query<RunRow>('UPDATE bulk_call_runs SET keep_open = false, updated_at = now() WHERE id = $1 AND keep_open AND status = ANY($2) RETURNING *', [
+    runId,
+    LIVE_RUN_STATUSES,
+  ]);
   return r.rows[0] ?? null;
 }
 

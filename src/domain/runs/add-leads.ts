@@ -1,5 +1,4 @@
 import { inTransaction, Rollback } from '../../db/client';
-import { notifyRunSlots } from '../../db/queries/businesses';
 import { insertLeadsAndJobs, runListEnd, runListPhones } from '../../db/queries/jobs';
 import { acceptAddedLeads, findRun, lockRunList, type RunRow } from '../../db/queries/runs';
 import { LEAD_ACCEPTING_RUN_STATUSES, type RunStatus } from '../../db/statuses';
@@ -37,37 +36,47 @@ export type AddLeadsResult =
  * together (with the idempotency record) or not at all; the run's row is locked only at the end,
  * so claims go on while a long list is written. A run that finished, or began to, refuses them:
  * its finish and this commit are ordered by that lock (`acceptAddedLeads`, `completeRunIfDone`).
- * After the commit the run is woken: its dial session hears Postgres, a sleeping workflow a signal.
+ * After the commit the run is woken by signal, also when it may dial none of them yet (its next
+ * opening may be sooner). A dial session of the run needs no word: it waits only while slots hold
+ * it back, and new leads free none.
  */
 export async function addLeads(deps: Pick<DomainDeps, 'database' | 'wakeRuns' | 'logger'>, command: AddLeadsCommand): Promise<AddLeadsResult> {
   const outcome = await inTransaction(deps.database, async (client): Promise<{ result: AddLeadsResult; fresh: boolean; businessId?: string }> => {
     const found = await findRun(client, command.runId);
     if (!found) return { result: { ok: false, reason: 'not-found' }, fresh: false };
+    // A request with an Idempotency-Key is refused only once its key is known not to have been
+    // used: a retry of one that was accepted replays it, even after the run has ended.
+    const keyed = command.idempotency !== undefined;
     // Refused before the leads are read when it shows already; checked again under the lock at the end.
-    if (!acceptsLeads(found)) return { result: refusal(found), fresh: false };
+    if (!keyed && !acceptsLeads(found)) return { result: refusal(found), fresh: false };
     await lockRunList(client, command.runId);
     const end = await runListEnd(client, command.runId);
     const merger = command.allowDuplicates ? null : duplicateMerger<LeadInput>(await runListPhones(client, command.runId));
+    const tooMany: AddLeadsResult = { ok: false, reason: 'too-many-leads', maxLeads: command.maxLeads, held: end.leads };
     let added = 0;
+    let over = false;
     for await (const chunk of command.leads) {
       const leads = withZones(merger ? merger.keep(chunk) : chunk);
-      if (leads.length === 0) continue;
+      if (leads.length === 0 || over) continue;
       if (end.leads + added + leads.length > command.maxLeads) {
-        throw new Rollback({ result: { ok: false, reason: 'too-many-leads', maxLeads: command.maxLeads, held: end.leads }, fresh: false });
+        if (!keyed) throw new Rollback({ result: tooMany, fresh: false });
+        // Read to its end all the same: the key is bound to the whole body.
+        over = true;
+        continue;
       }
       await insertLeadsAndJobs(client, { id: command.runId, businessId: found.business_id }, leads, end.nextPosition + added);
       added += leads.length;
     }
-    const merged = merger?.merged ?? 0;
-    const run = await acceptAddedLeads(client, command.runId, merged);
-    if (!run) {
-      throw new Rollback({ result: refusal((await findRun(client, command.runId))!), fresh: false });
-    }
     const idempotency = command.idempotency?.();
     const replayed = await claimOrReplay<AddLeadsResult>(client, idempotency);
     if (replayed) throw new Rollback({ result: replayed.replay, fresh: false });
-    if (added > 0) await notifyRunSlots(client, run.business_id, run.id);
-    const result: AddLeadsResult = { ok: true, run: await runView(client, run), added, duplicatesMerged: merged };
+    if (over) throw new Rollback({ result: tooMany, fresh: false });
+    const merged = merger?.merged ?? 0;
+    // Counted before the run's row lock (it counts every job of the run; claims wait on that lock).
+    const view = await runView(client, { ...found, duplicates_merged: found.duplicates_merged + merged });
+    const run = await acceptAddedLeads(client, command.runId, merged);
+    if (!run) throw new Rollback({ result: refusal((await findRun(client, command.runId))!), fresh: false });
+    const result: AddLeadsResult = { ok: true, run: { ...view, status: run.status }, added, duplicatesMerged: merged };
     await recordResult(client, idempotency, result);
     return { result, fresh: true, businessId: run.business_id };
   });
@@ -75,7 +84,9 @@ export async function addLeads(deps: Pick<DomainDeps, 'database' | 'wakeRuns' | 
   if (fresh && result.ok && result.added > 0 && businessId) {
     deps.logger.info({ runId: command.runId, added: result.added, duplicatesMerged: result.duplicatesMerged }, 'leads added to run');
     // Committed: a wake-up that fails now costs the run its fallback wait, not the leads.
-    await deps.wakeRuns(businessId).catch((err: unknown) => deps.logger.warn({ runId: command.runId, err: String(err) }, 'leads added but the wake-up failed; the run dials them at its fallback timer'));
+    // Every spare slot, and the run itself when it may dial none of them now: it may be sleeping
+    // until an opening later than one of the added leads'.
+    await deps.wakeRuns(businessId, { changedRun: command.runId }).catch((err: unknown) => deps.logger.warn({ runId: command.runId, err: String(err) }, 'leads added but the wake-up failed; the run dials them at its fallback timer'));
   }
   return result;
 }

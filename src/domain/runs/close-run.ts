@@ -1,4 +1,4 @@
-import { closeRunList } from '../../db/queries/runs';
+import { closeKeptOpenRun } from '../../db/queries/runs';
 import type { DomainDeps } from '../deps';
 import { getRun, type RunView } from './run-view';
 
@@ -10,11 +10,11 @@ export type CloseRunResult = { ok: true; run: RunView } | { ok: false; reason: '
  * A closed run with nothing left is woken, so it completes now rather than at its fallback timer.
  */
 export async function closeRun(deps: Pick<DomainDeps, 'database' | 'wakeRuns' | 'logger'>, runId: string): Promise<CloseRunResult> {
-  const closed = await closeRunList(deps.database.pool, runId);
+  const closed = await closeKeptOpenRun(deps.database.pool, runId);
   if (closed) {
     deps.logger.info({ runId }, 'run closed: it completes once its leads are done');
     await deps
-      .wakeRuns(closed.business_id, { endedRun: { runId, retryQueued: false } })
+      .wakeRuns(closed.business_id, { changedRun: runId })
       .catch((err: unknown) => deps.logger.warn({ runId, err: String(err) }, 'run closed but the wake-up failed; it completes at its fallback timer'));
   }
   const run = await getRun(deps.database, runId);

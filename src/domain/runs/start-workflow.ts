@@ -16,6 +16,7 @@ export async function startRunWorkflow(
     runId: run.id,
     businessId: run.businessId,
     wakeFallbackSeconds: deps.config.runWakeFallbackSeconds,
+    keptOpenWaitSeconds: deps.config.runKeptOpenWaitSeconds,
     dialPass: { timeoutSeconds: deps.config.dialPass.timeoutSeconds, heartbeatSeconds: deps.config.dialPass.heartbeatSeconds, local: deps.config.dialPass.local },
     ...(deps.config.runContinueAsNew ? { limits: deps.config.runContinueAsNew } : {}),
   };
