@@ -7,6 +7,9 @@ import type { Executor } from './executor';
 import type { BusinessRow } from './businesses';
 import { CREATED_US, FROM_US, type TimeKey } from './keyset';
 
+/** A run kept open waits for leads, not completes: keepOpen and its stopAt not passed (`r`: the table's alias). */
+const keptOpenSql = (r: string) => `(${r}.keep_open AND coalesce(${r}.stop_at > now(), true))`;
+
 /** Queries of the `bulk_call_runs` table. Status changes go through `changeRunStatus`, with the state machine's `from` list. */
 
 export interface RunRow {
@@ -228,7 +231,7 @@ export async function runStanding(
 export async function runProgress(db: Executor, runId: string): Promise<{ dialed: number; keptOpen: boolean }> {
   const r = await db.query<{ dialed: string; kept_open: boolean }>(
     `SELECT (SELECT count(*) FROM outbound_call_jobs WHERE run_id = r.id AND twilio_call_sid IS NOT NULL) AS dialed,
-            r.keep_open AND coalesce(r.stop_at > now(), true) AS kept_open
+            ${keptOpenSql('r')} AS kept_open
        FROM bulk_call_runs r WHERE r.id = $1`,
     [runId],
   );
@@ -343,8 +346,8 @@ export async function changeRunStatus(
 export async function completeRunIfDone(client: PoolClient, id: string, change: { from: readonly RunStatus[]; to: RunStatus }): Promise<boolean> {
   await lockRun(client, id);
   const r = await client.query(
-    `UPDATE bulk_call_runs SET status = $3, finished_at = now(), updated_at = now()
-      WHERE id = $1 AND status = ANY($2) AND (NOT keep_open OR stop_at <= now())
+    `UPDATE bulk_call_runs r SET status = $3, finished_at = now(), updated_at = now()
+      WHERE id = $1 AND status = ANY($2) AND NOT ${keptOpenSql('r')}
         AND NOT EXISTS (SELECT 1 FROM outbound_call_jobs WHERE run_id = $1 AND status = ANY($4))`,
     [id, change.from, change.to, OPEN_JOB_STATUSES],
   );
