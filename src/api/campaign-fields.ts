@@ -108,7 +108,8 @@ export const callingWindowField = z.union([
 ]) satisfies z.ZodType<CallingWindow, unknown>;
 
 /** An instant with its offset, for example 2026-12-01T09:00:00-05:00. */
-export const instantField = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+export const INSTANT_MESSAGE = 'must be an ISO 8601 instant with an offset, for example 2026-12-01T15:00:00-05:00';
+export const instantField = z.iso.datetime({ offset: true, error: INSTANT_MESSAGE }).transform((v) => new Date(v));
 
 const retryRule = z
   .object({

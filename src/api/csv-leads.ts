@@ -3,7 +3,7 @@ import { pipeline, Transform, type Readable } from 'node:stream';
 import { parse, type Options as CsvOptions } from 'csv-parse';
 import { HttpError } from './errors';
 import { RESERVED_VARIABLE_PREFIX, VARIABLE_KEY } from '../calls/instructions';
-import { isTimeZoneName, TIME_ZONE_MESSAGE, variablesProblems } from './campaign-fields';
+import { INSTANT_MESSAGE, instantField, isTimeZoneName, TIME_ZONE_MESSAGE, variablesProblems } from './campaign-fields';
 import { E164_PHONE_MESSAGE, isE164Phone, isStorableText } from './validation';
 
 /**
@@ -17,9 +17,10 @@ export interface CsvColumns {
   phone: string;
   name: string;
   timeZone: string;
+  callAt: string;
 }
 
-export const DEFAULT_CSV_COLUMNS: CsvColumns = { phone: 'phone', name: 'name', timeZone: 'time_zone' };
+export const DEFAULT_CSV_COLUMNS: CsvColumns = { phone: 'phone', name: 'name', timeZone: 'time_zone', callAt: 'call_at' };
 
 /** The most a CSV body may be: 100,000 leads with a handful of columns fit in far less. */
 export const MAX_CSV_BYTES = 50 * 1024 * 1024;
@@ -42,17 +43,18 @@ export interface CsvLead {
   phone: string;
   name?: string | undefined;
   timeZone?: string | undefined;
+  callAt?: Date | undefined;
   variables?: Record<string, string> | undefined;
 }
 
 /** What is wrong with the header row, if anything: no phone column, a column twice, a header no variable can be named after. */
-function headerProblem(header: string[], keys: { phone: string; name: string; timeZone: string }): string | null {
+function headerProblem(header: string[], keys: CsvColumns): string | null {
   if (!header.includes(keys.phone)) return `no "${keys.phone}" column (set phoneColumn to the column that holds the numbers)`;
   const seen = new Set<string>();
   for (const key of header) {
     if (seen.has(key)) return `two columns are both "${key}" once lowercased`;
     seen.add(key);
-    if (key === keys.phone || key === keys.name || key === keys.timeZone) continue;
+    if (key === keys.phone || key === keys.name || key === keys.timeZone || key === keys.callAt) continue;
     if (!VARIABLE_KEY.test(key)) return `the column "${key}" cannot name a variable: a header must start with a letter, and hold at most 40 letters, digits and _`;
     if (key.startsWith(RESERVED_VARIABLE_PREFIX)) return `the column "${key}": headers starting ${RESERVED_VARIABLE_PREFIX} are Outdial's own`;
   }
@@ -116,7 +118,7 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
       done(null, chunk);
     },
   });
-  const keys = { phone: variableKeyOf(columns.phone), name: variableKeyOf(columns.name), timeZone: variableKeyOf(columns.timeZone) };
+  const keys: CsvColumns = { phone: variableKeyOf(columns.phone), name: variableKeyOf(columns.name), timeZone: variableKeyOf(columns.timeZone), callAt: variableKeyOf(columns.callAt) };
   let leadCount = 0;
   /** The leads read since the last chunk was handed on. */
   let chunk: CsvLead[] = [];
@@ -132,18 +134,19 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
   /** The header row's keys, once its line is read. */
   let header: string[] | null = null;
   /** Where the phone, name and time-zone cells are, and the variables' (all other columns), once the header is checked. */
-  let at: { phone: number; name: number; timeZone: number; variables: number[] } | null = null;
+  let at: { phone: number; name: number; timeZone: number; callAt: number; variables: number[] } | null = null;
 
   /** One row, checked in plain code (no schema per row: 100,000 rows must ingest in seconds). */
   function readRow(header: string[], cells: string[], line: number): void {
     if (!at) {
       const bad = headerProblem(header, keys);
       if (bad) throw new HttpError(400, 'invalid_csv', `line 1: ${bad}; nothing was created`, { line: 1 });
-      const own = [keys.phone, keys.name, keys.timeZone];
+      const own = [keys.phone, keys.name, keys.timeZone, keys.callAt];
       at = {
         phone: header.indexOf(keys.phone),
         name: header.indexOf(keys.name),
         timeZone: header.indexOf(keys.timeZone),
+        callAt: header.indexOf(keys.callAt),
         variables: header.flatMap((key, i) => (own.includes(key) ? [] : [i])),
       };
     }
@@ -167,6 +170,12 @@ export function readCsvLeads(body: Readable, columns: CsvColumns, maxLeads: numb
     if (zone) {
       if (isTimeZoneName(zone)) lead.timeZone = zone;
       else problem({ line, column: keys.timeZone, message: TIME_ZONE_MESSAGE });
+    }
+    const callAt = cells[at.callAt];
+    if (callAt) {
+      const parsed = instantField.safeParse(callAt);
+      if (parsed.success) lead.callAt = parsed.data;
+      else problem({ line, column: keys.callAt, message: INSTANT_MESSAGE });
     }
     let variables: Record<string, string> | undefined;
     for (const i of at.variables) {

@@ -28,7 +28,7 @@ export interface RunSlots extends BusinessSlots {
 
 /** Why a run with queued leads has none it may dial now, and until when (null: no opening found). */
 export type RunWaiting = {
-  reason: 'start-at' | 'calling-window' | 'retry' | 'pacing';
+  reason: 'start-at' | 'calling-window' | 'retry' | 'call-at' | 'pacing';
   until: Date | null;
   /** The business's zone, to show `until` to operators in (absent for pacing's sub-second waits). */
   timeZone?: string;
@@ -287,7 +287,7 @@ async function claimUnderSlotLock(
     const nothing = unclaimed(run, standing, locked.slots, { slots: null });
     if (assessed.kind === 'nothing-dialable') {
       const next = await nextDialableAt(client, runId, window);
-      const waiting: RunWaiting = { reason: standing.run?.beforeStart ? 'start-at' : next.allRetries ? 'retry' : 'calling-window', until: next.at, timeZone: business.time_zone };
+      const waiting: RunWaiting = { reason: standing.run?.beforeStart ? 'start-at' : (next.dueTime ?? 'calling-window'), until: next.at, timeZone: business.time_zone };
       await settleRunClaim(client, runId, waiting);
       return { ...nothing, waiting, slots: null };
     }

@@ -47,6 +47,8 @@ function waitReason(pass: DialPassSummary, waitMs: number): string {
         return at ? `waiting for the start time, ${at}` : 'waiting for the start time';
       case 'retry':
         return at ? `retry due at ${at}` : 'waiting for a retry to come due';
+      case 'call-at':
+        return at ? `a lead's callAt, ${at}` : "waiting for a lead's callAt";
       case 'pacing':
         return `waiting for the carrier pace; next pass in ${duration(waitMs)}`;
       default:

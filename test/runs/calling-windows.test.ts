@@ -179,6 +179,41 @@ describe('calling time', () => {
     for (const c of stack.carrier.calls({ from: business.callerId })) expect(c.createdAt).toBeGreaterThanOrEqual(startAt.getTime());
   });
 
+  test("a lead's callAt: the others are dialed first, it not before its time, the run asleep on one timer meanwhile; a bad one is refused naming it", async () => {
+    const business = await stack.createBusiness();
+    const callAt = new Date(Date.now() + 3_000);
+    const [later, now1, now2] = ['+12125550263', '+12125550264', '+12125550265'];
+    const created = await stack.api<{ run: { id: string; workflowId: string } }>('POST', `/v1/businesses/${business.id}/runs`, {
+      leads: [{ phone: later, callAt: callAt.toISOString() }, { phone: now1 }, { phone: now2 }],
+    });
+    expect(created.status).toBe(201);
+    const waiting = await pollFor(
+      () => stack.getRun(created.body.run.id),
+      (r) => r.jobs.completed === 2 && r.waiting !== null,
+    );
+    expect(waiting.waiting).toEqual({ reason: 'call-at', until: callAt.toISOString() });
+    const done = await stack.runResult(created.body.run);
+    expect(done.jobs).toMatchObject({ completed: 3 });
+    const [scheduled] = stack.carrier.calls({ to: later, from: business.callerId });
+    expect(scheduled!.createdAt).toBeGreaterThanOrEqual(callAt.getTime());
+    for (const to of [now1, now2]) expect(stack.carrier.calls({ to, from: business.callerId })[0]!.createdAt).toBeLessThan(callAt.getTime());
+
+    // From a CSV's call_at column too; a bad one names its line and column, and nothing is written.
+    const csv = async (text: string) =>
+      fetch(`${stack.apiUrl}/v1/businesses/${business.id}/runs`, { method: 'POST', headers: { authorization: `Bearer ${stack.adminKey}`, 'content-type': 'text/csv' }, body: text });
+    const bad = await csv('phone,call_at\n+12125550266,2026-12-01T15:00:00-05:00\n+12125550267,tomorrow at 3\n');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: 'invalid_leads', details: [{ line: 3, column: 'call_at' }] } });
+    const json = await stack.api<{ error: { details: { index: number; field: string }[] } }>('POST', `/v1/businesses/${business.id}/runs`, { leads: [{ phone: '+12125550268', callAt: '15:00' }] });
+    expect(json).toMatchObject({ status: 400, body: { error: { details: [{ index: 0, field: 'callAt' }] } } });
+    const good = await csv(`phone,call_at\n+12125550269,${new Date(Date.now() + 3_600_000).toISOString()}\n`);
+    expect(good.status).toBe(201);
+    const runId = ((await good.json()) as { run: { id: string } }).run.id;
+    const jobs = await stack.api<{ data: { dueAt: string | null }[] }>('GET', `/v1/runs/${runId}/jobs`);
+    expect(Date.parse(jobs.body.data[0]!.dueAt!)).toBeGreaterThan(Date.now() + 3_000_000);
+    expect((await stack.api('POST', `/v1/runs/${runId}/cancel`)).status).toBe(200);
+  });
+
   test('window fields are validated: 400 naming the problem, nothing written', async () => {
     const business = await stack.createBusiness();
     for (const body of [

@@ -16,7 +16,14 @@ import { e164Phone, parseId, parseOr400 } from '../validation';
 export const MAX_LEADS_PER_RUN = 100_000;
 
 export const leadRow = z
-  .object({ phone: e164Phone, name: z.string().trim().max(MAX_LEAD_NAME_LENGTH).optional(), variables: variablesField.optional(), timeZone: timeZoneField.optional() })
+  .object({
+    phone: e164Phone,
+    name: z.string().trim().max(MAX_LEAD_NAME_LENGTH).optional(),
+    variables: variablesField.optional(),
+    timeZone: timeZoneField.optional(),
+    /** Not dialed before this (a callback the lead asked for); then in its turn, in its window. */
+    callAt: instantField.optional(),
+  })
   .strict();
 /** A run's settings: everything but its leads (the JSON body's other fields; a CSV upload's `options`). */
 export const runSettings = z.object({
@@ -48,6 +55,7 @@ export const csvQuery = z
     phoneColumn: z.string().min(1).max(100).default(DEFAULT_CSV_COLUMNS.phone),
     nameColumn: z.string().min(1).max(100).default(DEFAULT_CSV_COLUMNS.name),
     timeZoneColumn: z.string().min(1).max(100).default(DEFAULT_CSV_COLUMNS.timeZone),
+    callAtColumn: z.string().min(1).max(100).default(DEFAULT_CSV_COLUMNS.callAt),
     options: z
       .string()
       .max(20_000)
@@ -68,7 +76,7 @@ const csvSettings = checkedTimes(runSettings.strict());
 function parseCsvRun(req: Request) {
   const query = parseOr400(csvQuery, req.query, 'query');
   const settings = parseOr400(csvSettings, query.options ?? {}, 'options');
-  const csv = readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn }, MAX_LEADS_PER_RUN);
+  const csv = readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn, callAt: query.callAtColumn }, MAX_LEADS_PER_RUN);
   return { run: { ...settings, leads: csv.chunks }, fingerprint: () => ({ csvSha256: csv.sha256(), query: req.query }) };
 }
 
@@ -107,7 +115,7 @@ function parseAddedLeads(req: Request) {
   if (req.is('text/csv')) {
     const query = parseOr400(csvQuery, req.query, 'query');
     const { allowDuplicates } = parseOr400(addLeadsCsvOptions, query.options ?? {}, 'options');
-    const csv = readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn }, MAX_LEADS_PER_RUN);
+    const csv = readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn, callAt: query.callAtColumn }, MAX_LEADS_PER_RUN);
     return { leads: csv.chunks, allowDuplicates, fingerprint: () => ({ csvSha256: csv.sha256(), query: req.query }) };
   }
   const { leads, allowDuplicates } = parseOr400(addLeadsBody, req.body);

@@ -159,6 +159,7 @@ export const jobView = z
     variables: z.record(z.string(), z.string()),
     status: z.enum(JOB_STATUSES),
     outcome: z.enum(CALL_STATUSES).nullable(),
+    dueAt: instant.nullable(),
     attempts: z.array(attemptView),
   })
   .strict()

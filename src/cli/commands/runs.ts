@@ -92,6 +92,7 @@ interface CsvFlags {
   phoneColumn?: string;
   nameColumn?: string;
   timeZoneColumn?: string;
+  callAtColumn?: string;
   idempotencyKey?: string;
   progressInterval: number;
 }
@@ -119,6 +120,7 @@ async function uploadCsv<T>(client: ApiClient, path: string, file: string, setti
         phoneColumn: flags.phoneColumn,
         nameColumn: flags.nameColumn,
         timeZoneColumn: flags.timeZoneColumn,
+        callAtColumn: flags.callAtColumn,
         options: Object.keys(settings).length > 0 ? JSON.stringify(settings) : undefined,
       },
       body: { stream: Readable.toWeb(Readable.from(counted())) as ReadableStream<Uint8Array>, contentType: 'text/csv' },
@@ -134,7 +136,8 @@ function addCsvColumnOptions(command: Command): Command {
   return command
     .option('--phone-column <header>', 'the column of phone numbers (default "phone")')
     .option('--name-column <header>', 'the column of names (default "name")')
-    .option('--time-zone-column <header>', 'the column of IANA time zones (default "time_zone")');
+    .option('--time-zone-column <header>', 'the column of IANA time zones (default "time_zone")')
+    .option('--call-at-column <header>', 'the column of instants a lead is not called before (default "call_at")');
 }
 
 export function runCommands(program: Command) {

@@ -16,6 +16,8 @@ export interface NewLead {
   variables?: LeadVariables | undefined;
   /** Candidate IANA zones; absent = unknown (the business's zone). */
   timeZones?: string[] | null | undefined;
+  /** Its first attempt is not dialed before this (the job's `not_before`, as a retry's). */
+  callAt?: Date | undefined;
 }
 
 /** Rows per piece of a COPY: the text is built a piece at a time while Postgres reads the last. */
@@ -75,7 +77,12 @@ export async function insertLeadsAndJobs(client: PoolClient, run: { id: string; 
       `${leadIds[i]}\t${businessId}\t${copyField(lead.phone)}\t${copyField(lead.name)}\t${copyField(lead.variables ? JSON.stringify(lead.variables) : null)}\t${zonesField(zoneLiterals, lead.timeZones)}`,
   );
   const jobIds = ascendingUuids(leads.length);
-  await copyRows(client, 'outbound_call_jobs (id, run_id, lead_id, position)', leadIds, (leadId, i) => `${jobIds[i]}\t${runId}\t${leadId}\t${firstPosition + i}`);
+  await copyRows(
+    client,
+    'outbound_call_jobs (id, run_id, lead_id, position, not_before)',
+    leadIds,
+    (leadId, i) => `${jobIds[i]}\t${runId}\t${leadId}\t${firstPosition + i}\t${leads[i]!.callAt?.toISOString() ?? '\\N'}`,
+  );
 }
 
 /** Where a run's list ends: its leads so far, and the position the next one takes. */
@@ -401,6 +408,7 @@ export interface LeadJobRow {
   outcome: CallStatus | null;
   error_code: number | null;
   last_error: string | null;
+  not_before: Date | null;
   phone: string;
   name: string | null;
   variables: LeadVariables | null;
@@ -418,7 +426,7 @@ export async function listLeadJobRows(
   page: { statuses: readonly JobStatus[] | null; outcomes: readonly CallStatus[] | null; afterPosition: number | null; limit: number },
 ): Promise<LeadJobRow[]> {
   const r = await db.query<LeadJobRow>(
-    `SELECT j.id, j.lead_id, j.position, j.attempt, j.status, j.outcome, j.error_code, j.last_error, l.phone, l.name, l.variables
+    `SELECT j.id, j.lead_id, j.position, j.attempt, j.status, j.outcome, j.error_code, j.last_error, j.not_before, l.phone, l.name, l.variables
        FROM (SELECT DISTINCT ON (position) * FROM outbound_call_jobs
               WHERE run_id = $1 AND ($4::int IS NULL OR position > $4) ORDER BY position, attempt DESC NULLS LAST) j
        JOIN leads l ON l.id = j.lead_id

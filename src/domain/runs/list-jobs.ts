@@ -29,6 +29,8 @@ export interface JobView {
   variables: LeadVariables;
   status: JobStatus;
   outcome: CallStatus | null;
+  /** A queued lead is not dialed before this: its retry's due time, or its callAt (null: as soon as its turn and window come). */
+  dueAt: string | null;
   attempts: AttemptView[];
 }
 
@@ -67,6 +69,7 @@ export function jobView({ job, attempts }: LeadResult): JobView {
     variables: job.variables ?? {},
     status: job.status,
     outcome: job.outcome,
+    dueAt: job.status === 'queued' ? (job.not_before?.toISOString() ?? null) : null,
     attempts,
   };
 }
