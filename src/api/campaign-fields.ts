@@ -108,8 +108,13 @@ export const callingWindowField = z.union([
 ]) satisfies z.ZodType<CallingWindow, unknown>;
 
 /** An instant with its offset, for example 2026-12-01T09:00:00-05:00. */
-export const INSTANT_MESSAGE = 'must be an ISO 8601 instant with an offset, for example 2026-12-01T15:00:00-05:00';
-export const instantField = z.iso.datetime({ offset: true, error: INSTANT_MESSAGE }).transform((v) => new Date(v));
+export const INSTANT_MESSAGE = 'must be an ISO 8601 instant with an offset between the years 1970 and 9999, for example 2026-12-01T15:00:00-05:00';
+/** Years Postgres and every client read alike (Postgres has no year 0, which ISO 8601 allows). */
+const inInstantRange = (at: Date) => at.getUTCFullYear() >= 1970 && at.getUTCFullYear() <= 9999;
+export const instantField = z.iso
+  .datetime({ offset: true, error: INSTANT_MESSAGE })
+  .transform((v) => new Date(v))
+  .refine(inInstantRange, INSTANT_MESSAGE);
 
 const retryRule = z
   .object({

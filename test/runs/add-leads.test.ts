@@ -141,8 +141,9 @@ describe('adding leads to a run', () => {
     expect((await leadRows(runId)).map((l) => l.phone)).toEqual(phones);
     const reused = await add(runId, { leads: [{ phone: '+14157139999' }] }, { headers });
     expect(reused.status).toBe(422);
-    // A new key on the canceled run: refused for what the run is.
+    // A new key on the canceled run: refused for what the run is; a callAt Postgres cannot store, for what it is.
     expect((await add(runId, { leads: [{ phone: '+14157139998' }] }, { headers: { 'idempotency-key': 'add-late' } })).status).toBe(409);
+    expect((await add(runId, { leads: [{ phone: '+14157139997', callAt: '0000-01-01T00:00:00Z' }] })).body).toMatchObject({ error: { code: 'invalid_leads', details: [{ field: 'callAt' }] } });
     expect(await leadRows(runId)).toHaveLength(3);
   });
 

@@ -225,6 +225,8 @@ describe('calling time', () => {
       { stopAt: new Date(Date.now() - 1000).toISOString() },
       { startAt: '2027-01-01T10:00:00Z', stopAt: '2027-01-01T09:00:00Z' },
       { startAt: 'tomorrow' },
+      // ISO 8601 has a year 0; Postgres does not (it was a 500).
+      { startAt: '0000-01-01T00:00:00Z' },
     ]) {
       const res = await stack.api('POST', `/v1/businesses/${business.id}/runs`, { leads: [{ phone: '+12125550193' }], ...body });
       expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), 400]);

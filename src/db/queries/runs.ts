@@ -240,21 +240,24 @@ export async function runProgress(db: Executor, runId: string): Promise<{ dialed
 
 /**
  * The first moment one of the run's queued leads may be dialed: the earliest opening of a queued
- * lead's window at or after its start and its due time (a retry's, or a lead's callAt; one per
- * distinct set of zones and due time), and what every queued lead waits for if it is a due time
+ * lead's window at or after its start and its due time (a retry's, or a lead's callAt), and what
+ * every queued lead waits for if it is a due time
  * (`retry` when one of them is a retry, else `call-at`; null: some wait for their window only).
  * `at` is null when none opens in 31 days.
  */
 export async function nextDialableAt(db: Executor, runId: string, window: CallingWindow): Promise<{ at: Date | null; dueTime: 'retry' | 'call-at' | null }> {
   const r = await db.query<{ at: Date | null; all_due_later: boolean | null; any_retry: boolean | null }>(
     `WITH run AS (SELECT r.start_at, b.time_zone FROM bulk_call_runs r JOIN businesses b ON b.id = r.business_id WHERE r.id = $1),
+     -- One opening per set of zones, from its earliest due time: an opening never comes sooner for a
+     -- later start, and a list of callbacks has a due time per lead.
      waiting AS (
-       SELECT DISTINCT coalesce(l.time_zones, ARRAY[(SELECT time_zone FROM run)]) AS zones, j.not_before, j.attempt > 1 AS retry
+       SELECT coalesce(l.time_zones, ARRAY[(SELECT time_zone FROM run)]) AS zones, min(coalesce(j.not_before, now())) AS due,
+              bool_and(coalesce(j.not_before > now(), false)) AS due_later, bool_or(j.attempt > 1) AS retry
          FROM outbound_call_jobs j JOIN leads l ON l.id = j.lead_id WHERE j.run_id = $1 AND j.status = 'queued'
+        GROUP BY 1
      )
-     SELECT min(outdial_next_opening(greatest(now(), coalesce((SELECT start_at FROM run), now()), coalesce(not_before, now())), zones, $2::jsonb,
-                                     make_interval(secs => $3))) AS at,
-            bool_and(coalesce(not_before > now(), false)) AS all_due_later, bool_or(retry) AS any_retry
+     SELECT min(outdial_next_opening(greatest(now(), coalesce((SELECT start_at FROM run), now()), due), zones, $2::jsonb, make_interval(secs => $3))) AS at,
+            bool_and(due_later) AS all_due_later, bool_or(retry) AS any_retry
        FROM waiting`,
     [runId, window, MAX_DIAL_DELAY_SECONDS],
   );

@@ -47,8 +47,10 @@ export async function addLeads(deps: Pick<DomainDeps, 'database' | 'wakeRuns' | 
     // A request with an Idempotency-Key is refused only once its key is known not to have been
     // used: a retry of one that was accepted replays it, even after the run has ended.
     const keyed = command.idempotency !== undefined;
-    // Refused before the leads are read when it shows already; checked again under the lock at the end.
-    if (!keyed && !acceptsLeads(found)) return { result: refusal(found), fresh: false };
+    // Refused before the leads are read when it shows already (a keyed request reads them, for its
+    // key's hash, but writes none); checked again under the lock at the end.
+    const refused = !acceptsLeads(found);
+    if (refused && !keyed) return { result: refusal(found), fresh: false };
     await lockRunList(client, command.runId);
     const end = await runListEnd(client, command.runId);
     const merger = command.allowDuplicates ? null : duplicateMerger<LeadInput>(await runListPhones(client, command.runId));
@@ -57,7 +59,7 @@ export async function addLeads(deps: Pick<DomainDeps, 'database' | 'wakeRuns' | 
     let over = false;
     for await (const chunk of command.leads) {
       const leads = withZones(merger ? merger.keep(chunk) : chunk);
-      if (leads.length === 0 || over) continue;
+      if (leads.length === 0 || over || refused) continue;
       if (end.leads + added + leads.length > command.maxLeads) {
         if (!keyed) throw new Rollback({ result: tooMany, fresh: false });
         // Read to its end all the same: the key is bound to the whole body.
@@ -70,6 +72,7 @@ export async function addLeads(deps: Pick<DomainDeps, 'database' | 'wakeRuns' | 
     const idempotency = command.idempotency?.();
     const replayed = await claimOrReplay<AddLeadsResult>(client, idempotency);
     if (replayed) throw new Rollback({ result: replayed.replay, fresh: false });
+    if (refused) throw new Rollback({ result: refusal(found), fresh: false });
     if (over) throw new Rollback({ result: tooMany, fresh: false });
     const merged = merger?.merged ?? 0;
     // Counted before the run's row lock (it counts every job of the run; claims wait on that lock).

@@ -35,7 +35,7 @@ export interface RunView {
   keepOpen: boolean;
   startAt: string | null;
   stopAt: string | null;
-  /** Set while no queued lead may be dialed now: why (`start-at`, `calling-window`, `retry`; `leads`: kept open with none left) and when it will dial next. */
+  /** Set while no queued lead may be dialed now: why (`start-at`, `calling-window`, `retry`, `call-at`; `leads`: kept open with none left) and when it will dial next. */
   waiting: { reason: string; until: string | null } | null;
   business: { activeCalls: number; maxConcurrentCalls: number | null };
   createdAt: string;
