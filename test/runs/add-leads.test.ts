@@ -46,6 +46,9 @@ describe('adding leads to a run', () => {
     const res = await add(run.id, { leads: [{ phone: more[0] }, { phone: first }, { phone: more[1], name: 'Ada' }, { phone: more[0] }, { phone: more[2] }] });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ added: 3, duplicatesMerged: 2, run: { id: run.id, duplicatesMerged: 2, jobs: { total: 5 } } });
+    // In the run's event log (the streams, the webhooks), from the addition's own transaction.
+    const events = await stack.database.pool.query("SELECT data FROM events WHERE run_id = $1 AND type = 'leads.added'", [run.id]);
+    expect(events.rows).toEqual([{ data: { added: 3, duplicatesMerged: 2 } }]);
     stack.carrier.releaseCall(held!.sid);
 
     const done = await stack.runResult(run);
@@ -106,6 +109,7 @@ describe('adding leads to a run', () => {
     expect((await add(run.id, { leads: [] })).status).toBe(400);
     expect((await add(run.id, { leads: [{ phone: '+14157129996' }], callerId: '+14155550100' })).status).toBe(400);
     expect(await leadsOfBusiness(business.id)).toBe(before);
+    expect((await stack.database.pool.query("SELECT count(*) FROM events WHERE run_id = $1 AND type = 'leads.added'", [run.id])).rows[0].count).toBe('0');
 
     // A run that has not ended but whose stopAt has passed: its leads would only expire.
     const open = await stack.api<{ run: { id: string } }>('POST', `/v1/businesses/${business.id}/runs`, { leads: [{ phone: '+14157129995' }], startAt: new Date(Date.now() + 3_600_000).toISOString() });

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '../../src/db/client';
 import { connectTestDatabase, createMigratedDatabase } from '../helpers/db';
-import { leadPhones, OutdialTestStack, pollFor } from '../helpers/outdial';
+import { leadPhones, OutdialTestStack, pollFor, pollUntil } from '../helpers/outdial';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { WebhookReceiver } from '../helpers/webhook-receiver';
 
@@ -201,6 +201,21 @@ describe('webhook API', () => {
       expect(res.body.error.code).toBe('not_found');
     }
     expect((await stack.database.pool.query('SELECT * FROM webhook_endpoints WHERE business_id = $1', [b.id])).rows).toEqual(before);
+  });
+
+  test('leads added to a run arrive as leads.added, verified, with what was added and the run’s new counts', async () => {
+    const business = await stack.createBusiness();
+    const receiver = await receiverFor(business.id, { events: ['leads.added'] });
+    const created = await stack.api<{ run: { id: string } }>('POST', `/v1/businesses/${business.id}/runs`, {
+      leads: [{ phone: '+14155920001' }],
+      startAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    const runId = created.body.run.id;
+    expect((await stack.api('POST', `/v1/runs/${runId}/leads`, { leads: [{ phone: '+14155920002' }, { phone: '+14155920001' }] })).status).toBe(201);
+    await pollUntil(async () => receiver.accepted.length === 1);
+    expect(receiver.rejected).toEqual([]);
+    expect(receiver.accepted[0]!.body).toMatchObject({ type: 'leads.added', data: { runId, added: 1, duplicatesMerged: 1, jobs: { total: 2, queued: 2 } } });
+    expect((await stack.api('POST', `/v1/runs/${runId}/cancel`)).status).toBe(200);
   });
 
   test('a receiver that always fails: each delivery ends failed after 3 attempts, with the status code; the list pages newest first and filters', async () => {

@@ -15,6 +15,7 @@ export const eventsQuery = z.object({ lastEventId: z.string().max(64).optional()
 export function streamEventOf(e: EventRow): Record<string, unknown> {
   const at = e.createdAt.toISOString();
   const d = e.data;
+  if (e.type === 'leads.added') return { id: e.id, type: e.type, runId: e.runId, added: d.added ?? null, duplicatesMerged: d.duplicatesMerged ?? null, at };
   if (!e.type.startsWith('call.')) return { id: e.id, type: e.type, runId: e.runId, status: d.status ?? null, at };
   return {
     id: e.id,

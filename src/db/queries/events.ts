@@ -3,7 +3,14 @@ import type { Executor } from './executor';
 /** The types written by the triggers of drizzle/0009_events.sql. */
 export const CALL_EVENT_TYPES = ['call.dialed', 'call.answered', 'call.completed'] as const;
 export const RUN_EVENT_TYPES = ['run.running', 'run.paused', 'run.canceling', 'run.completed', 'run.canceled', 'run.failed', 'run.pending'] as const;
-export type EventType = (typeof CALL_EVENT_TYPES)[number] | (typeof RUN_EVENT_TYPES)[number];
+/** Written by the domain, not a trigger: leads added to a run (src/domain/runs/add-leads.ts). Not `run.`: those are its statuses. */
+export const LEAD_EVENT_TYPES = ['leads.added'] as const;
+export type EventType = (typeof CALL_EVENT_TYPES)[number] | (typeof RUN_EVENT_TYPES)[number] | (typeof LEAD_EVENT_TYPES)[number];
+
+/** Records a run's event in the caller's transaction, as the triggers do (the log, its webhook delivery, the watch's notification). */
+export async function recordRunEvent(db: Executor, event: { businessId: string; runId: string; type: (typeof LEAD_EVENT_TYPES)[number]; data: Record<string, unknown> }): Promise<void> {
+  await db.query('SELECT outdial_record_event($1, $2, NULL, $3, $4::jsonb)', [event.businessId, event.runId, event.type, JSON.stringify(event.data)]);
+}
 
 /** The channel an event's transaction notifies, with `{ businessId, runId }`, when its run is watched (`watchRuns`). */
 export const EVENTS_CHANNEL = 'outdial_events';

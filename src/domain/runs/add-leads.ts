@@ -1,5 +1,6 @@
 import { inTransaction, Rollback } from '../../db/client';
 import { insertLeadsAndJobs, runListEnd, runListPhones } from '../../db/queries/jobs';
+import { recordRunEvent } from '../../db/queries/events';
 import { acceptAddedLeads, findRun, lockRunList, type RunRow } from '../../db/queries/runs';
 import { LEAD_ACCEPTING_RUN_STATUSES, type RunStatus } from '../../db/statuses';
 import type { DomainDeps } from '../deps';
@@ -80,6 +81,7 @@ export async function addLeads(deps: Pick<DomainDeps, 'database' | 'wakeRuns' | 
     const run = await acceptAddedLeads(client, command.runId, merged);
     if (!run) throw new Rollback({ result: refusal((await findRun(client, command.runId))!), fresh: false });
     const result: AddLeadsResult = { ok: true, run: { ...view, status: run.status }, added, duplicatesMerged: merged };
+    if (added > 0) await recordRunEvent(client, { businessId: run.business_id, runId: run.id, type: 'leads.added', data: { added, duplicatesMerged: merged } });
     await recordResult(client, idempotency, result);
     return { result, fresh: true, businessId: run.business_id };
   });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { findBusiness } from '../../db/queries/businesses';
-import { CALL_EVENT_TYPES, RUN_EVENT_TYPES, type EventType } from '../../db/queries/events';
+import { CALL_EVENT_TYPES, LEAD_EVENT_TYPES, RUN_EVENT_TYPES, type EventType } from '../../db/queries/events';
 import { deleteWebhookEndpoint, findWebhookEndpoint, setWebhookSecret, upsertWebhookEndpoint, type WebhookEndpointRow } from '../../db/queries/webhooks';
 import type { DomainDeps } from '../deps';
 
@@ -10,7 +10,7 @@ import type { DomainDeps } from '../deps';
  */
 
 /** Every type a webhook may subscribe to: the event log's, but `run.pending` (a run is created pending: no change to report). */
-export const WEBHOOK_EVENT_TYPES: readonly EventType[] = [...CALL_EVENT_TYPES, ...RUN_EVENT_TYPES.filter((t) => t !== 'run.pending')];
+export const WEBHOOK_EVENT_TYPES: readonly EventType[] = [...CALL_EVENT_TYPES, ...RUN_EVENT_TYPES.filter((t) => t !== 'run.pending'), ...LEAD_EVENT_TYPES];
 
 /** How long a rotated-out secret keeps signing unless the rotation says otherwise, and the most it may. */
 export const DEFAULT_KEEP_PREVIOUS_SECONDS = 86_400;
