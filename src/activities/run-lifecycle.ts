@@ -74,8 +74,10 @@ export function createRunLifecycleActivities({ database, logger, config }: RunLi
     async finishRun({ runId, status }: { runId: string; status: 'completed' | 'canceled' }): Promise<{ finished: boolean }> {
       if (status === 'completed') {
         const completed = await inTransaction(database, (client) => completeRunIfDone(client, runId, RUN_TRANSITIONS.complete));
-        if (!completed && allowsTransition((await runStatus(database.pool, runId)) ?? 'completed', 'complete')) {
-          logger.info({ runId }, 'run not completed: leads were added since its last pass');
+        // Not completed and still completable: it has open jobs (or is kept open). Otherwise it is done already (a retry) or gone.
+        const current = completed ? null : await runStatus(database.pool, runId);
+        if (current !== null && allowsTransition(current, 'complete')) {
+          logger.info({ runId }, 'run not completed: it has leads left (added since its last pass) or is kept open');
           return { finished: false };
         }
       } else {

@@ -225,7 +225,7 @@ registerRoute({
   query: csvQuery.partial(),
   body: {
     'application/json': runSettings.extend({ leads: z.array(leadRow).min(1).max(MAX_LEADS_PER_RUN) }).strict(),
-    'text/csv': z.string().meta({ description: 'a header row with a phone column; name, time_zone and every other column a variable' }),
+    'text/csv': z.string().meta({ description: 'a header row with a phone column; name, time_zone, call_at (each optional) and every other column a variable' }),
   },
   responses: { 201: { description: 'created', schema: z.object({ run: runView, duplicatesMerged: z.number().int() }).strict() } },
   errors: [404, 422],
@@ -268,12 +268,12 @@ registerRoute({
   method: 'post',
   path: '/v1/runs/:runId/leads',
   summary:
-    "Add leads to a run that has not begun to end: dialed after those it holds, under the run's settings; JSON, or CSV (text/csv, ?options={\"allowDuplicates\":true}). 409 once the run is finishing, canceling or ended, or past its stopAt",
+    "Add leads to a run that has not begun to end: dialed after those it holds, under the run's settings; JSON, or CSV (text/csv, ?options={\"allowDuplicates\":true}). 409 once the run is canceling or ended, or past its stopAt",
   auth: 'key',
   query: csvQuery.partial(),
   body: {
     'application/json': addLeadsBody.extend({ leads: z.array(leadRow).min(1).max(MAX_LEADS_PER_RUN) }).strict(),
-    'text/csv': z.string().meta({ description: 'as for a new run: a header row with a phone column; name, time_zone and every other column a variable' }),
+    'text/csv': z.string().meta({ description: 'as for a new run: a header row with a phone column; name, time_zone, call_at and every other column a variable' }),
   },
   responses: { 201: { description: 'added', schema: z.object({ run: runView, added: z.number().int(), duplicatesMerged: z.number().int() }).strict() } },
   errors: [404, 409, 422],

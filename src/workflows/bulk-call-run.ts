@@ -245,9 +245,10 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
     dialedTotal = pass.dialedTotal ?? dialedTotal + pass.dialed;
     if (pass.runStatus === 'paused' && phase === 'running') phase = 'paused';
 
-    // A run kept open has nothing left but is not done: it sleeps until leads come (or a close, its stopAt).
+    const nothingLeft = pass.queued === 0 && pass.dialing === 0;
+    // A run kept open with nothing left is not done: it sleeps until leads come (or a close, its stopAt).
     const keptOpen = pass.keptOpen === true && phase !== 'canceling';
-    if (pass.queued === 0 && pass.dialing === 0 && phase !== 'paused' && !keptOpen) {
+    if (nothingLeft && phase !== 'paused' && !keptOpen) {
       // A cancel accepted while the pass ran must decide the outcome: let its handler finish first.
       await condition(allHandlersFinished);
       // From here the outcome is decided: a cancel accepted now could commit in Postgres before
@@ -267,7 +268,7 @@ export async function bulkCallRun(input: BulkCallRunInput): Promise<BulkCallRunR
     }
     if (woken || pass.again) continue;
     // A run kept open with nothing left is woken by the leads added to it; its own re-check is rarer.
-    const fallbackSeconds = keptOpen && pass.queued === 0 && pass.dialing === 0 ? (input.keptOpenWaitSeconds ?? input.wakeFallbackSeconds) : input.wakeFallbackSeconds;
+    const fallbackSeconds = keptOpen && nothingLeft ? (input.keptOpenWaitSeconds ?? input.wakeFallbackSeconds) : input.wakeFallbackSeconds;
     const waitMs = nextWaitMs(pass, fallbackSeconds * 1000);
     setCurrentDetails(runDetails(dialedTotal, pass, waitMs));
     await waitForWakeUp(waitMs, waitTimerSummary(pass, waitMs));

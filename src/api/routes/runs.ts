@@ -74,10 +74,16 @@ const csvSettings = checkedTimes(runSettings.strict());
 
 /** A CSV body: leads from the stream as it is parsed, settings from the query (see csv-leads.ts). */
 function parseCsvRun(req: Request) {
+  const { options, leads, fingerprint } = csvUpload(req);
+  const settings = parseOr400(csvSettings, options, 'options');
+  return { run: { ...settings, leads }, fingerprint };
+}
+
+/** A CSV body's leads as they stream in (columns named by the query), its `options`, and what stands for the body an Idempotency-Key is bound to. */
+function csvUpload(req: Request) {
   const query = parseOr400(csvQuery, req.query, 'query');
-  const settings = parseOr400(csvSettings, query.options ?? {}, 'options');
   const csv = readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn, callAt: query.callAtColumn }, MAX_LEADS_PER_RUN);
-  return { run: { ...settings, leads: csv.chunks }, fingerprint: () => ({ csvSha256: csv.sha256(), query: req.query }) };
+  return { options: query.options ?? {}, leads: csv.chunks, fingerprint: () => ({ csvSha256: csv.sha256(), query: req.query }) };
 }
 
 /** A JSON body: its leads are the one chunk of the run's list. */
@@ -113,10 +119,8 @@ export const addLeadsCsvOptions = z.object({ allowDuplicates: z.boolean().defaul
 
 function parseAddedLeads(req: Request) {
   if (req.is('text/csv')) {
-    const query = parseOr400(csvQuery, req.query, 'query');
-    const { allowDuplicates } = parseOr400(addLeadsCsvOptions, query.options ?? {}, 'options');
-    const csv = readCsvLeads(req, { phone: query.phoneColumn, name: query.nameColumn, timeZone: query.timeZoneColumn, callAt: query.callAtColumn }, MAX_LEADS_PER_RUN);
-    return { leads: csv.chunks, allowDuplicates, fingerprint: () => ({ csvSha256: csv.sha256(), query: req.query }) };
+    const { options, leads, fingerprint } = csvUpload(req);
+    return { leads, allowDuplicates: parseOr400(addLeadsCsvOptions, options, 'options').allowDuplicates, fingerprint };
   }
   const { leads, allowDuplicates } = parseOr400(addLeadsBody, req.body);
   return { leads: oneChunk(validLeadRows(leads, 'nothing was added')), allowDuplicates, fingerprint: () => req.body as unknown };
